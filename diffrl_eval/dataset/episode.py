@@ -1,0 +1,77 @@
+"""One episode in memory: what generators produce and the dataset writer consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from diffrl_eval.constants import ACTION_DIM, EEF_POS_DIM, STATE_DIM
+from diffrl_eval.errors import DatasetError
+
+
+@dataclass
+class Episode:
+    """A single rollout of one task.
+
+    Shapes (T = number of environment steps):
+        states:  (T, 8)  proprio state observed *before* each action
+        eef_pos: (T, 3)  end-effector position observed before each action
+        actions: (T, 7)  the commanded action at each step
+        rewards: (T,)
+        successes: (T,)  bool, the goal predicate holds after the step
+        images:  camera name -> (T, H, W, 3) uint8, optional
+    """
+
+    task_id: str
+    instruction: str
+    states: np.ndarray
+    eef_pos: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    successes: np.ndarray
+    seed: int | None = None
+    images: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.states = np.asarray(self.states, dtype=np.float32)
+        self.eef_pos = np.asarray(self.eef_pos, dtype=np.float32)
+        self.actions = np.asarray(self.actions, dtype=np.float32)
+        self.rewards = np.asarray(self.rewards, dtype=np.float32).reshape(-1)
+        self.successes = np.asarray(self.successes, dtype=bool).reshape(-1)
+        self.validate()
+
+    @property
+    def length(self) -> int:
+        return int(self.actions.shape[0])
+
+    @property
+    def success(self) -> bool:
+        return bool(self.successes.any())
+
+    def validate(self) -> None:
+        """Raise :class:`DatasetError` naming the first inconsistency found."""
+        n = self.actions.shape[0] if self.actions.ndim == 2 else -1
+        if n <= 0:
+            raise DatasetError(f"episode of task {self.task_id!r} has no steps")
+        expected = {
+            "states": (self.states, (n, STATE_DIM)),
+            "eef_pos": (self.eef_pos, (n, EEF_POS_DIM)),
+            "actions": (self.actions, (n, ACTION_DIM)),
+            "rewards": (self.rewards, (n,)),
+            "successes": (self.successes, (n,)),
+        }
+        for name, (array, shape) in expected.items():
+            if array.shape != shape:
+                raise DatasetError(
+                    f"episode of task {self.task_id!r}: {name} has shape {array.shape}, "
+                    f"expected {shape}"
+                )
+            if array.dtype != bool and not np.isfinite(array).all():
+                raise DatasetError(f"episode of task {self.task_id!r}: {name} has NaN or inf")
+        for camera, frames in self.images.items():
+            if frames.ndim != 4 or frames.shape[0] != n or frames.shape[-1] != 3:
+                raise DatasetError(
+                    f"episode of task {self.task_id!r}: camera {camera!r} has shape "
+                    f"{frames.shape}, expected ({n}, H, W, 3)"
+                )

@@ -1,0 +1,177 @@
+"""Load and validate a dataset directory.
+
+Loading checks, in order, and stops at the first failure with a one-line
+:class:`~diffrl_eval.errors.DatasetError`: the path, the manifest, the frame file, the
+columns (missing and extra named), their types and vector widths, non-emptiness, finite
+values, and the content hash against the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from diffrl_eval import constants as C
+from diffrl_eval.dataset.format import (
+    FRAMES_NAME,
+    IMAGES_DIR,
+    MANIFEST_NAME,
+    POLARS_DTYPES,
+    SCHEMA_VERSION,
+    VECTOR_COLUMNS,
+    frames_content_hash,
+    image_episode_name,
+)
+from diffrl_eval.errors import DatasetError
+
+REQUIRED_MANIFEST_KEYS = ("schema_version", "source", "backend", "tasks", "content_hash")
+
+
+@dataclass
+class Dataset:
+    """A validated dataset: its manifest and lazy access to frames and images."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    def frames(self) -> pl.LazyFrame:
+        """The frame table, one row per step (columns in :data:`constants.FRAME_COLUMNS`)."""
+        return pl.scan_parquet(self.path / FRAMES_NAME)
+
+    @cached_property
+    def frames_df(self) -> pl.DataFrame:
+        return self.frames().collect()
+
+    @property
+    def source(self) -> str:
+        return self.manifest["source"]
+
+    @property
+    def source_label(self) -> str:
+        return self.manifest.get("source_label") or self.source
+
+    @property
+    def backend(self) -> str:
+        return self.manifest["backend"]
+
+    @property
+    def suite(self) -> str | None:
+        return self.manifest.get("suite")
+
+    @property
+    def control_hz(self) -> int:
+        return int(self.manifest.get("control_hz") or C.DEFAULT_CONTROL_HZ)
+
+    @property
+    def content_hash(self) -> str:
+        return self.manifest["content_hash"]
+
+    @property
+    def task_instructions(self) -> dict[str, str]:
+        return {t["task_id"]: t["instruction"] for t in self.manifest["tasks"]}
+
+    @property
+    def cameras(self) -> list[str]:
+        images = self.manifest.get("images") or {}
+        return list(images.get("cameras") or [])
+
+    def images(self, episode_index: int) -> dict[str, np.ndarray]:
+        """Camera frames of one episode: name -> (T, H, W, 3) uint8 (empty if none)."""
+        if not self.cameras:
+            return {}
+        path = self.path / IMAGES_DIR / image_episode_name(episode_index)
+        if not path.exists():
+            raise DatasetError(f"{self.path}: image file missing for episode {episode_index}")
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    manifest_path = path / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise DatasetError(f"{path}: not a dataset (no {MANIFEST_NAME})")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{manifest_path}: not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from exc
+    if not isinstance(manifest, dict):
+        raise DatasetError(f"{manifest_path}: must hold a JSON object")
+    missing = [k for k in REQUIRED_MANIFEST_KEYS if k not in manifest]
+    if missing:
+        raise DatasetError(f"{manifest_path}: missing key(s) {', '.join(missing)}")
+    if manifest["schema_version"] != SCHEMA_VERSION:
+        raise DatasetError(
+            f"{manifest_path}: schema_version {manifest['schema_version']!r} is not supported "
+            f"(this version reads {SCHEMA_VERSION})"
+        )
+    return manifest
+
+
+def validate_frames(frames: pl.DataFrame, where: str = "frames") -> None:
+    """Check columns, types, widths, emptiness and finiteness of a frame table."""
+    columns = set(frames.columns)
+    missing = [c for c in C.FRAME_COLUMNS if c not in columns]
+    extra = sorted(columns - set(C.FRAME_COLUMNS))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected column(s) {', '.join(extra)}")
+        raise DatasetError(f"{where}: {'; '.join(parts)}")
+    for name, dtype in POLARS_DTYPES.items():
+        actual = frames.schema[name]
+        if name in VECTOR_COLUMNS:
+            width = VECTOR_COLUMNS[name]
+            actual_width = getattr(actual, "size", None) or getattr(actual, "width", None)
+            if not isinstance(actual, pl.Array) or actual_width != width:
+                raise DatasetError(
+                    f"{where}: column {name!r} must be {width}-D float vectors, found {actual}"
+                )
+            if actual.inner != pl.Float32:
+                raise DatasetError(f"{where}: column {name!r} must hold float32, found {actual}")
+        elif actual != dtype:
+            raise DatasetError(f"{where}: column {name!r} must be {dtype}, found {actual}")
+    if frames.height == 0:
+        raise DatasetError(f"{where}: the dataset is empty (no frames)")
+    if frames.null_count().sum_horizontal().item() > 0:
+        raise DatasetError(f"{where}: null values present")
+    for name in (*VECTOR_COLUMNS, C.COL_REWARD):
+        values = frames[name].to_numpy()
+        if not np.isfinite(values).all():
+            bad = int((~np.isfinite(values.reshape(values.shape[0], -1))).any(axis=1).sum())
+            raise DatasetError(f"{where}: column {name!r} has NaN or inf in {bad} row(s)")
+
+
+def load_dataset(path: str | Path, *, verify_hash: bool = True) -> Dataset:
+    """Open and validate the dataset at ``path``."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"dataset not found: {path}")
+    if not path.is_dir():
+        raise DatasetError(f"{path}: a dataset is a directory, this is a file")
+    manifest = _read_manifest(path)
+    frames_path = path / FRAMES_NAME
+    if not frames_path.is_file():
+        raise DatasetError(f"{path}: frame file {FRAMES_NAME} is missing")
+    try:
+        frames = pl.read_parquet(frames_path)
+    except Exception as exc:  # noqa: BLE001 - polars raises many kinds for a broken file
+        raise DatasetError(f"{frames_path}: unreadable Parquet ({type(exc).__name__})") from exc
+    validate_frames(frames, where=str(path))
+    if verify_hash:
+        actual = frames_content_hash(frames)
+        if actual != manifest["content_hash"]:
+            raise DatasetError(
+                f"{path}: content hash mismatch (manifest {manifest['content_hash'][:19]}..., "
+                f"frames {actual[:19]}...): the frames were modified or the manifest is stale"
+            )
+    dataset = Dataset(path=path, manifest=manifest)
+    dataset.__dict__["frames_df"] = frames  # already read: keep it
+    return dataset

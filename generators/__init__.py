@@ -1,0 +1,1 @@
+"""Data sources behind the generator interface (:mod:`diffrl_eval.generator`)."""

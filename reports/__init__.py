@@ -1,0 +1,1 @@
+"""Report building: tables, altair charts, the self-contained HTML page."""

@@ -1,0 +1,1 @@
+"""Vision-language-action models: fine-tuning, evaluation, export."""
