@@ -18,6 +18,10 @@ Contract
        [project.entry-points."diffrl_eval.generators"]
        my-generator = "my_package.module:MyGenerator"
 
+``env_options`` (given to the constructor) are the keyword arguments to pass to
+``backend.make_env``: ``images`` and ``image_size`` decide whether recorded episodes
+carry camera frames.
+
 The generator's configuration is a plain dataclass (``config_cls``) whose values are
 written into every dataset manifest it produces.
 """
@@ -53,10 +57,14 @@ class Generator(ABC):
         backend: EnvBackend,
         config: GeneratorConfig | None = None,
         workdir: Path | None = None,
+        env_options: dict[str, Any] | None = None,
     ) -> None:
         self.backend = backend
         self.config = config if config is not None else self.config_cls()
         self.workdir = workdir
+        # Passed through to ``backend.make_env`` / ``make_vector_env`` (e.g. images=True,
+        # image_size=128) so that recorded episodes carry camera frames when asked.
+        self.env_options = dict(env_options or {})
 
     @classmethod
     def make_config(cls, overrides: dict[str, Any] | None = None) -> GeneratorConfig:
