@@ -50,6 +50,7 @@ CAMERA_KEYS = (OBS_AGENTVIEW_IMAGE, OBS_WRIST_IMAGE)
 EP_GENERATORS = "diffrl_eval.generators"
 EP_VLAS = "diffrl_eval.vlas"
 EP_ENVS = "diffrl_eval.envs"
+EP_REPORTS = "diffrl_eval.reports"
 
 # --- labels --------------------------------------------------------------------------------
 SIMULATED_TELEOP_LABEL = "simulated teleoperation"

@@ -1,7 +1,8 @@
 """Plug-in registries: generators, VLAs and environment backends.
 
 Every plug-in, built-in or third-party, is found the same way: a Python entry point in
-one of the groups ``diffrl_eval.generators``, ``diffrl_eval.vlas``, ``diffrl_eval.envs``
+one of the groups ``diffrl_eval.generators``, ``diffrl_eval.vlas``, ``diffrl_eval.envs`` (and
+``diffrl_eval.reports`` for report builders)
 whose value is the plug-in class. ``pip install my-generator`` therefore adds a row to
 ``diffrl-eval generators list`` without touching this repository.
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Generic, TypeVar
 
-from diffrl_eval.constants import EP_ENVS, EP_GENERATORS, EP_VLAS
+from diffrl_eval.constants import EP_ENVS, EP_GENERATORS, EP_REPORTS, EP_VLAS
 from diffrl_eval.errors import UserError, unknown_choice
 
 T = TypeVar("T")
@@ -96,3 +97,4 @@ class Registry(Generic[T]):
 generators: Registry = Registry(EP_GENERATORS, "generator")
 vlas: Registry = Registry(EP_VLAS, "VLA")
 envs: Registry = Registry(EP_ENVS, "environment backend")
+report_builders: Registry = Registry(EP_REPORTS, "report format")

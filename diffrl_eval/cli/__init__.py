@@ -1,0 +1,67 @@
+"""The `diffrl-eval` command line.
+
+Every command reports bad input as one line on stderr (``error: ...``) with exit code 2 and
+no traceback. Plug-ins (generators, VLAs, backends, report builders) are reached through
+their entry-point registries, never imported by name.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from diffrl_eval.cli import catalog, data, reporting, vla_commands
+from diffrl_eval.errors import UserError
+
+app = typer.Typer(
+    name="diffrl-eval",
+    help=(
+        "Does a VLA trained on data from generator X beat one trained on human "
+        "demonstrations? Generate datasets, measure their quality, fine-tune and evaluate "
+        "VLAs, and report."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app.add_typer(catalog.generators_app, name="generators")
+app.add_typer(catalog.tasks_app, name="tasks")
+app.add_typer(vla_commands.vla_app, name="vla")
+data.register(app)
+reporting.register(app)
+vla_commands.register(app)
+
+
+def _fail(message: str, code: int) -> None:
+    text = " ".join(str(message).split())  # one line, whatever the message held
+    print(f"error: {text}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="diffrl-eval", standalone_mode=False)
+    except UserError as exc:
+        _fail(str(exc), exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        _fail("interrupted", 130)
+    except Exception as exc:
+        # Typer raises its own (vendored) click exceptions for usage errors; recognise them
+        # by their interface so that any Typer/click version gives the same one-line error.
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            print(exc.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
+            sys.exit(2)
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            hint = " (see --help)" if exc.exit_code == 2 else ""  # type: ignore[attr-defined]
+            _fail(f"{exc.format_message()}{hint}", exc.exit_code)  # type: ignore[attr-defined]
+        raise
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,91 @@
+"""`generate` and `metrics`: produce a dataset, measure its quality."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from diffrl_eval import registry
+from diffrl_eval.atomic import check_new_file, write_text_atomic
+from diffrl_eval.envs.base import get_backend
+from diffrl_eval.errors import UserError
+
+console = Console()
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, object]:
+    """Parse ``KEY=VALUE`` strings; values are read as JSON when they parse, else as text."""
+    options: dict[str, object] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--option expects KEY=VALUE, got {pair!r}")
+        try:
+            options[key.replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.replace("-", "_")] = raw
+    return options
+
+
+def generate(
+    source: str = typer.Option(..., "--source", help="Generator name (see 'generators list')."),
+    suite: str = typer.Option(None, "--suite", "-s", help="Suite whose tasks to generate."),
+    task: list[str] = typer.Option(None, "--task", "-t", help="A task id (repeatable); instead of --suite."),
+    episodes: int = typer.Option(50, "--episodes", "-n", help="Episodes per task."),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset directory to create (must not exist)."),
+    seed: int = typer.Option(0, "--seed", help="Base seed; the same seed gives the same dataset."),
+    backend: str = typer.Option("tabletop", "--backend", "-b", help="Environment backend."),
+    images: bool = typer.Option(False, "--images/--no-images", help="Record agent-view and wrist camera images."),
+    image_size: int = typer.Option(128, "--image-size", help="Camera image height and width in pixels."),
+    option: list[str] = typer.Option(None, "--option", help="Generator setting KEY=VALUE (repeatable)."),
+) -> None:
+    """Generate a dataset: EPISODES per task of a suite (or of the given tasks)."""
+    from diffrl_eval.generation import generate_dataset
+
+    if episodes <= 0:
+        raise UserError(f"--episodes must be a positive integer, got {episodes}")
+    if image_size <= 0:
+        raise UserError(f"--image-size must be a positive integer, got {image_size}")
+    if (suite is None) == (not task):
+        raise UserError("give exactly one of --suite or --task")
+    generator_cls = registry.generators.load(source)
+    env_backend = get_backend(backend)
+    if suite is not None:
+        env_backend.check_suite(suite)
+        tasks = env_backend.tasks(suite)
+    else:
+        tasks = [env_backend.task(t) for t in task]
+    config = generator_cls.make_config(parse_options(option))
+    env_options = {"images": images, "image_size": image_size} if images else {}
+    generator = generator_cls(env_backend, config, workdir=None, env_options=env_options)
+    path = generate_dataset(
+        generator, tasks, n_episodes=episodes, seed=seed, out=out, suite=suite
+    )
+    console.print(f"wrote {path}")
+
+
+def metrics(
+    dataset: Path = typer.Argument(..., help="Dataset directory."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
+) -> None:
+    """Data-quality metrics of a dataset: success (Wilson 95%), length, no-ops, jerk, variance."""
+    from diffrl_eval.dataset import load_dataset
+    from diffrl_eval.metrics import compute_metrics, format_metrics_table
+
+    if json_out is not None:
+        check_new_file(json_out, overwrite=overwrite)
+    loaded = load_dataset(dataset)
+    result = compute_metrics(loaded)
+    console.print(format_metrics_table(result))
+    if json_out is not None:
+        write_text_atomic(json_out, json.dumps(result, indent=2) + "\n", overwrite=overwrite)
+        console.print(f"wrote {json_out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate)
+    app.command("metrics")(metrics)

@@ -1,0 +1,32 @@
+"""Progress bars for long work, drawn on stderr so stdout stays machine-readable."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+stderr_console = Console(stderr=True)
+
+
+def progress_bar(*, transient: bool = False) -> Progress:
+    """A rich progress display with count, elapsed and remaining time."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=stderr_console,
+        transient=transient,
+    )
