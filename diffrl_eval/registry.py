@@ -90,8 +90,15 @@ class Registry(Generic[T]):
         return entries[name]
 
     def load(self, name: str) -> T:
-        """The plug-in class called ``name``; a one-line error lists the valid names."""
-        return self.entry(name).load()
+        """The plug-in class called ``name``; a one-line error lists the valid names.
+
+        A class that leaves its ``name`` empty takes the name it is registered under, so
+        manifests and reports always say which plug-in produced what.
+        """
+        obj = self.entry(name).load()
+        if isinstance(obj, type) and hasattr(obj, "name") and not obj.name:
+            obj.name = name
+        return obj
 
 
 generators: Registry = Registry(EP_GENERATORS, "generator")
