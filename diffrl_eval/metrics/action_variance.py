@@ -1,0 +1,75 @@
+"""Action variance across the successful demonstrations of one task.
+
+Each successful episode's action sequence (T_i, 7) is resampled by linear interpolation to
+``n_points`` samples of normalized time s in [0, 1] (sample j sits at step j / (n_points-1)
+· (T_i - 1)), so that episodes of different lengths line up. The population variance
+(ddof = 0) across episodes at each sample and dimension gives the task's curve
+(n_points, 7); its mean is the task's scalar. Low variance means the demonstrations of a
+task are consistent (unimodal); high variance means diverse strategies or noisy control.
+A task needs at least ``MIN_EPISODES_FOR_VARIANCE`` successful episodes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diffrl_eval.metrics.segments import EpisodeSegments, FrameTable
+from diffrl_eval.metrics.success import episode_success
+
+DEFAULT_N_POINTS = 100
+MIN_EPISODES_FOR_VARIANCE = 2
+
+
+def resample_actions(
+    segments: EpisodeSegments, episodes: np.ndarray, n_points: int = DEFAULT_N_POINTS
+) -> np.ndarray:
+    """Actions of the chosen episodes on a common time grid: (len(episodes), n_points, 7).
+
+    ``episodes`` holds positions into ``segments`` (0..E-1), not episode_index values.
+    """
+    if n_points < 2:
+        raise ValueError(f"n_points must be at least 2, got {n_points}")
+    lengths = segments.lengths[episodes]
+    grid = np.linspace(0.0, 1.0, n_points)
+    position = grid[None, :] * (lengths[:, None] - 1)  # (K, n_points), in steps
+    lower = np.minimum(np.floor(position).astype(np.int64), (lengths - 1)[:, None])
+    upper = np.minimum(lower + 1, (lengths - 1)[:, None])
+    weight = (position - lower)[..., None]
+    base = segments.starts[episodes][:, None]
+    action = segments.action
+    return action[base + lower] * (1.0 - weight) + action[base + upper] * weight
+
+
+def action_variance_curves(
+    frames: FrameTable | EpisodeSegments, n_points: int = DEFAULT_N_POINTS
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Per-task variance curves and the number of successful episodes behind each.
+
+    Returns ``(curves, counts)``: ``curves[task_id]`` is (n_points, 7) float64 for every task
+    with at least two successful episodes; ``counts[task_id]`` is the number of successful
+    episodes of every task in the frames (0 included).
+    """
+    segments = EpisodeSegments.of(frames)
+    succeeded = episode_success(segments)
+    tasks = segments.task_id
+    counts = {str(task): 0 for task in dict.fromkeys(tasks.tolist())}
+    chosen = np.flatnonzero(succeeded)
+    if chosen.size == 0:
+        return {}, counts
+    resampled = resample_actions(segments, chosen, n_points)
+    chosen_tasks = tasks[chosen]
+    order = np.argsort(chosen_tasks, kind="stable")
+    names, first, sizes = np.unique(chosen_tasks[order], return_index=True, return_counts=True)
+    curves: dict[str, np.ndarray] = {}
+    for name, begin, size in zip(names.tolist(), first.tolist(), sizes.tolist()):
+        counts[name] = size
+        if size >= MIN_EPISODES_FOR_VARIANCE:
+            curves[name] = resampled[order[begin : begin + size]].var(axis=0)
+    return curves, counts
+
+
+def mean_action_variance(curve: np.ndarray | None) -> float | None:
+    """A task's scalar: the mean of its (n_points, 7) curve over time and action dims."""
+    if curve is None:
+        return None
+    return float(curve.mean())
