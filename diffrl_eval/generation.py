@@ -64,6 +64,11 @@ def generate_dataset(
             progress.update(bar, description=f"{generator.name} {task.task_id}")
             produced = 0
             for episode in generator.generate(task, n_episodes, seed_for_task):
+                if generator.env_options.get("images") and not episode.images:
+                    raise UserError(
+                        f"generator {generator.name!r} recorded no camera images although "
+                        "images were requested; drop --images for this source"
+                    )
                 writer.add(episode)
                 produced += 1
                 successes += episode.success
