@@ -16,8 +16,14 @@ from rich.progress import (
 stderr_console = Console(stderr=True)
 
 
-def progress_bar(*, transient: bool = False) -> Progress:
-    """A rich progress display with count, elapsed and remaining time."""
+def progress_bar(*, transient: bool | None = None) -> Progress:
+    """A rich progress display with count, elapsed and remaining time.
+
+    Off a terminal (logs, pipes, tests) the bar is transient: it would only be drawn once,
+    at the end, and would sit in front of any error message.
+    """
+    if transient is None:
+        transient = not stderr_console.is_terminal
     return Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
