@@ -1,0 +1,380 @@
+"""The report's figures as altair charts, turned into Vega-Lite specs for the page.
+
+Figures (one per function):
+- success rate per source, with the Wilson interval as error bars;
+- trajectory length (steps to success) per task and source, mean ± std;
+- mean squared jerk per source, a box plot over episodes on a log axis;
+- log dimensionless jerk per source, a box plot over episodes;
+- action variance over normalized time for one task, one line per source, with a
+  drop-down to pick the action dimension (default y).
+
+Data go into each spec inline (``alt.Data(values=...)``), so a spec is self-contained JSON
+that needs nothing but the embedded Vega libraries to draw. One colour per source, the
+same in every figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+
+from diffrl_eval.constants import ACTION_DIM
+from diffrl_eval.errors import UserError, unknown_choice
+from reports.results import Source
+from reports.tables import task_ids
+
+# LIBERO's 7-D delta action: translation, rotation (axis-angle delta), gripper.
+ACTION_DIMENSION_NAMES = ("x", "y", "z", "roll", "pitch", "yaw", "gripper")
+assert len(ACTION_DIMENSION_NAMES) == ACTION_DIM
+DEFAULT_VARIANCE_DIMENSION = 1  # y: lateral motion, where generators differ most visibly
+
+_SOURCE = "source"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One chart of the page: a stable id, a heading, a caption and its Vega-Lite spec."""
+
+    name: str
+    title: str
+    caption: str
+    spec: dict[str, Any]
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _source_scale(sources: Sequence[Source]) -> alt.Scale:
+    return alt.Scale(domain=[s.name for s in sources], scheme="tableau10")
+
+
+def _color(sources: Sequence[Source], **legend: Any) -> alt.Color:
+    return alt.Color(
+        f"{_SOURCE}:N", scale=_source_scale(sources), legend=alt.Legend(title="source", **legend)
+    )
+
+
+def _source_axis(sources: Sequence[Source]) -> alt.X:
+    return alt.X(
+        f"{_SOURCE}:N", sort=[s.name for s in sources], title=None, axis=alt.Axis(labelAngle=0)
+    )
+
+
+# --- success rate -------------------------------------------------------------------------
+
+
+def success_rate_chart(sources: Sequence[Source]) -> alt.LayerChart:
+    """Bars of the overall success rate per source, error bars from ci_low to ci_high."""
+    rows = []
+    for source in sources:
+        success = source.result["overall"]["success"]
+        rows.append(
+            {
+                _SOURCE: source.name,
+                "rate": _finite(success["rate"]),
+                "ci_low": _finite(success["ci_low"]),
+                "ci_high": _finite(success["ci_high"]),
+                "successes": int(success["successes"]),
+                "episodes": int(success["episodes"]),
+            }
+        )
+    base = alt.Chart(alt.Data(values=rows))
+    tooltip = [
+        alt.Tooltip(f"{_SOURCE}:N"),
+        alt.Tooltip("rate:Q", format=".1%"),
+        alt.Tooltip("ci_low:Q", format=".1%", title="95% CI low"),
+        alt.Tooltip("ci_high:Q", format=".1%", title="95% CI high"),
+        alt.Tooltip("successes:Q"),
+        alt.Tooltip("episodes:Q"),
+    ]
+    bars = base.mark_bar(opacity=0.85).encode(
+        x=_source_axis(sources),
+        y=alt.Y(
+            "rate:Q",
+            title="success rate",
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format="%"),
+        ),
+        color=_color(sources),
+        tooltip=tooltip,
+    )
+    interval = base.mark_errorbar(ticks=True, thickness=1.5, color="black").encode(
+        x=_source_axis(sources),
+        y=alt.Y("ci_low:Q", title="success rate"),
+        y2="ci_high:Q",
+    )
+    return alt.layer(bars, interval).properties(width=max(160, 90 * len(sources)), height=260)
+
+
+# --- trajectory length -----------------------------------------------------------------------
+
+
+def trajectory_length_chart(sources: Sequence[Source]) -> alt.LayerChart | None:
+    """Grouped bars: mean steps to success per task and source, whiskers at mean ± std."""
+    tasks = task_ids(sources)
+    rows = []
+    for task_id in tasks:
+        for source in sources:
+            summary = source.result["per_task"].get(task_id)
+            if summary is None:
+                continue
+            statistic = summary["trajectory_length"]
+            mean = _finite(statistic.get("mean"))
+            if mean is None:  # no successful episode: nothing to draw, the table says so
+                continue
+            std = _finite(statistic.get("std")) or 0.0
+            rows.append(
+                {
+                    "task": task_id,
+                    _SOURCE: source.name,
+                    "mean": mean,
+                    "low": mean - std,
+                    "high": mean + std,
+                    "count": int(statistic["count"]),
+                }
+            )
+    if not rows:
+        return None
+    x = alt.X("task:N", sort=tasks, title="task", axis=alt.Axis(labelAngle=-35, labelLimit=220))
+    offset = alt.XOffset(f"{_SOURCE}:N", sort=[s.name for s in sources])
+    base = alt.Chart(alt.Data(values=rows))
+    bars = base.mark_bar(opacity=0.85).encode(
+        x=x,
+        xOffset=offset,
+        y=alt.Y("mean:Q", title="steps to success (mean ± std)"),
+        color=_color(sources),
+        tooltip=[
+            alt.Tooltip("task:N"),
+            alt.Tooltip(f"{_SOURCE}:N"),
+            alt.Tooltip("mean:Q", format=".1f"),
+            alt.Tooltip("count:Q", title="successful episodes"),
+        ],
+    )
+    whiskers = base.mark_errorbar(ticks=True, color="black").encode(
+        x=x, xOffset=offset, y=alt.Y("low:Q", title="steps to success (mean ± std)"), y2="high:Q"
+    )
+    band = max(24, 14 * len(sources))
+    return alt.layer(bars, whiskers).properties(width=alt.Step(band), height=260)
+
+
+# --- jerk ------------------------------------------------------------------------------------
+
+
+def _episode_values(sources: Sequence[Source], key: str, *, positive: bool) -> list[dict]:
+    rows = []
+    for source in sources:
+        for episode in source.result["episodes"]:
+            value = _finite(episode.get(key))
+            if value is None or (positive and value <= 0):
+                continue
+            rows.append({_SOURCE: source.name, "task": episode["task_id"], key: value})
+    return rows
+
+
+def _box_plot(
+    sources: Sequence[Source], rows: list[dict], key: str, title: str, scale: alt.Scale
+) -> alt.Chart:
+    return (
+        alt.Chart(alt.Data(values=rows))
+        # Whiskers to min and max: every episode is inside the drawn range, and there is no
+        # outlier layer (an empty one makes Vega warn about an infinite extent).
+        .mark_boxplot(extent="min-max", size=36, opacity=0.9)
+        .encode(
+            x=_source_axis(sources),
+            y=alt.Y(f"{key}:Q", title=title, scale=scale),
+            color=_color(sources),
+        )
+        .properties(width=max(160, 90 * len(sources)), height=260)
+    )
+
+
+def mean_squared_jerk_chart(sources: Sequence[Source]) -> tuple[alt.Chart | None, int]:
+    """Box plot of per-episode mean squared jerk on a log axis.
+
+    Returns the chart (None when no episode has a positive value) and how many defined
+    values were left out because a log axis cannot show zero.
+    """
+    key = "mean_squared_jerk"
+    defined = _episode_values(sources, key, positive=False)
+    rows = [row for row in defined if row[key] > 0]
+    if not rows:
+        return None, len(defined)
+    chart = _box_plot(sources, rows, key, "mean squared jerk (m²/s⁶, log)", alt.Scale(type="log"))
+    return chart, len(defined) - len(rows)
+
+
+def log_dimensionless_jerk_chart(sources: Sequence[Source]) -> alt.Chart | None:
+    """Box plot of per-episode log dimensionless jerk (higher, i.e. closer to 0, is smoother)."""
+    key = "log_dimensionless_jerk"
+    rows = _episode_values(sources, key, positive=False)
+    if not rows:
+        return None
+    return _box_plot(sources, rows, key, "log dimensionless jerk", alt.Scale(zero=False))
+
+
+# --- action variance -----------------------------------------------------------------------
+
+
+def _curve(source: Source, task_id: str) -> list[list[float]] | None:
+    curve = source.result["action_variance_curves"].get(task_id)
+    if not curve or not curve.get("variance"):
+        return None
+    return curve["variance"]
+
+
+def default_variance_task(sources: Sequence[Source]) -> str | None:
+    """The first task whose variance curve every source has; else the first with any curve."""
+    candidates = [t for t in task_ids(sources) if any(_curve(s, t) for s in sources)]
+    for task_id in candidates:
+        if all(_curve(s, task_id) for s in sources):
+            return task_id
+    return candidates[0] if candidates else None
+
+
+def action_variance_chart(
+    sources: Sequence[Source], task_id: str, dimension: int
+) -> alt.LayerChart | None:
+    """Variance across successful episodes vs normalized time, one line per source.
+
+    All seven dimensions are embedded; a drop-down picks which one is drawn, starting at
+    ``dimension``.
+    """
+    rows = []
+    for source in sources:
+        variance = _curve(source, task_id)
+        if variance is None:
+            continue
+        n_points = len(variance)
+        for point, per_dimension in enumerate(variance):
+            time = point / (n_points - 1) if n_points > 1 else 0.0
+            for dim, value in enumerate(per_dimension):
+                rows.append(
+                    {
+                        _SOURCE: source.name,
+                        "time": time,
+                        "dimension": dim,
+                        "variance": _finite(value),
+                    }
+                )
+    if not rows:
+        return None
+    selected = alt.param(
+        name="action_dimension",
+        value=dimension,
+        bind=alt.binding_select(
+            options=list(range(ACTION_DIM)),
+            labels=list(ACTION_DIMENSION_NAMES),
+            name="action dimension ",
+        ),
+    )
+    base = (
+        alt.Chart(alt.Data(values=rows))
+        .transform_filter(alt.datum.dimension == selected)
+        .encode(x=alt.X("time:Q", title="normalized time", scale=alt.Scale(domain=[0, 1])))
+    )
+    # Both layers share one legend; drawn as strokes, it matches the lines, not the pale band.
+    color = _color(sources, symbolType="stroke", symbolStrokeWidth=2.5, symbolOpacity=1)
+    band = base.mark_area(opacity=0.12).encode(y=alt.Y("variance:Q", stack=None), color=color)
+    line = base.mark_line(strokeWidth=2).encode(
+        y=alt.Y("variance:Q", title="variance across successful episodes"),
+        color=color,
+        tooltip=[
+            alt.Tooltip(f"{_SOURCE}:N"),
+            alt.Tooltip("time:Q", format=".2f"),
+            alt.Tooltip("variance:Q", format=".3g"),
+        ],
+    )
+    return alt.layer(band, line).add_params(selected).properties(width=520, height=260)
+
+
+# --- all figures ---------------------------------------------------------------------------
+
+
+def figures(
+    sources: Sequence[Source],
+    *,
+    variance_task: str | None = None,
+    variance_dimension: int = DEFAULT_VARIANCE_DIMENSION,
+) -> list[Figure]:
+    """Every figure the data allow, in page order; a figure without data is left out."""
+    if not 0 <= variance_dimension < ACTION_DIM:
+        raise UserError(
+            f"action dimension {variance_dimension} is out of range; valid: 0..{ACTION_DIM - 1}"
+        )
+    with_curves = [t for t in task_ids(sources) if any(_curve(s, t) for s in sources)]
+    if variance_task is not None and variance_task not in with_curves:
+        raise unknown_choice("task for the action-variance figure", variance_task, with_curves)
+    variance_task = variance_task or default_variance_task(sources)
+
+    result = [
+        Figure(
+            "success-rate",
+            "Success rate per source",
+            "Overall success rate; error bars are the Wilson score 95% interval.",
+            success_rate_chart(sources).to_dict(),
+        ),
+    ]
+    trajectory = trajectory_length_chart(sources)
+    if trajectory is not None:
+        result.append(
+            Figure(
+                "trajectory-length",
+                "Trajectory length per task",
+                "Steps to success of successful episodes, mean ± one standard deviation.",
+                trajectory.to_dict(),
+            )
+        )
+    msj, left_out = mean_squared_jerk_chart(sources)
+    if msj is not None:
+        note = (
+            f" {left_out} episode(s) with zero jerk are not shown on the log axis."
+            if left_out
+            else ""
+        )
+        result.append(
+            Figure(
+                "mean-squared-jerk",
+                "Mean squared jerk per source",
+                "Per-episode mean squared jerk of the end-effector position (lower is smoother); "
+                "boxes span the quartiles, whiskers the minimum and maximum." + note,
+                msj.to_dict(),
+            )
+        )
+    ldlj = log_dimensionless_jerk_chart(sources)
+    if ldlj is not None:
+        result.append(
+            Figure(
+                "log-dimensionless-jerk",
+                "Log dimensionless jerk per source",
+                "Per-episode log dimensionless jerk of the end-effector velocity; it does not "
+                "grow with duration or amplitude (closer to zero is smoother).",
+                ldlj.to_dict(),
+            )
+        )
+    if variance_task is not None:
+        chart = action_variance_chart(sources, variance_task, variance_dimension)
+        missing = [s.name for s in sources if _curve(s, variance_task) is None]
+        note = (
+            f" No curve (fewer than two successful episodes) for: {', '.join(missing)}."
+            if missing
+            else ""
+        )
+        if chart is not None:
+            result.append(
+                Figure(
+                    "action-variance",
+                    f"Action variance over normalized time — task {variance_task}",
+                    "Variance of the action across successful episodes, each resampled to "
+                    "normalized time; pick the action dimension below the chart." + note,
+                    chart.to_dict(),
+                )
+            )
+    return result
