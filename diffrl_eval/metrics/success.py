@@ -42,8 +42,10 @@ def wilson_interval(
     z2_over_n = z * z / n
     centre = (p + z2_over_n / 2.0) / (1.0 + z2_over_n)
     half_width = z * math.sqrt(p * (1.0 - p) / n + z2_over_n / (4.0 * n)) / (1.0 + z2_over_n)
-    # clamp rounding noise: the exact interval always lies inside [0, 1]
-    return max(0.0, centre - half_width), min(1.0, centre + half_width)
+    # the exact bounds are 0 at k = 0 and 1 at k = n; do not let rounding move them
+    low = 0.0 if successes == 0 else max(0.0, centre - half_width)
+    high = 1.0 if successes == n else min(1.0, centre + half_width)
+    return low, high
 
 
 def episode_success(frames: FrameTable | EpisodeSegments) -> np.ndarray:
