@@ -49,6 +49,8 @@ def action_variance_curves(
     with at least two successful episodes; ``counts[task_id]`` is the number of successful
     episodes of every task in the frames (0 included).
     """
+    if n_points < 2:
+        raise ValueError(f"n_points must be at least 2, got {n_points}")
     segments = EpisodeSegments.of(frames)
     succeeded = episode_success(segments)
     tasks = segments.task_id
