@@ -12,7 +12,7 @@ from diffrl_eval.metrics.action_variance import (
     resample_actions,
 )
 from diffrl_eval.metrics.episode_metrics import EPISODE_METRIC_COLUMNS, episode_metrics
-from diffrl_eval.metrics.jerk import log_dimensionless_jerk, mean_squared_jerk
+from diffrl_eval.metrics.jerk import jerk_metrics, log_dimensionless_jerk, mean_squared_jerk
 from diffrl_eval.metrics.no_op import NO_OP_THRESHOLD, no_op_counts, no_op_mask
 from diffrl_eval.metrics.results import RESULTS_KIND, RESULTS_SCHEMA_VERSION, compute_metrics
 from diffrl_eval.metrics.segments import EpisodeSegments
@@ -33,6 +33,7 @@ __all__ = [
     "episode_metrics",
     "episode_success",
     "format_metrics_table",
+    "jerk_metrics",
     "log_dimensionless_jerk",
     "mean_action_variance",
     "mean_squared_jerk",

@@ -20,6 +20,20 @@ DEFAULT_N_POINTS = 100
 MIN_EPISODES_FOR_VARIANCE = 2
 
 
+def _resample_by_dim(segments: EpisodeSegments, episodes: np.ndarray, n_points: int) -> np.ndarray:
+    """Resampled actions, dimension-major: (7, len(episodes), n_points)."""
+    lengths = segments.lengths[episodes]
+    last = (lengths - 1)[:, None]
+    position = np.linspace(0.0, 1.0, n_points)[None, :] * last  # (K, n_points), in steps
+    lower = np.minimum(np.floor(position).astype(np.int64), last)
+    weight = position - lower
+    base = segments.starts[episodes][:, None]
+    actions = segments.actions_by_dim
+    before = np.take(actions, base + lower, axis=1)
+    after = np.take(actions, base + np.minimum(lower + 1, last), axis=1)
+    return before + (after - before) * weight
+
+
 def resample_actions(
     segments: EpisodeSegments, episodes: np.ndarray, n_points: int = DEFAULT_N_POINTS
 ) -> np.ndarray:
@@ -29,15 +43,7 @@ def resample_actions(
     """
     if n_points < 2:
         raise ValueError(f"n_points must be at least 2, got {n_points}")
-    lengths = segments.lengths[episodes]
-    grid = np.linspace(0.0, 1.0, n_points)
-    position = grid[None, :] * (lengths[:, None] - 1)  # (K, n_points), in steps
-    lower = np.minimum(np.floor(position).astype(np.int64), (lengths - 1)[:, None])
-    upper = np.minimum(lower + 1, (lengths - 1)[:, None])
-    weight = (position - lower)[..., None]
-    base = segments.starts[episodes][:, None]
-    action = segments.action
-    return action[base + lower] * (1.0 - weight) + action[base + upper] * weight
+    return np.moveaxis(_resample_by_dim(segments, episodes, n_points), 0, -1)
 
 
 def action_variance_curves(
@@ -52,21 +58,19 @@ def action_variance_curves(
     if n_points < 2:
         raise ValueError(f"n_points must be at least 2, got {n_points}")
     segments = EpisodeSegments.of(frames)
-    succeeded = episode_success(segments)
-    tasks = segments.task_id
-    counts = {str(task): 0 for task in dict.fromkeys(tasks.tolist())}
-    chosen = np.flatnonzero(succeeded)
+    counts = {str(task): 0 for task in dict.fromkeys(segments.task_id.tolist())}
+    chosen = np.flatnonzero(episode_success(segments))
     if chosen.size == 0:
         return {}, counts
-    resampled = resample_actions(segments, chosen, n_points)
-    chosen_tasks = tasks[chosen]
-    order = np.argsort(chosen_tasks, kind="stable")
-    names, first, sizes = np.unique(chosen_tasks[order], return_index=True, return_counts=True)
+    # group the chosen episodes by task, so that each task is one contiguous slice
+    chosen = chosen[np.argsort(segments.task_id[chosen], kind="stable")]
+    names, first, sizes = np.unique(segments.task_id[chosen], return_index=True, return_counts=True)
+    resampled = _resample_by_dim(segments, chosen, n_points)  # (7, K, n_points)
     curves: dict[str, np.ndarray] = {}
     for name, begin, size in zip(names.tolist(), first.tolist(), sizes.tolist()):
         counts[name] = size
         if size >= MIN_EPISODES_FOR_VARIANCE:
-            curves[name] = resampled[order[begin : begin + size]].var(axis=0)
+            curves[name] = resampled[:, begin : begin + size].var(axis=1).T
     return curves, counts
 
 

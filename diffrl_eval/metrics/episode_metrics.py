@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from diffrl_eval import constants as C
-from diffrl_eval.metrics.jerk import log_dimensionless_jerk, mean_squared_jerk
+from diffrl_eval.metrics.jerk import jerk_metrics
 from diffrl_eval.metrics.no_op import NO_OP_COUNT, no_op_mask
 from diffrl_eval.metrics.segments import EpisodeSegments, FrameTable
 from diffrl_eval.metrics.success import episode_success
@@ -38,9 +38,8 @@ def episode_metrics(frames: FrameTable | EpisodeSegments, control_hz: float) -> 
     """
     segments = EpisodeSegments.of(frames)
     reached = steps_to_success(segments)
-    no_ops = segments.per_episode_sum(no_op_mask(segments).astype(np.float64))
-    msj = mean_squared_jerk(segments, control_hz)
-    ldlj = log_dimensionless_jerk(segments, control_hz)
+    no_ops = segments.per_episode_sum(no_op_mask(segments).astype(np.int64))
+    msj, ldlj = jerk_metrics(segments, control_hz)
     return pl.DataFrame(
         {
             C.COL_EPISODE: pl.Series(segments.episode_index, dtype=pl.Int64),

@@ -29,45 +29,48 @@ def _check_rate(control_hz: float) -> float:
     return 1.0 / float(control_hz)
 
 
-def _squared_jerk_sums(segments: EpisodeSegments, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """Σ ||jerk||² per episode and the number of jerk samples (T-3, floored at 0): (E,), (E,)."""
-    p = segments.eef_pos
-    third_difference = p[3:] - 3.0 * p[2:-1] + 3.0 * p[1:-2] - p[:-3]  # row i -> frame i+3
-    squared = np.einsum("ij,ij->i", third_difference, third_difference) / dt**6
-    # a difference is valid only when its four frames lie in one episode
-    valid = segments.step_in_episode[3:] >= 3
-    sums = np.bincount(
-        segments.episode_of_row[3:][valid], weights=squared[valid], minlength=segments.n_episodes
-    )
-    return sums, np.maximum(segments.lengths - 3, 0)
+def _row_values(segments: EpisodeSegments, values: np.ndarray, lag: int) -> np.ndarray:
+    """Place a lagged difference (N-lag,) on its last frame's row, 0 where it spans episodes."""
+    rows = np.zeros(segments.n_frames)
+    rows[lag:] = values
+    rows[segments.step_in_episode < lag] = 0.0
+    return rows
+
+
+def jerk_metrics(
+    frames: FrameTable | EpisodeSegments, control_hz: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """MSJ and LDLJ per episode in one pass: two (E,) float64 arrays, NaN where undefined."""
+    dt = _check_rate(control_hz)
+    segments = EpisodeSegments.of(frames)
+    if segments.n_episodes == 0:
+        return np.zeros(0), np.zeros(0)
+    p = segments.eef_pos_by_dim  # (3, N)
+    third_difference = np.diff(p, n=3, axis=1)  # (3, N-3)
+    squared_jerk = (third_difference**2).sum(axis=0) / dt**6
+    squared_jerk_sum = segments.per_episode_sum(_row_values(segments, squared_jerk, 3))
+    jerk_samples = np.maximum(segments.lengths - 3, 0)
+
+    first_difference = np.diff(p, axis=1)  # (3, N-1)
+    speed = np.sqrt((first_difference**2).sum(axis=0)) / dt
+    # speeds are >= 0, so the zero left on each episode's first row never raises a maximum
+    peak_speed = np.maximum.reduceat(_row_values(segments, speed, 1), segments.starts)
+    duration = (segments.lengths - 1) * dt
+    integrated_squared_jerk = squared_jerk_sum * dt
+
+    defined = (jerk_samples > 0) & (peak_speed > 0) & (integrated_squared_jerk > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        msj = np.where(jerk_samples > 0, squared_jerk_sum / np.maximum(jerk_samples, 1), np.nan)
+        dimensionless = duration**3 / peak_speed**2 * integrated_squared_jerk
+        ldlj = np.where(defined, -np.log(dimensionless), np.nan)
+    return msj, ldlj
 
 
 def mean_squared_jerk(frames: FrameTable | EpisodeSegments, control_hz: float) -> np.ndarray:
     """MSJ per episode, (E,) float64 in (m/s³)² for positions in metres; NaN when T < 4."""
-    dt = _check_rate(control_hz)
-    segments = EpisodeSegments.of(frames)
-    sums, samples = _squared_jerk_sums(segments, dt)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(samples > 0, sums / np.maximum(samples, 1), np.nan)
+    return jerk_metrics(frames, control_hz)[0]
 
 
 def log_dimensionless_jerk(frames: FrameTable | EpisodeSegments, control_hz: float) -> np.ndarray:
     """LDLJ per episode, (E,) float64, dimensionless; NaN where undefined."""
-    dt = _check_rate(control_hz)
-    segments = EpisodeSegments.of(frames)
-    if segments.n_episodes == 0:
-        return np.zeros(0)
-    sums, samples = _squared_jerk_sums(segments, dt)
-    p = segments.eef_pos
-    first_difference = p[1:] - p[:-1]  # row i -> frame i+1
-    speed = np.sqrt(np.einsum("ij,ij->i", first_difference, first_difference)) / dt
-    speed_all = np.zeros(segments.n_frames)
-    # frame 0 of each episode has no velocity sample: leave 0, which never raises a maximum
-    speed_all[1:] = np.where(segments.step_in_episode[1:] >= 1, speed, 0.0)
-    peak_speed = np.maximum.reduceat(speed_all, segments.starts)
-    duration = (segments.lengths - 1) * dt
-    integrated_squared_jerk = sums * dt
-    defined = (samples > 0) & (peak_speed > 0) & (integrated_squared_jerk > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dimensionless = duration**3 / peak_speed**2 * integrated_squared_jerk
-        return np.where(defined, -np.log(dimensionless), np.nan)
+    return jerk_metrics(frames, control_hz)[1]

@@ -27,13 +27,16 @@ def no_op_mask(frames: FrameTable | EpisodeSegments) -> np.ndarray:
     n = segments.n_frames
     if n == 0:
         return np.zeros(0, dtype=bool)
-    action = segments.action
-    motion_norm = np.linalg.norm(action[:, : C.ACTION_MOTION_DIMS], axis=1)
+    actions = segments.actions_by_dim
+    squared_motion = np.zeros(n)
+    for dim in range(C.ACTION_MOTION_DIMS):
+        squared_motion += actions[dim] ** 2
+    motion_norm = np.sqrt(squared_motion)
     small = motion_norm < NO_OP_THRESHOLD
     step = segments.step_in_episode
     kept_step = np.where(small, np.iinfo(np.int64).max, step)
-    first_kept = np.minimum.reduceat(kept_step, segments.starts)[segments.episode_of_row]
-    gripper = action[:, C.GRIPPER_ACTION_INDEX]
+    first_kept = segments.per_row(np.minimum.reduceat(kept_step, segments.starts))
+    gripper = actions[C.GRIPPER_ACTION_INDEX]
     same_gripper = np.zeros(n, dtype=bool)
     # row 0 of an episode compares with the previous episode's last row, but there
     # step < first_kept whenever small holds, so that comparison never decides
@@ -44,7 +47,7 @@ def no_op_mask(frames: FrameTable | EpisodeSegments) -> np.ndarray:
 def no_op_counts(frames: FrameTable | EpisodeSegments) -> pl.DataFrame:
     """Number of no-op steps per episode: columns episode_index, task_id, no_op_count."""
     segments = EpisodeSegments.of(frames)
-    counts = segments.per_episode_sum(no_op_mask(segments).astype(np.float64))
+    counts = segments.per_episode_sum(no_op_mask(segments).astype(np.int64))
     return pl.DataFrame(
         {
             C.COL_EPISODE: segments.episode_index,

@@ -69,13 +69,6 @@ def _dataset_block(
     return block
 
 
-def _task_instructions(frames: FrameTable, dataset: Dataset | None) -> dict[str, str]:
-    if dataset is not None:
-        return dataset.task_instructions
-    pairs = frames.lazy().select(C.COL_TASK, C.COL_INSTRUCTION).unique(C.COL_TASK).collect()
-    return dict(zip(pairs[C.COL_TASK].to_list(), pairs[C.COL_INSTRUCTION].to_list()))
-
-
 def compute_metrics(
     dataset_or_frames: Dataset | FrameTable,
     *,
@@ -103,7 +96,7 @@ def compute_metrics(
         raise DatasetError("no frames to measure: the dataset is empty")
     episodes = episode_metrics(segments, control_hz)
     curves, success_counts = action_variance_curves(segments, n_points)
-    instructions = _task_instructions(frames, dataset)
+    instructions = dict(zip(segments.task_id.tolist(), segments.instruction.tolist()))
 
     task_variance = {task: mean_action_variance(curves.get(task)) for task in success_counts}
     overall_variance = mean_over_tasks(list(task_variance.values()))

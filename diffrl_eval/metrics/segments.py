@@ -2,12 +2,15 @@
 
 Every metric works on the same layout: rows sorted by (episode, step), one flat array per
 column, and the offsets where each episode starts. Per-episode reductions are then single
-``np.*.reduceat`` / ``np.bincount`` calls instead of Python loops.
+``np.*.reduceat`` calls instead of Python loops.
 
 Shapes (N = number of frames, E = number of episodes):
-    starts, lengths, episode_index: (E,)
-    episode_of_row, step_in_episode: (N,)
-    action: (N, 7) float64, eef_pos: (N, 3) float64, success: (N,) bool
+    starts, lengths, episode_index, task_id, instruction: (E,)
+    episode_of_row, step_in_episode, success: (N,)
+    actions_by_dim: (7, N) float64, eef_pos_by_dim: (3, N) float64
+
+Vectors are stored dimension-major (one contiguous row per dimension): every metric works
+along time, and contiguous time series make the differences and gathers several times faster.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ _NEEDED_COLUMNS = (
     C.COL_EPISODE,
     C.COL_STEP,
     C.COL_TASK,
+    C.COL_INSTRUCTION,
     C.COL_EEF_POS,
     C.COL_ACTION,
     C.COL_SUCCESS,
@@ -38,12 +42,13 @@ class EpisodeSegments:
 
     episode_index: np.ndarray
     task_id: np.ndarray  # (E,) object array of str
+    instruction: np.ndarray  # (E,) object array of str
     starts: np.ndarray
     lengths: np.ndarray
     episode_of_row: np.ndarray
     step_in_episode: np.ndarray
-    action: np.ndarray
-    eef_pos: np.ndarray
+    actions_by_dim: np.ndarray
+    eef_pos_by_dim: np.ndarray
     success: np.ndarray
 
     @property
@@ -52,7 +57,7 @@ class EpisodeSegments:
 
     @property
     def n_frames(self) -> int:
-        return int(self.action.shape[0])
+        return int(self.success.shape[0])
 
     @classmethod
     def of(cls, frames: FrameTable | EpisodeSegments) -> EpisodeSegments:
@@ -82,12 +87,13 @@ class EpisodeSegments:
             return cls(
                 episode_index=empty_int,
                 task_id=np.zeros(0, dtype=object),
+                instruction=np.zeros(0, dtype=object),
                 starts=empty_int,
                 lengths=empty_int,
                 episode_of_row=empty_int,
                 step_in_episode=empty_int,
-                action=np.zeros((0, C.ACTION_DIM)),
-                eef_pos=np.zeros((0, C.EEF_POS_DIM)),
+                actions_by_dim=np.zeros((C.ACTION_DIM, 0)),
+                eef_pos_by_dim=np.zeros((C.EEF_POS_DIM, 0)),
                 success=np.zeros(0, dtype=bool),
             )
         is_start = np.empty(n, dtype=bool)
@@ -103,22 +109,30 @@ class EpisodeSegments:
                 f"episode {bad}: step_index must run 0, 1, 2, ... without gaps or repeats"
             )
         task_id = np.asarray(frames[C.COL_TASK].gather(starts).to_list(), dtype=object)
+        instruction = np.asarray(frames[C.COL_INSTRUCTION].gather(starts).to_list(), dtype=object)
         return cls(
             episode_index=episode[starts].astype(np.int64),
             task_id=task_id,
+            instruction=instruction,
             starts=starts,
             lengths=lengths,
             episode_of_row=episode_of_row,
             step_in_episode=step_in_episode,
             # float64: finite differences of float32 positions lose too many digits for jerk
-            action=_vectors(frames[C.COL_ACTION], C.ACTION_DIM),
-            eef_pos=_vectors(frames[C.COL_EEF_POS], C.EEF_POS_DIM),
+            actions_by_dim=_by_dim(frames[C.COL_ACTION], C.ACTION_DIM),
+            eef_pos_by_dim=_by_dim(frames[C.COL_EEF_POS], C.EEF_POS_DIM),
             success=frames[C.COL_SUCCESS].to_numpy().astype(bool, copy=False),
         )
 
     def per_episode_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum of a per-row quantity within each episode: (N,) -> (E,)."""
-        return np.bincount(self.episode_of_row, weights=values, minlength=self.n_episodes)
+        if self.n_episodes == 0:
+            return np.zeros(0, dtype=values.dtype)
+        return np.add.reduceat(values, self.starts)
+
+    def per_row(self, values: np.ndarray) -> np.ndarray:
+        """Broadcast a per-episode quantity to the episode's rows: (E,) -> (N,)."""
+        return np.repeat(values, self.lengths)
 
 
 def _is_sorted(episode: np.ndarray, step: np.ndarray) -> bool:
@@ -130,6 +144,7 @@ def _is_sorted(episode: np.ndarray, step: np.ndarray) -> bool:
     return bool(((d_episode > 0) | (np.diff(step) > 0)).all())
 
 
-def _vectors(series: pl.Series, width: int) -> np.ndarray:
-    values = series.to_numpy()
-    return np.asarray(values, dtype=np.float64).reshape(-1, width)
+def _by_dim(series: pl.Series, width: int) -> np.ndarray:
+    """A fixed-width vector column as a (width, N) float64 array."""
+    values = np.asarray(series.to_numpy()).reshape(-1, width)
+    return np.ascontiguousarray(values.T, dtype=np.float64)

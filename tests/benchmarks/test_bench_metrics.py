@@ -181,7 +181,7 @@ def test_metrics_on_libero90_sized_data_beat_the_pandas_baseline(benchmark, fram
     episodes = result["episodes"]
     assert [e["no_op_count"] for e in episodes] == by_episode["no_op_count"].tolist()
     assert [e["steps_to_success"] for e in episodes] == [
-        None if v is None or v != v else int(v) for v in by_episode["steps_to_success"]
+        None if pd.isna(v) else int(v) for v in by_episode["steps_to_success"]
     ]
     np.testing.assert_allclose(
         [e["mean_squared_jerk"] for e in episodes],
