@@ -1,0 +1,122 @@
+"""Saving and loading policies: safetensors weights plus a JSON config, never pickle.
+
+A checkpoint is a directory with ``config.json`` (format version, the model's kind, its
+:class:`PolicyConfig`, and the name and shape of every tensor) and
+``weights.safetensors`` (parameters and normalizer statistics). Loading rebuilds the
+model from the config and refuses, with a one-line :class:`UserError`, anything that
+does not match: missing files, unreadable JSON or weights, a different kind or config
+than the caller expects, missing/extra/reshaped tensors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from diffrl_eval.atomic import write_bytes_atomic, write_text_atomic
+from diffrl_eval.errors import UserError
+from generators.policy.config import PolicyConfig
+from generators.policy.diffusion_likelihood import DiffusionChainPolicy
+from generators.policy.gaussian_head import GaussianPolicy
+from generators.policy.value import ValueNetwork
+
+FORMAT = "diffrl-eval-policy"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.safetensors"
+MODEL_KINDS = {
+    DiffusionChainPolicy.kind: DiffusionChainPolicy,
+    GaussianPolicy.kind: GaussianPolicy,
+    ValueNetwork.kind: ValueNetwork,
+}
+
+
+def save_checkpoint(directory: Path, model: Any, *, overwrite: bool = False) -> Path:
+    """Write ``model`` (a policy or value network) to ``directory``; returns it."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": model.kind,
+        "config": model.config.to_dict(),
+        "tensors": {name: list(tensor.shape) for name, tensor in state.items()},
+    }
+    write_bytes_atomic(directory / WEIGHTS_FILE, save(state), overwrite=overwrite)
+    write_text_atomic(
+        directory / CONFIG_FILE, json.dumps(manifest, indent=2, sort_keys=True), overwrite=overwrite
+    )
+    return directory
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The checkpoint's ``config.json``, validated for format and version."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"not a policy checkpoint: {path} is missing")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"corrupted checkpoint config {path}: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise UserError(f"{path} is not a {FORMAT} checkpoint config")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise UserError(
+            f"checkpoint {path} has format version {manifest.get('format_version')!r}; "
+            f"this version reads {FORMAT_VERSION}"
+        )
+    return manifest
+
+
+def load_checkpoint(
+    directory: Path, *, kind: str | None = None, expected_config: PolicyConfig | None = None
+) -> Any:
+    """Rebuild the saved model (in eval mode) and load its weights.
+
+    ``kind`` ("diffusion", "gaussian", "value") and ``expected_config`` make the load fail
+    when the checkpoint is not the architecture the caller is about to use.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    saved_kind = manifest.get("kind")
+    if saved_kind not in MODEL_KINDS:
+        raise UserError(f"checkpoint {directory} has unknown model kind {saved_kind!r}")
+    if kind is not None and saved_kind != kind:
+        raise UserError(f"checkpoint {directory} holds a {saved_kind} model, not a {kind} model")
+    config = PolicyConfig.from_dict(manifest.get("config") or {})
+    if expected_config is not None and config != expected_config:
+        differing = sorted(
+            key
+            for key, value in expected_config.to_dict().items()
+            if config.to_dict().get(key) != value
+        )
+        raise UserError(
+            f"checkpoint {directory} was saved with a different config ({', '.join(differing)})"
+        )
+    weights_path = directory / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise UserError(f"checkpoint {directory} has no {WEIGHTS_FILE}")
+    try:
+        state = load_file(weights_path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UserError(f"corrupted checkpoint weights {weights_path}: {exc}") from None
+    model = MODEL_KINDS[saved_kind](config)
+    expected = {name: list(t.shape) for name, t in model.state_dict().items()}
+    found = {name: list(t.shape) for name, t in state.items()}
+    if found != expected or manifest.get("tensors") != expected:
+        missing = sorted(set(expected) - set(found))
+        extra = sorted(set(found) - set(expected))
+        reshaped = sorted(n for n in set(found) & set(expected) if found[n] != expected[n])
+        detail = "; ".join(
+            f"{label}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
+            for label, names in (("missing", missing), ("unexpected", extra), ("reshaped", reshaped))
+            if names
+        ) or "tensor list differs from config.json"
+        raise UserError(f"checkpoint {directory} does not match its architecture ({detail})")
+    model.load_state_dict(state, strict=True)
+    return model.eval()

@@ -1,0 +1,136 @@
+"""The policy's configuration: architecture, diffusion schedule, sampling, exploration.
+
+Everything that decides the shape of the weights or the behaviour of sampling is here, so
+that a checkpoint's JSON config rebuilds exactly the same policy. Nonsense values fail
+loudly in ``__post_init__`` with a one-line :class:`~diffrl_eval.errors.UserError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from diffrl_eval.constants import ACTION_DIM, CAMERA_KEYS, STATE_DIM
+from diffrl_eval.errors import UserError
+from generators.policy.noise_schedule import SAMPLERS
+
+ENCODERS = ("resnet", "mlp")
+DECODERS = ("unet", "mlp")
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UserError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise UserError(f"{name} must be > 0; got {value!r}")
+
+
+@dataclass
+class PolicyConfig:
+    """Architecture and sampling settings shared by the diffusion and Gaussian policies.
+
+    Observation: ``n_obs_steps`` (To) frames of proprioception (``proprio_dim``), plus
+    either camera images (``encoder="resnet"``, keys ``image_keys``) or a low-dimensional
+    state vector (``encoder="mlp"``, keys ``lowdim_keys`` concatenated to ``lowdim_dim``).
+    Action: a chunk of ``horizon`` (Ta) steps of ``action_dim`` (Da), of which the first
+    ``action_steps`` (Te) are executed.
+    """
+
+    action_dim: int = ACTION_DIM
+    horizon: int = 16
+    action_steps: int = 8
+    n_obs_steps: int = 2
+    proprio_dim: int = STATE_DIM
+    # --- observation encoder
+    encoder: str = "mlp"
+    lowdim_keys: tuple[str, ...] = ()
+    lowdim_dim: int = 0
+    image_keys: tuple[str, ...] = CAMERA_KEYS
+    image_size: int = 84
+    encoder_channels: tuple[int, ...] = (32, 64, 128)
+    encoder_hidden: int = 256
+    obs_feature_dim: int = 64
+    group_norm_groups: int = 8
+    # --- noise-prediction decoder
+    decoder: str = "unet"
+    unet_channels: tuple[int, ...] = (64, 128, 256)
+    unet_kernel_size: int = 5
+    step_embed_dim: int = 64
+    mlp_hidden: tuple[int, ...] = (256, 256, 256)
+    # --- diffusion
+    train_denoising_steps: int = 100
+    clip_denoised: float = 1.0  # normalized actions live in [-1, 1]
+    sampler: str = "ddim"
+    denoising_steps: int = 5
+    # eta of the stochastic DDIM steps taken during RL; evaluation and data generation
+    # sample with eta = 0 (deterministic)
+    rl_eta: float = 1.0
+    # floor on every denoising step's (and the Gaussian head's) standard deviation during
+    # RL: keeps per-step likelihoods finite and the policy exploring
+    min_std: float = 0.1
+    max_std: float = 1.0  # Gaussian head only
+    init_std: float = 0.5  # Gaussian head only
+    ema_decay: float = 0.995
+
+    def __post_init__(self) -> None:
+        self.lowdim_keys = tuple(self.lowdim_keys)
+        self.image_keys = tuple(self.image_keys)
+        self.encoder_channels = tuple(self.encoder_channels)
+        self.unet_channels = tuple(self.unet_channels)
+        self.mlp_hidden = tuple(self.mlp_hidden)
+        _choice("encoder", self.encoder, ENCODERS)
+        _choice("decoder", self.decoder, DECODERS)
+        _choice("sampler", self.sampler, SAMPLERS)
+        for name in ("action_dim", "horizon", "action_steps", "n_obs_steps", "proprio_dim",
+                     "obs_feature_dim", "step_embed_dim", "train_denoising_steps",
+                     "denoising_steps", "image_size", "group_norm_groups", "min_std"):
+            _positive(name, getattr(self, name))
+        if self.action_steps > self.horizon:
+            raise UserError(
+                f"action_steps (Te={self.action_steps}) must be <= horizon (Ta={self.horizon})"
+            )
+        if self.denoising_steps > self.train_denoising_steps:
+            raise UserError(
+                f"denoising_steps ({self.denoising_steps}) must be <= train_denoising_steps "
+                f"({self.train_denoising_steps})"
+            )
+        if self.encoder == "mlp" and bool(self.lowdim_keys) != (self.lowdim_dim > 0):
+            raise UserError("lowdim_keys and lowdim_dim must be given together for encoder mlp")
+        if self.encoder == "resnet" and not self.image_keys:
+            raise UserError("encoder resnet needs at least one camera in image_keys")
+        if self.decoder == "unet":
+            levels = len(self.unet_channels)
+            if self.horizon % 2 ** (levels - 1):
+                raise UserError(
+                    f"horizon (Ta={self.horizon}) must be divisible by {2 ** (levels - 1)} "
+                    f"for a U-Net with {levels} levels"
+                )
+        for channels in (*self.unet_channels, *self.encoder_channels):
+            if channels % self.group_norm_groups:
+                raise UserError(
+                    f"channel width {channels} is not divisible by group_norm_groups "
+                    f"({self.group_norm_groups})"
+                )
+        if not 0.0 <= self.rl_eta <= 1.0:
+            raise UserError(f"rl_eta must be in [0, 1]; got {self.rl_eta}")
+        if not self.min_std <= self.init_std <= self.max_std:
+            raise UserError("need min_std <= init_std <= max_std")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise UserError(f"ema_decay must be in [0, 1); got {self.ema_decay}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PolicyConfig:
+        """Rebuild from :meth:`to_dict`; unknown keys are a one-line error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserError(f"unknown policy config key(s): {', '.join(unknown)}")
+        return cls(**values)

@@ -1,0 +1,155 @@
+"""The diffusion policy: epsilon-prediction training and DDPM / DDIM sampling.
+
+:class:`DiffusionModel` owns the observation encoder, the noise-prediction decoder (1-D
+U-Net or MLP), the action normalizer and the noise schedule. Behaviour cloning minimizes
+the epsilon-prediction loss under the DDPM training schedule; sampling runs either every
+training step (DDPM) or a few DDIM steps. The RL layer on top of it
+(:mod:`generators.policy.diffusion_likelihood`) adds chain recording and likelihoods.
+
+Shape legend: B batch, To observation steps, Ta action horizon, Te executed steps,
+Da action dim, K denoising steps, T training diffusion steps.
+Observation dictionaries hold ``state`` (B, To, Dp) and, depending on the encoder, camera
+images (B, To, H, W, 3) uint8 or low-dim state (B, To, *).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from generators.policy.config import PolicyConfig
+from generators.policy.encoders import ObservationEncoder
+from generators.policy.mlp_decoder import MLPDecoder
+from generators.policy.noise_schedule import cosine_schedule, denoising_step_distribution
+from generators.policy.normalizer import RangeNormalizer
+from generators.policy.unet1d import ConditionalUNet1D
+
+Observation = dict[str, torch.Tensor]
+
+
+class DiffusionModel(nn.Module):
+    """Conditional diffusion over a normalized action chunk (B, Ta, Da)."""
+
+    kind = "diffusion"
+
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = ObservationEncoder(config)
+        self.action_normalizer = RangeNormalizer(config.action_dim)
+        decoder_cls = ConditionalUNet1D if config.decoder == "unet" else MLPDecoder
+        self.decoder = decoder_cls(config, self.encoder.output_dim)
+        schedule = cosine_schedule(config.train_denoising_steps)
+        # derived from the config, so not part of the saved weights
+        self.register_buffer("alphas_cumprod", schedule.alphas_cumprod, persistent=False)
+        self.schedule = schedule
+
+    # --- data --------------------------------------------------------------------------
+    def fit_normalizers(self, obs: Observation, action_chunks: torch.Tensor) -> None:
+        """Fit action and observation normalizers to demonstrations; chunks (N, Ta, Da)."""
+        self.action_normalizer.fit(action_chunks)
+        self.encoder.fit_normalizers(obs)
+
+    def alpha_bar(self, timesteps: torch.Tensor) -> torch.Tensor:
+        """abar_t for timesteps (...,) (negative = clean, abar = 1), shaped (..., 1, 1)."""
+        clean = torch.ones((), dtype=self.alphas_cumprod.dtype, device=timesteps.device)
+        values = torch.where(timesteps >= 0, self.alphas_cumprod[timesteps.clamp(min=0)], clean)
+        return values[..., None, None]
+
+    # --- behaviour cloning --------------------------------------------------------------
+    def compute_loss(
+        self, obs: Observation, action_chunks: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Epsilon-prediction loss: E_{t, eps} ||eps - eps_theta(x_t, t, obs)||^2.
+
+        ``action_chunks`` (B, Ta, Da) in data units. Returns a scalar.
+        """
+        x0 = self.action_normalizer.normalize(action_chunks)
+        batch = x0.shape[0]
+        timesteps = torch.randint(
+            0, self.config.train_denoising_steps, (batch,), device=x0.device, generator=generator
+        )
+        noise = torch.randn(x0.shape, device=x0.device, generator=generator)
+        alpha_bar = self.alpha_bar(timesteps)
+        noisy = alpha_bar.sqrt() * x0 + (1.0 - alpha_bar).sqrt() * noise
+        eps_hat = self.decoder(noisy, timesteps, self.encoder(obs))
+        return F.mse_loss(eps_hat, noise)
+
+    # --- sampling ------------------------------------------------------------------------
+    def denoising_timesteps(self, sampler: str | None = None, denoising_steps: int | None = None):
+        """Timesteps a sampler visits, noisiest first: (K,)."""
+        return self.schedule.denoising_timesteps(
+            sampler or self.config.sampler, denoising_steps or self.config.denoising_steps
+        )
+
+    def step_distribution(
+        self,
+        x_k: torch.Tensor,
+        timesteps: torch.Tensor,
+        prev_timesteps: torch.Tensor,
+        cond: torch.Tensor,
+        *,
+        eta: float,
+        min_std: float,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gaussian of x_{k-1} given x_k: mean (B, Ta, Da), std (B, 1, 1).
+
+        ``timesteps``/``prev_timesteps`` (B,) (prev = -1 for the last step), ``cond`` (B, Dc).
+        """
+        eps_hat = self.decoder(x_k, timesteps, cond)
+        return denoising_step_distribution(
+            x_k,
+            eps_hat,
+            self.alpha_bar(timesteps),
+            self.alpha_bar(prev_timesteps),
+            eta=eta,
+            min_std=min_std,
+            clip_denoised=self.config.clip_denoised,
+        )
+
+    @torch.no_grad()
+    def sample(
+        self,
+        obs: Observation,
+        *,
+        sampler: str | None = None,
+        denoising_steps: int | None = None,
+        eta: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Sample action chunks (B, Ta, Da) in data units.
+
+        ``sampler="ddim"`` with ``eta=0`` is deterministic given the initial noise (used for
+        evaluation and data generation). ``sampler="ddpm"`` runs all T steps with DDPM's
+        posterior noise (DDIM with eta = 1 on consecutive steps); ``eta`` is then ignored.
+        """
+        sampler = sampler or self.config.sampler
+        if sampler == "ddpm":
+            eta = 1.0
+        timesteps = self.denoising_timesteps(sampler, denoising_steps).to(self.alphas_cumprod.device)
+        cond = self.encoder(obs)
+        x = self.initial_noise(cond.shape[0], generator)
+        for k, t in enumerate(timesteps):
+            prev = timesteps[k + 1] if k + 1 < len(timesteps) else torch.tensor(-1)
+            mean, std = self.step_distribution(
+                x, t.expand(x.shape[0]), prev.expand(x.shape[0]), cond, eta=eta, min_std=0.0
+            )
+            x = mean + std * torch.randn(x.shape, generator=generator, device=x.device)
+        return self.to_action(x)
+
+    def initial_noise(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """x_K ~ N(0, I): (B, Ta, Da)."""
+        shape = (batch, self.config.horizon, self.config.action_dim)
+        return torch.randn(shape, generator=generator, device=self.alphas_cumprod.device)
+
+    def to_action(self, x0: torch.Tensor) -> torch.Tensor:
+        """Normalized chunk (B, Ta, Da) -> data units, clipped to the normalized range."""
+        return self.action_normalizer.unnormalize(x0.clamp(-1.0, 1.0))
+
+    def predict_action(
+        self, obs: Observation, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Deterministic DDIM (eta = 0) chunk, executed part only: (B, Te, Da)."""
+        chunk = self.sample(obs, sampler="ddim", eta=0.0, generator=generator)
+        return chunk[:, : self.config.action_steps]

@@ -1,0 +1,46 @@
+"""Per-dimension normalization that lives inside the policy and is saved with it.
+
+Actions and low-dimensional observations are mapped linearly from their data range to
+[-1, 1] (the range the diffusion's clipping and the executed-action clip assume). The
+statistics are buffers of the policy module, so a checkpoint carries them and loading a
+policy needs nothing else.
+
+Shape legend: ... any leading dimensions, D the normalized field's width.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# A dimension whose data never varies (e.g. a gripper that never opens) would otherwise get
+# an infinite scale; below this range it is only centred.
+MIN_RANGE = 1e-4
+
+
+class RangeNormalizer(nn.Module):
+    """x -> (x - offset) * scale, fitted so the data's [min, max] maps to [-1, 1]."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.ones(dim))
+        self.register_buffer("offset", torch.zeros(dim))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    @torch.no_grad()
+    def fit(self, data: torch.Tensor) -> None:
+        """Fit to ``data`` (..., D)."""
+        flat = data.reshape(-1, data.shape[-1]).to(self.scale.dtype)
+        low, high = flat.min(0).values, flat.max(0).values
+        half_range = (high - low) / 2
+        self.offset.copy_((high + low) / 2)
+        self.scale.copy_(torch.where(half_range > MIN_RANGE, 1.0 / half_range, torch.ones_like(half_range)))
+        self.fitted.fill_(True)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., D) data units -> (..., D) normalized."""
+        return (x - self.offset) * self.scale
+
+    def unnormalize(self, y: torch.Tensor) -> torch.Tensor:
+        """(..., D) normalized -> (..., D) data units."""
+        return y / self.scale + self.offset
