@@ -1,0 +1,43 @@
+"""The embedded ``tabletop`` benchmark: MuJoCo tabletop tasks with LIBERO's semantics.
+
+Public API:
+
+* :class:`TabletopBackend` - the ``tabletop`` env backend (suites, tasks, init states,
+  ``make_env`` / ``make_vector_env``).
+* :class:`TabletopEnv` - one task as a ``gymnasium.Env``; registered as
+  ``tabletop/<task_id>-v0``. ``env.unwrapped.privileged_state()`` gives experts ground
+  truth (:class:`PrivilegedState`), ``env.unwrapped.task`` the task's :class:`TaskDef`.
+* :func:`render_episode` - replay recorded actions and return agent-view frames;
+  :func:`write_gif` stores them.
+
+Headless rendering uses EGL unless ``MUJOCO_GL`` says otherwise; that default is set here,
+before MuJoCo is imported.
+"""
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from diffrl_eval.envs.tabletop.backend import (
+    TabletopBackend,
+    gym_id,
+    register_gym_envs,
+    task_def,
+)
+from diffrl_eval.envs.tabletop.env import INIT_STATE_OPTION, TabletopEnv
+from diffrl_eval.envs.tabletop.privileged import PrivilegedState
+from diffrl_eval.envs.tabletop.tasks import SUITES, TaskDef
+
+register_gym_envs()
+
+__all__ = [
+    "INIT_STATE_OPTION",
+    "SUITES",
+    "PrivilegedState",
+    "TabletopBackend",
+    "TabletopEnv",
+    "TaskDef",
+    "gym_id",
+    "register_gym_envs",
+    "task_def",
+]

@@ -1,0 +1,85 @@
+"""The ``tabletop`` backend: suites, tasks, fixed initial states and envs of the embedded
+MuJoCo benchmark behind :class:`~diffrl_eval.envs.base.EnvBackend`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from diffrl_eval.envs.base import EnvBackend, TaskSpec
+from diffrl_eval.envs.tabletop.env import CONTROL_HZ, TabletopEnv
+from diffrl_eval.envs.tabletop.init_states import load_init_states
+from diffrl_eval.envs.tabletop.tasks import SUITES, TASKS, TaskDef, suite_tasks
+from diffrl_eval.errors import unknown_choice
+
+GYM_NAMESPACE = "tabletop"
+
+
+def gym_id(task_id: str) -> str:
+    """The gymnasium id a task is registered under, e.g. ``tabletop/goal_open_drawer-v0``."""
+    return f"{GYM_NAMESPACE}/{task_id}-v0"
+
+
+def register_gym_envs() -> None:
+    """Register every task with gymnasium (idempotent)."""
+    for task_id in TASKS:
+        if gym_id(task_id) not in gym.registry:
+            gym.register(
+                id=gym_id(task_id),
+                entry_point="diffrl_eval.envs.tabletop.backend:make_task_env",
+                kwargs={"task_id": task_id},
+                max_episode_steps=None,  # the env truncates at its suite's budget itself
+                disable_env_checker=True,
+            )
+
+
+def make_task_env(task_id: str, **kwargs: Any) -> TabletopEnv:
+    """Entry point of the registered gymnasium ids."""
+    return TabletopEnv(task_def(task_id), **kwargs)
+
+
+def task_def(task_id: str) -> TaskDef:
+    """The full declarative definition of ``task_id`` (objects, regions, goal)."""
+    if task_id not in TASKS:
+        raise unknown_choice("tabletop task", task_id, TASKS)
+    return TASKS[task_id]
+
+
+def _spec(task: TaskDef) -> TaskSpec:
+    return TaskSpec(task.task_id, task.suite, task.instruction, task.max_steps,
+                    TabletopBackend.name)
+
+
+class TabletopBackend(EnvBackend):
+    """Embedded MuJoCo tabletop tasks shaped like LIBERO's suites (CPU, no assets)."""
+
+    name: ClassVar[str] = "tabletop"
+    description: ClassVar[str] = (
+        "embedded MuJoCo tabletop benchmark: floating gripper, LIBERO-style actions, "
+        "spatial/object/goal/long suites and a 90-style pre-training suite"
+    )
+    control_hz: ClassVar[int] = CONTROL_HZ
+
+    def suites(self) -> list[str]:
+        return list(SUITES)
+
+    def tasks(self, suite: str | None = None) -> list[TaskSpec]:
+        if suite is None:
+            return [_spec(t) for t in TASKS.values()]
+        return [_spec(t) for t in suite_tasks(self.check_suite(suite))]
+
+    def task_def(self, task_id: str) -> TaskDef:
+        """Privileged: the task's objects, placement regions and goal predicate."""
+        self.task(task_id)
+        return TASKS[task_id]
+
+    def init_states(self, task_id: str) -> np.ndarray:
+        self.task(task_id)
+        return load_init_states(task_id)
+
+    def make_env(self, task_id: str, *, images: bool = False, image_size: int = 128,
+                 **options: Any) -> TabletopEnv:
+        self.task(task_id)
+        return TabletopEnv(TASKS[task_id], images=images, image_size=image_size, **options)

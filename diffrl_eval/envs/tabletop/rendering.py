@@ -1,0 +1,72 @@
+"""Camera images of a tabletop scene through ``mujoco.Renderer`` (offscreen GL).
+
+Headless machines render through EGL (Mesa's llvmpipe on a CPU), selected by
+``MUJOCO_GL=egl`` before MuJoCo is first imported; the package sets that default.
+Multisampling and shadows are off in the scene's visual settings: they are what makes
+software rendering slow.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from functools import cache
+
+import mujoco
+import numpy as np
+
+from diffrl_eval.constants import OBS_AGENTVIEW_IMAGE, OBS_WRIST_IMAGE
+from diffrl_eval.envs.tabletop.scene import AGENTVIEW_CAMERA, WRIST_CAMERA
+from diffrl_eval.errors import UserError
+
+CAMERAS = {OBS_AGENTVIEW_IMAGE: AGENTVIEW_CAMERA, OBS_WRIST_IMAGE: WRIST_CAMERA}
+
+_PROBE = (
+    "import mujoco;"
+    "m=mujoco.MjModel.from_xml_string('<mujoco><worldbody><geom size=\".1\"/></worldbody></mujoco>');"
+    "r=mujoco.Renderer(m,8,8);d=mujoco.MjData(m);r.update_scene(d);r.render();r.close()"
+)
+
+
+@cache
+def gl_available() -> bool:
+    """Whether offscreen rendering works here (probed once, in a child process, because a
+    failing GL context can abort the process that tries it)."""
+    env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+    try:
+        probe = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True,
+                               timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def require_gl() -> None:
+    """Raise the one-line :class:`UserError` when images are asked for but cannot be made."""
+    if not gl_available():
+        raise UserError(
+            "camera images need an OpenGL backend and none works here "
+            "(try MUJOCO_GL=egl with Mesa's libEGL installed, or run without --images)"
+        )
+
+
+class CameraRig:
+    """Renders the agent-view and wrist cameras, (size, size, 3) uint8 each."""
+
+    def __init__(self, model: mujoco.MjModel, size: int) -> None:
+        if size <= 0:
+            raise UserError(f"image size must be positive, got {size}")
+        self.size = size
+        self._renderer = mujoco.Renderer(model, size, size)
+        self._camera_ids = {key: int(model.camera(name).id) for key, name in CAMERAS.items()}
+
+    def render(self, data: mujoco.MjData, key: str = OBS_AGENTVIEW_IMAGE) -> np.ndarray:
+        self._renderer.update_scene(data, camera=self._camera_ids[key])
+        return self._renderer.render()
+
+    def render_all(self, data: mujoco.MjData) -> dict[str, np.ndarray]:
+        return {key: self.render(data, key) for key in self._camera_ids}
+
+    def close(self) -> None:
+        self._renderer.close()
