@@ -39,7 +39,9 @@ def save_checkpoint(directory: Path, model: Any, *, overwrite: bool = False) -> 
     """Write ``model`` (a policy or value network) to ``directory``; returns it."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    state = {
+        name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()
+    }
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -112,11 +114,18 @@ def load_checkpoint(
         missing = sorted(set(expected) - set(found))
         extra = sorted(set(found) - set(expected))
         reshaped = sorted(n for n in set(found) & set(expected) if found[n] != expected[n])
-        detail = "; ".join(
-            f"{label}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
-            for label, names in (("missing", missing), ("unexpected", extra), ("reshaped", reshaped))
-            if names
-        ) or "tensor list differs from config.json"
+        detail = (
+            "; ".join(
+                f"{label}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
+                for label, names in (
+                    ("missing", missing),
+                    ("unexpected", extra),
+                    ("reshaped", reshaped),
+                )
+                if names
+            )
+            or "tensor list differs from config.json"
+        )
         raise UserError(f"checkpoint {directory} does not match its architecture ({detail})")
     model.load_state_dict(state, strict=True)
     return model.eval()

@@ -85,9 +85,20 @@ class PolicyConfig:
         _choice("encoder", self.encoder, ENCODERS)
         _choice("decoder", self.decoder, DECODERS)
         _choice("sampler", self.sampler, SAMPLERS)
-        for name in ("action_dim", "horizon", "action_steps", "n_obs_steps", "proprio_dim",
-                     "obs_feature_dim", "step_embed_dim", "train_denoising_steps",
-                     "denoising_steps", "image_size", "group_norm_groups", "min_std"):
+        for name in (
+            "action_dim",
+            "horizon",
+            "action_steps",
+            "n_obs_steps",
+            "proprio_dim",
+            "obs_feature_dim",
+            "step_embed_dim",
+            "train_denoising_steps",
+            "denoising_steps",
+            "image_size",
+            "group_norm_groups",
+            "min_std",
+        ):
             _positive(name, getattr(self, name))
         if self.action_steps > self.horizon:
             raise UserError(
@@ -124,7 +135,9 @@ class PolicyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PolicyConfig:

@@ -59,7 +59,10 @@ class DiffusionModel(nn.Module):
 
     # --- behaviour cloning --------------------------------------------------------------
     def compute_loss(
-        self, obs: Observation, action_chunks: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        obs: Observation,
+        action_chunks: torch.Tensor,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Epsilon-prediction loss: E_{t, eps} ||eps - eps_theta(x_t, t, obs)||^2.
 
@@ -127,7 +130,9 @@ class DiffusionModel(nn.Module):
         sampler = sampler or self.config.sampler
         if sampler == "ddpm":
             eta = 1.0
-        timesteps = self.denoising_timesteps(sampler, denoising_steps).to(self.alphas_cumprod.device)
+        timesteps = self.denoising_timesteps(sampler, denoising_steps).to(
+            self.alphas_cumprod.device
+        )
         cond = self.encoder(obs)
         x = self.initial_noise(cond.shape[0], generator)
         for k, t in enumerate(timesteps):

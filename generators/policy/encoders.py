@@ -79,7 +79,10 @@ class MLPEncoder(nn.Module):
     def __init__(self, input_dim: int, hidden: int, feature_dim: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(input_dim, hidden), nn.Mish(), nn.Linear(hidden, hidden), nn.Mish(),
+            nn.Linear(input_dim, hidden),
+            nn.Mish(),
+            nn.Linear(hidden, hidden),
+            nn.Mish(),
             nn.Linear(hidden, feature_dim),
         )
 

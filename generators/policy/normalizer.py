@@ -34,7 +34,9 @@ class RangeNormalizer(nn.Module):
         low, high = flat.min(0).values, flat.max(0).values
         half_range = (high - low) / 2
         self.offset.copy_((high + low) / 2)
-        self.scale.copy_(torch.where(half_range > MIN_RANGE, 1.0 / half_range, torch.ones_like(half_range)))
+        self.scale.copy_(
+            torch.where(half_range > MIN_RANGE, 1.0 / half_range, torch.ones_like(half_range))
+        )
         self.fitted.fill_(True)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,9 @@ class FiLMResidualBlock(nn.Module):
         self.second = ConvNormMish(out_channels, out_channels, kernel_size, groups)
         self.film = nn.Sequential(nn.Mish(), nn.Linear(cond_dim, 2 * out_channels))
         self.skip = (
-            nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+            nn.Conv1d(in_channels, out_channels, 1)
+            if in_channels != out_channels
+            else nn.Identity()
         )
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
