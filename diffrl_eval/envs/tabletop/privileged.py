@@ -30,6 +30,10 @@ class PrivilegedState:
             o.name: int(model.joint(SceneLayout.drawer_joint(o)).qposadr[0])
             for o in objects if o.kind is Kind.CABINET
         }
+        self._handle = {
+            o.name: int(model.geom(f"{o.name}_handle").id)
+            for o in objects if o.kind is Kind.CABINET
+        }
         self._gripper = int(model.body(GRIPPER_BODY).id)
         self._fingers = [int(model.joint(n).qposadr[0]) for n in FINGER_JOINTS]
 
@@ -54,6 +58,10 @@ class PrivilegedState:
     def drawer_opening(self, name: str) -> float:
         """How far the cabinet's drawer is pulled out (metres, 0 = closed)."""
         return float(self._data.qpos[self._drawer_qpos[name]])
+
+    def handle_position(self, name: str) -> np.ndarray:
+        """World position (3,) of the centre of the cabinet's drawer handle."""
+        return self._data.geom_xpos[self._handle[name]].copy()
 
     def eef_position(self) -> np.ndarray:
         return self._data.xpos[self._gripper].copy()
