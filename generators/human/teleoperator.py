@@ -69,7 +69,9 @@ def run_episode(env: TabletopEnv, *, init_state_index: int | None, env_seed: int
         eefs.append(obs[OBS_EEF_POS])
         for key, seen in frames.items():
             seen.append(obs[key])
-        actions.append(action.astype(np.float32))
+        # the env runs the float32 action that is recorded, so a replay is exact
+        action = action.astype(np.float32)
+        actions.append(action)
         obs, reward, terminated, truncated, info = env.step(action)
         rewards.append(reward)
         successes.append(info["success"])
