@@ -180,7 +180,12 @@ def _episode_values(sources: Sequence[Source], key: str, *, positive: bool) -> l
 
 
 def _box_plot(
-    sources: Sequence[Source], rows: list[dict], key: str, title: str, scale: alt.Scale
+    sources: Sequence[Source],
+    rows: list[dict],
+    key: str,
+    title: str,
+    scale: alt.Scale,
+    axis: alt.Axis | None = None,
 ) -> alt.Chart:
     return (
         alt.Chart(alt.Data(values=rows))
@@ -189,7 +194,7 @@ def _box_plot(
         .mark_boxplot(extent="min-max", size=36, opacity=0.9)
         .encode(
             x=_source_axis(sources),
-            y=alt.Y(f"{key}:Q", title=title, scale=scale),
+            y=alt.Y(f"{key}:Q", title=title, scale=scale, axis=axis or alt.Axis()),
             color=_color(sources),
         )
         .properties(width=max(160, 90 * len(sources)), height=260)
@@ -207,7 +212,10 @@ def mean_squared_jerk_chart(sources: Sequence[Source]) -> tuple[alt.Chart | None
     rows = [row for row in defined if row[key] > 0]
     if not rows:
         return None, len(defined)
-    chart = _box_plot(sources, rows, key, "mean squared jerk (m²/s⁶, log)", alt.Scale(type="log"))
+    # Labels on powers of ten only: a log axis otherwise labels every minor tick.
+    axis = alt.Axis(format="~e", labelExpr="log(datum.value) / LN10 % 1 ? '' : datum.label")
+    title = "mean squared jerk (m²/s⁶, log)"
+    chart = _box_plot(sources, rows, key, title, alt.Scale(type="log"), axis)
     return chart, len(defined) - len(rows)
 
 

@@ -7,7 +7,9 @@ from those episodes here, so every number in a fixture is consistent with the ot
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -173,3 +175,52 @@ def three_sources() -> list[dict[str, Any]]:
         metrics_result("gaussian-ppo", success_probability=0.6, jerk_scale=5.0, seed=2),
         metrics_result("diffusion-ppo", success_probability=0.85, jerk_scale=1.0, seed=3),
     ]
+
+
+def computed_results(directory: Path) -> list[dict[str, Any]]:
+    """Metrics computed by ``compute_metrics`` on two datasets written to ``directory``.
+
+    Includes the awkward cases real data have: a task with a single success (no variance
+    curve), an episode too short for jerk, and an episode that never moves (zero jerk).
+    """
+    from diffrl_eval.dataset import Episode, load_dataset, write_dataset
+    from diffrl_eval.metrics import compute_metrics
+
+    def episode(rng, task_id: str, length: int, success: bool, still: bool = False) -> Episode:
+        successes = np.zeros(length, dtype=bool)
+        if success:
+            successes[int(length * 0.8) :] = True
+        steps = np.zeros((length, 3)) if still else rng.normal(scale=0.01, size=(length, 3))
+        actions = (
+            np.zeros((length, ACTION_DIM)) if still else rng.uniform(-1, 1, (length, ACTION_DIM))
+        )
+        return Episode(
+            task_id=task_id,
+            instruction=f"{task_id.replace('_', ' ')} the block",
+            states=rng.normal(size=(length, 8)),
+            eef_pos=np.cumsum(steps, axis=0),
+            actions=actions,
+            rewards=successes.astype(np.float32),
+            successes=successes,
+        )
+
+    results = []
+    for seed, (source, label) in enumerate(
+        [("human", SIMULATED_TELEOP_LABEL), ("diffusion-ppo", None)]
+    ):
+        rng = np.random.default_rng(seed)
+        episodes = [episode(rng, "lift", int(rng.integers(30, 60)), bool(i % 4)) for i in range(8)]
+        episodes += [episode(rng, "push", 40, i == 0) for i in range(3)]
+        episodes += [episode(rng, "push", 3, False), episode(rng, "lift", 25, False, still=True)]
+        path = write_dataset(
+            directory / source,
+            episodes,
+            source=source,
+            source_label=label,
+            backend="tabletop",
+            suite="toy",
+            seed=seed,
+        )
+        # Through JSON, as `diffrl-eval metrics --json` hands it to the report.
+        results.append(json.loads(json.dumps(compute_metrics(load_dataset(path)))))
+    return results

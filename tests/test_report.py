@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from report_fixtures import metrics_result, three_sources, wilson
+from report_fixtures import computed_results, metrics_result, three_sources, wilson
 
 from diffrl_eval.constants import SIMULATED_TELEOP_LABEL
 from diffrl_eval.errors import UserError
@@ -438,3 +438,28 @@ def test_a_failed_write_leaves_neither_the_report_nor_a_temporary_file(
     with pytest.raises(OSError, match="No space left"):
         build_report(results, tmp_path / "report.html")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- with results computed by diffrl_eval.metrics ----------------------------------------------
+
+
+def test_report_from_computed_metrics_shows_their_numbers_and_all_figures(tmp_path):
+    (tmp_path / "datasets").mkdir()
+    results = computed_results(tmp_path / "datasets")
+    out = build_report(results, tmp_path / "report.html")
+    page = out.read_text(encoding="utf-8")
+    for result in results:
+        assert result["dataset"]["content_hash"] in page
+        assert format_success(result["overall"]["success"]) in page
+    names = [figure.name for figure in figures(name_sources(results))]
+    assert names == [
+        "success-rate",
+        "trajectory-length",
+        "mean-squared-jerk",
+        "log-dimensionless-jerk",
+        "action-variance",
+    ]
+    # One motionless episode per dataset: zero jerk, left off the log axis and said so.
+    assert "2 episode(s) with zero jerk are not shown" in page
+    # "push" has a single success in both datasets, so no curve: the figure shows "lift".
+    assert "Action variance over normalized time — task lift" in page

@@ -16,9 +16,10 @@ import struct
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-from report_fixtures import three_sources
+from report_fixtures import computed_results, three_sources
 
 from reports import build_report
 
@@ -112,27 +113,41 @@ class _RenderedDom(HTMLParser):
             self._div_depth -= 1
 
 
+class _Report(NamedTuple):
+    path: Path
+    n_sources: int
+
+
 @pytest.fixture(scope="module")
 def chromium() -> str:
     return _chromium()
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
-    results = three_sources()
+@pytest.fixture(scope="module", params=["fixtures", "computed"])
+def report(request, tmp_path_factory) -> _Report:
+    """The report of the hand-made fixtures, or of metrics computed on written datasets.
+
+    A fourth, hostile source (script and markup in its labels) is added to both.
+    """
+    if request.param == "computed":
+        results = computed_results(tmp_path_factory.mktemp("datasets"))
+    else:
+        results = three_sources()
     hostile = copy.deepcopy(results[1])
     hostile["dataset"]["source"] = _HOSTILE
     hostile["dataset"]["source_label"] = _HOSTILE_IMG
     for summary in hostile["per_task"].values():
         summary["instruction"] = f"{_HOSTILE} then {_HOSTILE_IMG}"
     out = tmp_path_factory.mktemp("report") / "report.html"
-    return build_report([*results, hostile], out, title=_HOSTILE, metadata={"note": _HOSTILE_IMG})
+    sources = [*results, hostile]
+    path = build_report(sources, out, title=_HOSTILE, metadata={"note": _HOSTILE_IMG})
+    return _Report(path, len(sources))
 
 
 @pytest.fixture(scope="module")
 def rendered(chromium, report, tmp_path_factory) -> _RenderedDom:
     profile = tmp_path_factory.mktemp("chromium-profile")
-    completed = _run_chromium(chromium, profile, "--dump-dom", report.as_uri())
+    completed = _run_chromium(chromium, profile, "--dump-dom", report.path.as_uri())
     assert completed.returncode == 0, completed.stderr[-2000:]
     dom = _RenderedDom()
     dom.feed(completed.stdout)
@@ -154,8 +169,8 @@ def test_every_figure_rendered_as_svg(rendered):
         assert chart["drawings"], f"{chart_id} holds no Vega svg or canvas"
 
 
-def test_every_figure_draws_data_marks_in_one_colour_per_source(rendered):
-    n_sources = 4
+def test_every_figure_draws_data_marks_in_one_colour_per_source(report, rendered):
+    n_sources = report.n_sources
     for chart_id, chart in rendered.charts.items():
         colors = chart["mark_colors"]
         # Error bars and box medians are black or white; the source colours are the others.
@@ -185,7 +200,7 @@ def test_a_screenshot_of_the_page_can_be_taken(chromium, report, tmp_path_factor
         "--hide-scrollbars",
         "--window-size=1280,4000",
         f"--screenshot={png}",
-        report.as_uri(),
+        report.path.as_uri(),
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     header = png.read_bytes()[:24]
