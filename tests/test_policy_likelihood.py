@@ -9,7 +9,7 @@ import torch
 
 from generators.policy.diffusion_likelihood import DiffusionChainPolicy
 from generators.policy.gaussian_head import GaussianPolicy
-from tests.policy_fixtures import state_obs, tiny_config
+from policy_fixtures import state_obs, tiny_config
 
 torch.set_num_threads(1)
 
