@@ -10,10 +10,16 @@ from generators.policy.config import PolicyConfig
 
 def tiny_config(**overrides) -> PolicyConfig:
     """A small state-only policy: To=2, Ta=4, Te=2, Da=7, thin U-Net."""
-    values = dict(
-        horizon=4, action_steps=2, n_obs_steps=2, unet_channels=(16, 32),
-        encoder_hidden=32, obs_feature_dim=16, step_embed_dim=16, mlp_hidden=(32, 32),
-    )
+    values = {
+        "horizon": 4,
+        "action_steps": 2,
+        "n_obs_steps": 2,
+        "unet_channels": (16, 32),
+        "encoder_hidden": 32,
+        "obs_feature_dim": 16,
+        "step_embed_dim": 16,
+        "mlp_hidden": (32, 32),
+    }
     values.update(overrides)
     return PolicyConfig(**values)
 

@@ -34,8 +34,15 @@ def two_mode_demonstrations(n: int = 512):
 
 def toy_config() -> PolicyConfig:
     return PolicyConfig(
-        action_dim=1, proprio_dim=1, n_obs_steps=1, horizon=4, action_steps=2,
-        unet_channels=(16, 32), encoder_hidden=64, obs_feature_dim=32, step_embed_dim=32,
+        action_dim=1,
+        proprio_dim=1,
+        n_obs_steps=1,
+        horizon=4,
+        action_steps=2,
+        unet_channels=(16, 32),
+        encoder_hidden=64,
+        obs_feature_dim=32,
+        step_embed_dim=32,
         mlp_hidden=(64, 64),
     )
 

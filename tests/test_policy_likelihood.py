@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
+from policy_fixtures import state_obs, tiny_config
 
 from generators.policy.diffusion_likelihood import DiffusionChainPolicy
 from generators.policy.gaussian_head import GaussianPolicy
-from policy_fixtures import state_obs, tiny_config
 
 torch.set_num_threads(1)
 
@@ -79,8 +79,12 @@ def test_eta_zero_sampling_is_deterministic():
     with torch.no_grad():
         for k in range(len(timesteps)):
             mean, _ = policy.step_distribution(
-                first.record[:, k], timesteps[k].expand(3), prev[k].expand(3), cond,
-                eta=0.0, min_std=0.0,
+                first.record[:, k],
+                timesteps[k].expand(3),
+                prev[k].expand(3),
+                cond,
+                eta=0.0,
+                min_std=0.0,
             )
             torch.testing.assert_close(first.record[:, k + 1], mean)
     sampled = policy.sample(obs, eta=0.0, generator=torch.Generator().manual_seed(5))

@@ -46,18 +46,29 @@ def test_ddim_step_mean_equals_diffusers_ddim_step_without_noise(eta):
     eps_hat = torch.randn(3, 4, 2, generator=generator)
     schedule = cosine_schedule(100)
     reference = DDIMScheduler(
-        num_train_timesteps=100, beta_schedule=BETA_SCHEDULE, timestep_spacing="trailing",
-        clip_sample=True, clip_sample_range=1.0,
+        num_train_timesteps=100,
+        beta_schedule=BETA_SCHEDULE,
+        timestep_spacing="trailing",
+        clip_sample=True,
+        clip_sample_range=1.0,
     )
     reference.set_timesteps(5)
     for t, prev in [(79, 59), (19, -1)]:
         expected = reference.step(
-            eps_hat, t, x_k, eta=eta, use_clipped_model_output=True,
+            eps_hat,
+            t,
+            x_k,
+            eta=eta,
+            use_clipped_model_output=True,
             variance_noise=torch.zeros_like(x_k),
         ).prev_sample
         mean, _ = denoising_step_distribution(
-            x_k, eps_hat, schedule.alpha_bar(torch.tensor(t)), schedule.alpha_bar(torch.tensor(prev)),
-            eta=eta, clip_denoised=1.0,
+            x_k,
+            eps_hat,
+            schedule.alpha_bar(torch.tensor(t)),
+            schedule.alpha_bar(torch.tensor(prev)),
+            eta=eta,
+            clip_denoised=1.0,
         )
         torch.testing.assert_close(mean, expected, atol=1e-5, rtol=1e-5)
 

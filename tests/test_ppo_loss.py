@@ -63,10 +63,23 @@ def test_ppo_loss_matches_an_independent_per_sample_loop():
     new = torch.randn(batch, steps, horizon, dims, generator=generator) * 0.1
     old = torch.randn(batch, steps, horizon, dims, generator=generator) * 0.1
     advantages = torch.randn(batch, generator=generator)
-    values, returns = torch.randn(batch, generator=generator), torch.randn(batch, generator=generator)
+    values, returns = (
+        torch.randn(batch, generator=generator),
+        torch.randn(batch, generator=generator),
+    )
     entropy = torch.rand(batch, steps, generator=generator)
-    out = ppo_loss(new, old, advantages, values, returns, entropy,
-                   clip_coef=0.1, gamma_denoise=0.9, vf_coef=0.7, ent_coef=0.05)
+    out = ppo_loss(
+        new,
+        old,
+        advantages,
+        values,
+        returns,
+        entropy,
+        clip_coef=0.1,
+        gamma_denoise=0.9,
+        vf_coef=0.7,
+        ent_coef=0.05,
+    )
     total = 0.0
     for b in range(batch):
         for k in range(steps):
@@ -84,8 +97,17 @@ def test_ppo_loss_matches_an_independent_per_sample_loop():
 def test_policy_gradient_is_zero_for_steps_clipped_in_the_advantage_direction():
     # ratio e^0.5 > 1.2 with a positive advantage: the clipped branch wins, no gradient
     new = torch.full((1, 1, 1, 1), 0.5, requires_grad=True)
-    out = ppo_loss(new, torch.zeros(1, 1, 1, 1), torch.tensor([1.0]), torch.zeros(1),
-                   torch.zeros(1), torch.zeros(1, 1), clip_coef=0.2, gamma_denoise=1.0,
-                   vf_coef=0.0, ent_coef=0.0)
+    out = ppo_loss(
+        new,
+        torch.zeros(1, 1, 1, 1),
+        torch.tensor([1.0]),
+        torch.zeros(1),
+        torch.zeros(1),
+        torch.zeros(1, 1),
+        clip_coef=0.2,
+        gamma_denoise=1.0,
+        vf_coef=0.0,
+        ent_coef=0.0,
+    )
     out.loss.backward()
     assert new.grad.abs().item() == 0.0

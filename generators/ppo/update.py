@@ -84,7 +84,7 @@ def ppo_update(
                 (config.vf_coef * value_loss).backward()
                 nn.utils.clip_grad_norm_(value_network.parameters(), config.max_grad_norm)
                 critic_optimizer.step()
-                stats["value_loss"].append(float(value_loss))
+                stats["value_loss"].append(float(value_loss.detach()))
                 continue
             new_log_prob, entropy = policy.log_prob_and_entropy(mini.obs, mini.records)
             out = ppo_loss(
