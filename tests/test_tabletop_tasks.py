@@ -97,3 +97,15 @@ def test_backend_is_found_through_the_env_registry_when_registered():
         assert registry.envs.load("tabletop") is TabletopBackend
     finally:
         registry.envs.unregister("tabletop")
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_no_fixed_init_state_already_satisfies_its_goal(suite):
+    from diffrl_eval.envs.tabletop import INIT_STATE_OPTION
+
+    backend = TabletopBackend()
+    for spec in backend.tasks(suite):
+        env = backend.make_env(spec.task_id)
+        for index in range(N_INIT_STATES):
+            _, info = env.reset(options={INIT_STATE_OPTION: index})
+            assert not info["success"], (spec.task_id, index)

@@ -25,7 +25,10 @@ from diffrl_eval.envs.tabletop.backend import (
     task_def,
 )
 from diffrl_eval.envs.tabletop.env import INIT_STATE_OPTION, TabletopEnv
+from diffrl_eval.envs.tabletop.gif import write_gif
 from diffrl_eval.envs.tabletop.privileged import PrivilegedState
+from diffrl_eval.envs.tabletop.rendering import gl_available, require_gl
+from diffrl_eval.envs.tabletop.replay import render_episode
 from diffrl_eval.envs.tabletop.tasks import SUITES, TaskDef
 
 register_gym_envs()
@@ -37,7 +40,11 @@ __all__ = [
     "TabletopBackend",
     "TabletopEnv",
     "TaskDef",
+    "gl_available",
     "gym_id",
     "register_gym_envs",
+    "render_episode",
+    "require_gl",
     "task_def",
+    "write_gif",
 ]

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from diffrl_eval.envs.tabletop.objects import Kind, ObjectSpec
+from diffrl_eval.envs.tabletop.predicates import subgoals
 from diffrl_eval.envs.tabletop.tasks import SUITES, TASKS, TaskDef, suite_tasks
 from diffrl_eval.errors import UserError
 
@@ -45,8 +46,31 @@ def _keep_out(spec: ObjectSpec, x: float, y: float) -> list[tuple[float, float, 
     return discs
 
 
+class _PlacementView:
+    """What goal predicates read, answered from a placement instead of the simulator:
+    everything rests on the table at its sampled pose."""
+
+    def __init__(self, task: TaskDef, poses: dict[str, tuple[float, float, float]],
+                 opening: float) -> None:
+        self.objects = {o.name: o for o in task.objects}
+        self._poses = poses
+        self._opening = opening
+
+    def xyz(self, name: str) -> list[float]:
+        x, y, _ = self._poses[name]
+        spec = self.objects[name]
+        return [x, y, spec.geometry.half_height if spec.movable else 0.0]
+
+    def yaw(self, name: str) -> float:
+        return self._poses[name][2]
+
+    def drawer_opening(self, name: str) -> float:
+        return self._opening
+
+
 def sample_placement(task: TaskDef, rng: np.random.Generator) -> np.ndarray:
-    """One initial state of ``task`` (layout in the module docstring), without overlaps."""
+    """One initial state of ``task`` (layout in the module docstring): no overlaps, and
+    none of the goal's stages already achieved."""
     for _ in range(_MAX_TRIES):
         placed: dict[str, tuple[float, float]] = {}
         discs: list[tuple[float, float, float]] = []
@@ -72,7 +96,8 @@ def sample_placement(task: TaskDef, rng: np.random.Generator) -> np.ndarray:
             placed[spec.name] = (x, y)
             discs.extend(mine)
             poses[spec.name] = (x, y, yaw)
-        if ok:
+        view = _PlacementView(task, poses, opening) if ok else None
+        if ok and not any(stage.holds(view) for stage in subgoals(task.goal)):
             values = [v for spec in task.objects for v in poses[spec.name]]
             return np.array([*values, opening], dtype=np.float64)
     raise RuntimeError(f"task {task.task_id}: no collision-free placement in {_MAX_TRIES} tries")

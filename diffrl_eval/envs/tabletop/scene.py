@@ -202,8 +202,8 @@ def _gripper_body() -> str:
         + _box("palm", (0, 0, 0.052), (0.015, 0.05, 0.012), grey, _DYNAMIC)
         + _box("wrist_visual", (0, 0, 0.1), (0.012, 0.012, 0.036), grey, _VISUAL)
         + '<site name="eef" pos="0 0 0" size="0.004" rgba="1 0 0 0.5"/>'
-        + f'<camera name="{WRIST_CAMERA}" pos="-0.06 0 0.07" xyaxes="0 -1 0 0.6 0 0.8" '
-        'fovy="80"/>'
+        + f'<camera name="{WRIST_CAMERA}" pos="-0.08 0 0.13" '
+        f'xyaxes="{_look_at((-0.08, 0, 0.13), (0.0, 0.0, -0.03))}" fovy="75"/>'
         + "".join(fingers)
         + "</body>"
     )

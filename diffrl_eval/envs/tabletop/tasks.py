@@ -191,8 +191,8 @@ def _goal_tasks() -> list[TaskDef]:
         ("blue_cube_on_plate", "put the blue cube on the plate", On(blue, plate)),
         ("open_drawer", "open the drawer", Open(cab)),
         ("stack_red_on_blue", "stack the red cube on the blue cube", On(red, blue)),
-        ("blue_cube_left_of_plate", "put the blue cube to the left of the plate",
-         LeftOf(blue, plate)),
+        ("blue_cube_left_of_red_cube", "put the blue cube to the left of the red cube",
+         LeftOf(blue, red)),
         ("red_cube_on_plate", "put the red cube on the plate", On(red, plate)),
     ]
     return [TaskDef(f"goal_{n}", GOAL, text, _GOAL_SCENE, goal, _GOAL_REGIONS)
