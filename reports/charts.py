@@ -8,8 +8,8 @@ Figures (one per function):
 - action variance over normalized time for one task, one line per source, with a
   drop-down to pick the action dimension (default y).
 
-Data go into each spec inline (``alt.Data(values=...)``), so a spec is self-contained JSON
-that needs nothing but the embedded Vega libraries to draw. One colour per source, the
+Data go into each spec (its top-level ``datasets``), so a spec is self-contained JSON that
+needs nothing but the embedded Vega libraries to draw. One colour per source, the
 same in every figure.
 """
 
@@ -33,6 +33,7 @@ assert len(ACTION_DIMENSION_NAMES) == ACTION_DIM
 DEFAULT_VARIANCE_DIMENSION = 1  # y: lateral motion, where generators differ most visibly
 
 _SOURCE = "source"
+_DATA_NAME = "rows"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,22 @@ class Figure:
     title: str
     caption: str
     spec: dict[str, Any]
+
+
+def _spec(chart: alt.TopLevelMixin, rows: list[dict]) -> dict[str, Any]:
+    """The chart's Vega-Lite spec with ``rows`` as its data.
+
+    The chart refers to a named data set that is filled in after ``to_dict``: altair's
+    schema validation is kept for the chart's structure but skipped for thousands of data
+    rows, where it would take seconds and check nothing we did not build ourselves.
+    """
+    spec = chart.to_dict()
+    spec["datasets"] = {_DATA_NAME: rows}
+    return spec
+
+
+def _data() -> alt.Data:
+    return alt.Data(name=_DATA_NAME)
 
 
 def _finite(value: Any) -> float | None:
@@ -71,7 +88,7 @@ def _source_axis(sources: Sequence[Source]) -> alt.X:
 # --- success rate -------------------------------------------------------------------------
 
 
-def success_rate_chart(sources: Sequence[Source]) -> alt.LayerChart:
+def success_rate_chart(sources: Sequence[Source]) -> dict[str, Any]:
     """Bars of the overall success rate per source, error bars from ci_low to ci_high."""
     rows = []
     for source in sources:
@@ -86,7 +103,7 @@ def success_rate_chart(sources: Sequence[Source]) -> alt.LayerChart:
                 "episodes": int(success["episodes"]),
             }
         )
-    base = alt.Chart(alt.Data(values=rows))
+    base = alt.Chart(_data())
     tooltip = [
         alt.Tooltip(f"{_SOURCE}:N"),
         alt.Tooltip("rate:Q", format=".1%"),
@@ -111,13 +128,14 @@ def success_rate_chart(sources: Sequence[Source]) -> alt.LayerChart:
         y=alt.Y("ci_low:Q", title="success rate"),
         y2="ci_high:Q",
     )
-    return alt.layer(bars, interval).properties(width=max(160, 90 * len(sources)), height=260)
+    chart = alt.layer(bars, interval).properties(width=max(160, 90 * len(sources)), height=260)
+    return _spec(chart, rows)
 
 
 # --- trajectory length -----------------------------------------------------------------------
 
 
-def trajectory_length_chart(sources: Sequence[Source]) -> alt.LayerChart | None:
+def trajectory_length_chart(sources: Sequence[Source]) -> dict[str, Any] | None:
     """Grouped bars: mean steps to success per task and source, whiskers at mean ± std."""
     tasks = task_ids(sources)
     rows = []
@@ -145,7 +163,7 @@ def trajectory_length_chart(sources: Sequence[Source]) -> alt.LayerChart | None:
         return None
     x = alt.X("task:N", sort=tasks, title="task", axis=alt.Axis(labelAngle=-35, labelLimit=220))
     offset = alt.XOffset(f"{_SOURCE}:N", sort=[s.name for s in sources])
-    base = alt.Chart(alt.Data(values=rows))
+    base = alt.Chart(_data())
     bars = base.mark_bar(opacity=0.85).encode(
         x=x,
         xOffset=offset,
@@ -161,8 +179,9 @@ def trajectory_length_chart(sources: Sequence[Source]) -> alt.LayerChart | None:
     whiskers = base.mark_errorbar(ticks=True, color="black").encode(
         x=x, xOffset=offset, y=alt.Y("low:Q", title="steps to success (mean ± std)"), y2="high:Q"
     )
-    band = max(24, 14 * len(sources))
-    return alt.layer(bars, whiskers).properties(width=alt.Step(band), height=260)
+    # Narrower groups when there are many tasks (LIBERO-90), so the figure stays scrollable.
+    band = max(24, (14 if len(tasks) <= 20 else 6) * len(sources))
+    return _spec(alt.layer(bars, whiskers).properties(width=alt.Step(band), height=260), rows)
 
 
 # --- jerk ------------------------------------------------------------------------------------
@@ -181,14 +200,13 @@ def _episode_values(sources: Sequence[Source], key: str, *, positive: bool) -> l
 
 def _box_plot(
     sources: Sequence[Source],
-    rows: list[dict],
     key: str,
     title: str,
     scale: alt.Scale,
     axis: alt.Axis | None = None,
 ) -> alt.Chart:
     return (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(_data())
         # Whiskers to min and max: every episode is inside the drawn range, and there is no
         # outlier layer (an empty one makes Vega warn about an infinite extent).
         .mark_boxplot(extent="min-max", size=36, opacity=0.9)
@@ -201,7 +219,7 @@ def _box_plot(
     )
 
 
-def mean_squared_jerk_chart(sources: Sequence[Source]) -> tuple[alt.Chart | None, int]:
+def mean_squared_jerk_chart(sources: Sequence[Source]) -> tuple[dict[str, Any] | None, int]:
     """Box plot of per-episode mean squared jerk on a log axis.
 
     Returns the chart (None when no episode has a positive value) and how many defined
@@ -215,17 +233,18 @@ def mean_squared_jerk_chart(sources: Sequence[Source]) -> tuple[alt.Chart | None
     # Labels on powers of ten only: a log axis otherwise labels every minor tick.
     axis = alt.Axis(format="~e", labelExpr="log(datum.value) / LN10 % 1 ? '' : datum.label")
     title = "mean squared jerk (m²/s⁶, log)"
-    chart = _box_plot(sources, rows, key, title, alt.Scale(type="log"), axis)
-    return chart, len(defined) - len(rows)
+    chart = _box_plot(sources, key, title, alt.Scale(type="log"), axis)
+    return _spec(chart, rows), len(defined) - len(rows)
 
 
-def log_dimensionless_jerk_chart(sources: Sequence[Source]) -> alt.Chart | None:
+def log_dimensionless_jerk_chart(sources: Sequence[Source]) -> dict[str, Any] | None:
     """Box plot of per-episode log dimensionless jerk (higher, i.e. closer to 0, is smoother)."""
     key = "log_dimensionless_jerk"
     rows = _episode_values(sources, key, positive=False)
     if not rows:
         return None
-    return _box_plot(sources, rows, key, "log dimensionless jerk", alt.Scale(zero=False))
+    chart = _box_plot(sources, key, "log dimensionless jerk", alt.Scale(zero=False))
+    return _spec(chart, rows)
 
 
 # --- action variance -----------------------------------------------------------------------
@@ -249,7 +268,7 @@ def default_variance_task(sources: Sequence[Source]) -> str | None:
 
 def action_variance_chart(
     sources: Sequence[Source], task_id: str, dimension: int
-) -> alt.LayerChart | None:
+) -> dict[str, Any] | None:
     """Variance across successful episodes vs normalized time, one line per source.
 
     All seven dimensions are embedded; a drop-down picks which one is drawn, starting at
@@ -284,7 +303,7 @@ def action_variance_chart(
         ),
     )
     base = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(_data())
         .transform_filter(alt.datum.dimension == selected)
         .encode(x=alt.X("time:Q", title="normalized time", scale=alt.Scale(domain=[0, 1])))
     )
@@ -300,7 +319,8 @@ def action_variance_chart(
             alt.Tooltip("variance:Q", format=".3g"),
         ],
     )
-    return alt.layer(band, line).add_params(selected).properties(width=520, height=260)
+    chart = alt.layer(band, line).add_params(selected).properties(width=520, height=260)
+    return _spec(chart, rows)
 
 
 # --- all figures ---------------------------------------------------------------------------
@@ -327,7 +347,7 @@ def figures(
             "success-rate",
             "Success rate per source",
             "Overall success rate; error bars are the Wilson score 95% interval.",
-            success_rate_chart(sources).to_dict(),
+            success_rate_chart(sources),
         ),
     ]
     trajectory = trajectory_length_chart(sources)
@@ -337,7 +357,7 @@ def figures(
                 "trajectory-length",
                 "Trajectory length per task",
                 "Steps to success of successful episodes, mean ± one standard deviation.",
-                trajectory.to_dict(),
+                trajectory,
             )
         )
     msj, left_out = mean_squared_jerk_chart(sources)
@@ -353,7 +373,7 @@ def figures(
                 "Mean squared jerk per source",
                 "Per-episode mean squared jerk of the end-effector position (lower is smoother); "
                 "boxes span the quartiles, whiskers the minimum and maximum." + note,
-                msj.to_dict(),
+                msj,
             )
         )
     ldlj = log_dimensionless_jerk_chart(sources)
@@ -364,7 +384,7 @@ def figures(
                 "Log dimensionless jerk per source",
                 "Per-episode log dimensionless jerk of the end-effector velocity; it does not "
                 "grow with duration or amplitude (closer to zero is smoother).",
-                ldlj.to_dict(),
+                ldlj,
             )
         )
     if variance_task is not None:
@@ -382,7 +402,7 @@ def figures(
                     f"Action variance over normalized time — task {variance_task}",
                     "Variance of the action across successful episodes, each resampled to "
                     "normalized time; pick the action dimension below the chart." + note,
-                    chart.to_dict(),
+                    chart,
                 )
             )
     return result

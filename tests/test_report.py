@@ -267,7 +267,7 @@ def test_all_five_figures_are_made_from_complete_results(results):
 
 def test_success_figure_carries_each_sources_rate_and_interval(results):
     spec = figures(name_sources(results))[0].spec
-    values = spec["layer"][0]["data"]["values"] if "data" not in spec else spec["data"]["values"]
+    values = spec["datasets"]["rows"]
     by_source = {row["source"]: row for row in values}
     success = results[1]["overall"]["success"]
     assert by_source["gaussian-ppo"]["rate"] == success["rate"]
@@ -293,7 +293,7 @@ def test_variance_figure_starts_at_dimension_y_and_embeds_all_dimensions(results
     (param,) = spec["params"]
     assert param["value"] == 1
     assert param["bind"]["labels"][1] == "y"
-    values = spec["data"]["values"] if "data" in spec else spec["layer"][0]["data"]["values"]
+    values = spec["datasets"]["rows"]
     human_rows = [row for row in values if row["source"] == "human"]
     assert len(human_rows) == 100 * 7
     curve = results[0]["action_variance_curves"]["spatial_0"]["variance"]
@@ -317,7 +317,7 @@ def test_zero_jerk_episodes_are_left_off_the_log_axis_and_counted_in_the_caption
     figure = next(f for f in figures(name_sources([result])) if f.name == "mean-squared-jerk")
     assert figure.spec["mark"]["type"] == "boxplot"
     assert figure.spec["encoding"]["y"]["scale"]["type"] == "log"
-    plotted = figure.spec["data"]["values"]
+    plotted = figure.spec["datasets"]["rows"]
     assert len(plotted) == len(result["episodes"]) - 4
     assert all(row["mean_squared_jerk"] > 0 for row in plotted)
     assert "4 episode(s) with zero jerk" in figure.caption
@@ -379,12 +379,7 @@ def test_untrusted_strings_are_escaped_in_html_and_inert_in_script_json(results)
     specs = _spec_blocks(page)
     assert len(scripts) == 3 + len(specs)
     # The hostile names survive unchanged as data inside the chart specs.
-    success_spec = specs["spec-success-rate"]
-    values = (
-        success_spec["data"]["values"]
-        if "data" in success_spec
-        else (success_spec["layer"][0]["data"]["values"])
-    )
+    values = specs["spec-success-rate"]["datasets"]["rows"]
     assert values[0]["source"] == MALICIOUS
     assert all(
         "<" not in text for attrs, text in scripts if attrs.get("type") == "application/json"
