@@ -39,8 +39,10 @@ def tasks_list(
     if suite is not None:
         env_backend.check_suite(suite)
     table = Table(title=f"{backend} tasks")
-    for column in ("suite", "task", "instruction", "max steps"):
-        table.add_column(column)
+    table.add_column("suite", overflow="fold")
+    table.add_column("task", overflow="fold")
+    table.add_column("instruction")
+    table.add_column("max steps", justify="right")
     for task in env_backend.tasks(suite):
         table.add_row(task.suite, task.task_id, task.instruction, str(task.max_steps))
     console.print(table)

@@ -10,7 +10,7 @@ from diffrl_eval.metrics.summary import ACTION_VARIANCE, SUCCESS, TRAJECTORY_LEN
 
 _HEADERS = (
     "task",
-    "successes",
+    "n",
     "rate [95% CI]",
     "length (mean ± std)",
     "no-ops",
@@ -63,7 +63,11 @@ def format_metrics_table(result: dict[str, Any], title: str | None = None) -> Ta
         title = f"data quality: {dataset.get('source_label') or dataset.get('path') or 'frames'}"
     table = Table(title=title)
     for index, header in enumerate(_HEADERS):
-        table.add_column(header, justify="left" if index == 0 else "right")
+        table.add_column(
+            header,
+            justify="left" if index == 0 else "right",
+            overflow="fold",  # task ids are long and must stay readable in full
+        )
     rows = metrics_rows(result)
     for row in rows[:-1]:
         table.add_row(*row)
