@@ -157,3 +157,13 @@ def test_vector_env_steps_parallel_copies_in_subprocesses():
         assert not np.array_equal(obs[OBS_OBJECT_POSES][0], obs[OBS_OBJECT_POSES][1])
     finally:
         vec.close()
+
+
+def test_turning_about_world_z_only_changes_the_target_yaw_even_when_tilted():
+    env = TabletopEnv(TASKS[TASK])
+    env.reset(seed=0, options={INIT_STATE_OPTION: 0})
+    env.control.target_euler = [0.4, 0.3, -0.2]
+    general = env.control._rotate([0.0, 0.0, 0.1])
+    np.testing.assert_allclose(general, [0.5, 0.3, -0.2], atol=1e-12)
+    env.control.apply(np.array([0, 0, 0, 0, 0, 0.4, -1.0]), env.data)  # 0.4 * 0.25 rad
+    np.testing.assert_allclose(env.control.target_euler, general, atol=1e-12)

@@ -103,8 +103,12 @@ class GripperControl:
             goal = target[i] + a[i] * POS_STEP_LIMIT
             goal = q[i] + min(MAX_TARGET_LEAD, max(-MAX_TARGET_LEAD, goal - q[i]))
             target[i] = min(_WS_HIGH[i], max(_WS_LOW[i], goal))
-        if a[3] != 0.0 or a[4] != 0.0 or a[5] != 0.0:
+        if a[3] != 0.0 or a[4] != 0.0:
             self.target_euler = self._rotate([v * ROT_STEP_LIMIT for v in a[3:6]])
+        elif a[5] != 0.0:
+            # a turn about world z only changes the yaw of a Z-Y-X chain (exactly)
+            yaw = self.target_euler[0] + a[5] * ROT_STEP_LIMIT
+            self.target_euler[0] = min(YAW_LIMIT, max(-YAW_LIMIT, yaw))
         opening = FINGER_OPEN * 0.5 * (1.0 - a[6])
         self._ctrl[:] = (*target, *self.target_euler, opening, -opening)
 

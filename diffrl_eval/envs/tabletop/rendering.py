@@ -29,6 +29,21 @@ _PROBE = (
 )
 
 
+def _use_egl_when_headless() -> None:
+    """MuJoCo picks its GL platform when it is first imported. If something imported it
+    before ``MUJOCO_GL=egl`` was set (the default this package sets), it picked GLFW,
+    which needs a display; on a headless machine switch its renderer to EGL instead."""
+    from mujoco.rendering.classic import gl_context
+
+    context = getattr(gl_context, "GLContext", None)
+    headless = sys.platform.startswith("linux") and not os.environ.get("DISPLAY")
+    wants_egl = os.environ.get("MUJOCO_GL", "egl").lower() == "egl"
+    if headless and wants_egl and context is not None and "glfw" in context.__module__:
+        from mujoco.egl import GLContext
+
+        gl_context.GLContext = GLContext
+
+
 @cache
 def gl_available() -> bool:
     """Whether offscreen rendering works here (probed once, in a child process, because a
@@ -58,6 +73,7 @@ class CameraRig:
         if size <= 0:
             raise UserError(f"image size must be positive, got {size}")
         self.size = size
+        _use_egl_when_headless()
         self._renderer = mujoco.Renderer(model, size, size)
         self._camera_ids = {key: int(model.camera(name).id) for key, name in CAMERAS.items()}
 
