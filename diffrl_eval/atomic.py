@@ -6,27 +6,25 @@ import os
 import tempfile
 from pathlib import Path
 
+from diffrl_eval.dataset.writer import check_writable_parent
 from diffrl_eval.errors import UserError
 
 
 def check_new_file(path: Path, *, overwrite: bool = False) -> Path:
-    """Refuse an existing file (unless ``overwrite``) or a missing/unwritable directory."""
+    """Refuse an existing file (unless ``overwrite``), a directory, or an unwritable place."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise UserError(f"output path already exists: {path} (choose a new path or pass --overwrite)")
     if path.is_dir():
         raise UserError(f"output path is a directory: {path}")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"output directory does not exist: {parent}")
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"output directory is not writable: {parent}")
+    check_writable_parent(path)
     return path
 
 
 def write_bytes_atomic(path: Path, data: bytes, *, overwrite: bool = False) -> Path:
     """Write ``data`` to a temporary file beside ``path``, fsync, then rename into place."""
     path = check_new_file(Path(path), overwrite=overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -134,9 +134,29 @@ def test_existing_output_path_is_refused_before_any_work(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["exists"]
 
 
-def test_missing_output_directory_is_refused(tmp_path):
-    with pytest.raises(UserError, match="does not exist"):
-        DatasetWriter(tmp_path / "no" / "such" / "dir", source="h", backend="b", suite=None)
+def test_missing_parent_directories_are_created_when_writing(tmp_path):
+    out = tmp_path / "runs" / "nested" / "d"
+    write_dataset(out, _episodes(0, 1), source="h", backend="b", suite=None)
+    assert load_dataset(out).manifest["n_episodes"] == 1
+
+
+def test_output_below_a_plain_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="is not a directory"):
+        DatasetWriter(tmp_path / "file" / "d", source="h", backend="b", suite=None)
+
+
+def test_unwritable_output_directory_is_refused(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores permission bits
+            pytest.skip("permission bits are not enforced for this user")
+        with pytest.raises(UserError, match="not writable"):
+            DatasetWriter(locked / "d", source="h", backend="b", suite=None)
+    finally:
+        locked.chmod(0o700)
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -42,12 +42,22 @@ def check_output_path(out: Path) -> Path:
     out = Path(out)
     if out.exists():
         raise UserError(f"output path already exists: {out} (choose a new path or remove it)")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.exists():
-        raise UserError(f"output directory does not exist: {parent}")
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"output directory is not writable: {parent}")
+    check_writable_parent(out)
     return out
+
+
+def check_writable_parent(path: Path) -> None:
+    """The nearest existing ancestor of ``path`` must be a writable directory.
+
+    Missing intermediate directories are fine: they are created when writing starts.
+    """
+    ancestor = Path(path).absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UserError(f"cannot create {path}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK):
+        raise UserError(f"output directory is not writable: {ancestor}")
 
 
 def _episode_table(episode: Episode, episode_index: int) -> pa.Table:
@@ -97,6 +107,7 @@ class DatasetWriter:
         extra: dict[str, Any] | None = None,
     ) -> None:
         self.out = check_output_path(Path(out))
+        self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.out.parent / f".{self.out.name}.tmp-{uuid.uuid4().hex[:12]}"
         self.tmp.mkdir()
         self._meta = {
