@@ -93,9 +93,15 @@ def test_build_report_refuses_an_existing_file_and_leaves_it_untouched(tmp_path,
     assert out.read_text() == "keep me"
 
 
-def test_build_report_refuses_a_missing_directory(tmp_path, results):
-    with pytest.raises(UserError, match="does not exist"):
-        build_report(results, tmp_path / "no" / "such" / "report.html")
+def test_build_report_creates_missing_directories(tmp_path, results):
+    out = build_report(results, tmp_path / "no" / "such" / "report.html")
+    assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_build_report_refuses_a_file_standing_where_its_directory_should_be(tmp_path, results):
+    (tmp_path / "no").write_text("x")
+    with pytest.raises(UserError, match="is not a directory"):
+        build_report(results, tmp_path / "no" / "report.html")
 
 
 def test_a_result_of_another_kind_is_refused_naming_its_kind(tmp_path, results):
