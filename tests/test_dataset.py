@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from conftest import make_episode
 
 from diffrl_eval import constants as C
 from diffrl_eval.dataset import DatasetWriter, Episode, load_dataset, write_dataset
 from diffrl_eval.dataset.format import frames_content_hash
 from diffrl_eval.errors import DatasetError, UserError
-
-from conftest import make_episode
 
 
 def _episodes(seed: int, n: int = 4):
