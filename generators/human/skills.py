@@ -132,8 +132,10 @@ def pick_and_place(state: PrivilegedState, goal: Predicate, strategy: Strategy,
         if strategy.approach_side:
             mid = 0.5 * (eef[:2] + target[:2]) + (0.0, 0.08 * strategy.approach_side)
             yield Waypoint((mid[0], mid[1], CARRY_HEIGHT), yaw, OPEN, 0.03, transport=True)
-        yield Waypoint((target[0], target[1], CARRY_HEIGHT - 0.04), yaw, OPEN, 0.012,
-                       transport=True)
+        # hover with the finger tips well clear of the object's top before descending
+        spec = state.objects[item]
+        hover = max(CARRY_HEIGHT - 0.04, float(target[2]) + spec.geometry.half_height + 0.07)
+        yield Waypoint((target[0], target[1], hover), yaw, OPEN, 0.012, transport=True)
         target = state.position(item)
         yield Waypoint((target[0], target[1], _grasp_height(state, item)), yaw, OPEN, 0.005)
         yield Waypoint(tuple(state.eef_position()), yaw, CLOSE, 0.01, settle=6)
@@ -176,15 +178,21 @@ def operate_drawer(state: PrivilegedState, goal: Open | Closed,
             yield Waypoint(tuple(state.eef_position()), 0.0, OPEN, 0.01, settle=4)
         else:
             # push with closed fingers on the handle, or beside it on the drawer front
-            offset = 0.0 if strategy.grasp_yaw_mode % 2 == 0 else 0.04 * (
+            offset = 0.0 if strategy.grasp_yaw_mode % 2 == 0 else 0.025 * (
                 1 if strategy.approach_side >= 0 else -1)
+            # beside the handle the palm enters the cabinet: go low to clear its top
+            push_z = hz if offset == 0.0 else hz - 0.012
             start_x = hx - 0.05
-            yield Waypoint((start_x, hy + offset, hz + 0.08), 0.0, CLOSE, 0.012, transport=True)
-            yield Waypoint((start_x, hy + offset, hz), 0.0, CLOSE, 0.006)
+            yield Waypoint((start_x, hy + offset, push_z + 0.08), 0.0, CLOSE, 0.012,
+                           transport=True)
+            yield Waypoint((start_x, hy + offset, push_z), 0.0, CLOSE, 0.006)
             closed_x = hx + state.drawer_opening(cabinet)
             # aim past the closed position and stop when the drawer is shut
-            yield Waypoint((closed_x + 0.03, hy + offset, hz), 0.0, CLOSE, 0.004,
+            yield Waypoint((closed_x + 0.03, hy + offset, push_z), 0.0, CLOSE, 0.004,
                            done=lambda: goal.holds(state))
+            # back straight out before anything else, so nothing drags the drawer along
+            away = state.eef_position()
+            yield Waypoint((away[0] - 0.05, away[1], away[2]), 0.0, CLOSE, 0.01)
         back = state.eef_position()
         yield Waypoint((back[0] - 0.04, back[1], back[2] + 0.08), 0.0, OPEN, 0.02)
         if goal.holds(state):

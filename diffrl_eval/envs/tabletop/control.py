@@ -28,7 +28,6 @@ from diffrl_eval.envs.tabletop.scene import (
     ARM_JOINTS,
     FINGER_JOINTS,
     FINGER_OPEN,
-    GRIPPER_BODY,
     TILT_LIMIT,
     WORKSPACE_HIGH,
     WORKSPACE_LOW,
@@ -67,18 +66,18 @@ def _quat_mul(a, b) -> tuple[float, ...]:
 
 
 class GripperControl:
-    """Turns actions into servo set-points and reads the proprio state back."""
+    """Turns actions into servo set-points; reads the proprio state from sensor values."""
 
     def __init__(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
         adr = [int(model.joint(name).qposadr[0]) for name in ARM_JOINTS]
         if adr != list(range(adr[0], adr[0] + 6)):
             raise RuntimeError("gripper joints are expected to be contiguous in qpos")
         self.arm_qpos = slice(adr[0], adr[0] + 6)
-        self.finger_qpos = np.array([int(model.joint(n).qposadr[0]) for n in FINGER_JOINTS])
-        self.body = int(model.body(GRIPPER_BODY).id)
-        self._rotvec = np.zeros(3)
+        if [int(model.actuator(f"{j}_servo").id) for j in (*ARM_JOINTS, *FINGER_JOINTS)] != list(
+                range(8)):
+            raise RuntimeError("servos are expected in arm-then-finger order")
         # MjData's array properties build a new numpy view per access; keep one of each
-        self._qpos, self._ctrl, self._xquat = data.qpos, data.ctrl, data.xquat
+        self._qpos, self._ctrl = data.qpos, data.ctrl
         self._eef_qpos = slice(adr[0], adr[0] + 3)
         self.target_pos = [0.0, 0.0, 0.0]
         self.target_euler = [0.0, 0.0, 0.0]  # yaw, pitch, roll

@@ -15,6 +15,10 @@ Observations (dict, keys from :mod:`diffrl_eval.constants`):
   of every scene object in task order (a cabinet reports its sliding drawer)
 * ``agentview_image`` / ``wrist_image`` (size, size, 3) uint8 when ``images=True``
 
+Observations and the goal check use the kinematics MuJoCo computed in the last physics
+substep (at most 10 ms before the state the next action acts on), read from one
+``sensordata`` array so that building them costs a few microseconds.
+
 ``reset(seed=s, options={"init_state_index": i})`` starts from fixed initial state ``i``
 (modulo the number stored); without the option it samples the placement distribution
 with the env's seeded generator. The same seed and actions give the same trajectory.

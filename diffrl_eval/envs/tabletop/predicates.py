@@ -71,18 +71,18 @@ class On(Predicate):
 
 @dataclass(frozen=True)
 class In(Predicate):
-    """``item`` is inside ``container`` (bowl or basket): within its walls, below the rim."""
+    """``item`` is inside ``container`` (bowl or basket): its centre within the walls and
+    between the floor and the rim, upright or tipped over."""
 
     item: str
     container: str
 
     def holds(self, state: PrivilegedState) -> bool:
-        spec = state.objects[self.container]
-        g = spec.geometry
+        g = state.objects[self.container].geometry
         if not _inside(state, self.item, self.container, g.half_xy):
             return False
-        bottom = _bottom(state, self.item) - state.xyz(self.container)[2]
-        return -REST_TOLERANCE <= bottom <= 2 * g.half_height - g.base
+        centre = state.xyz(self.item)[2] - state.xyz(self.container)[2]
+        return g.base <= centre <= 2 * g.half_height
 
 
 @dataclass(frozen=True)
