@@ -74,3 +74,16 @@ def test_render_episode_rejects_unknown_cameras_and_malformed_actions():
         render_episode("goal_open_drawer", np.zeros((1, 7)), camera="top")
     with pytest.raises(UserError, match="actions must have shape"):
         render_episode("goal_open_drawer", np.zeros((3, 6)), camera=OBS_AGENTVIEW_IMAGE)
+
+
+@needs_gl
+def test_teleoperator_records_camera_frames_when_asked():
+    from generators.human import HumanGenerator
+
+    backend = TabletopBackend()
+    config = HumanGenerator.make_config({"images": True, "image_size": 32})
+    (episode,) = HumanGenerator(backend, config).generate(
+        backend.task("goal_open_drawer"), 1, seed=0)
+    assert set(episode.images) == set(CAMERA_KEYS)
+    for frames in episode.images.values():
+        assert frames.shape == (episode.length, 32, 32, 3) and frames.dtype == np.uint8

@@ -99,25 +99,32 @@ def test_env_step_overhead_over_bare_mj_step(benchmark):
     assert overhead <= 1.3
 
 
-@pytest.mark.parametrize("n_envs", [1, 2])
-def test_vector_env_throughput(benchmark, n_envs):
+def _vector_rate(n_envs: int, steps: int = 300) -> float:
+    """Best-of-3 env steps per second (all workers together) of an async vector env."""
     vec = BACKEND.make_vector_env(TASK, n_envs)
     actions = np.zeros((n_envs, 7), dtype=np.float32)
     actions[:, 0] = 0.2
-    steps = 200
     try:
         vec.reset(seed=list(range(n_envs)))
-
-        def run() -> None:
+        best = 0.0
+        for _ in range(3):
+            start = time.perf_counter()
             for _ in range(steps):
                 vec.step(actions)
-
-        benchmark.pedantic(run, rounds=3, iterations=1)
+            best = max(best, n_envs * steps / (time.perf_counter() - start))
+        return best
     finally:
         vec.close()
-    rate = n_envs * steps / benchmark.stats.stats.min
-    benchmark.extra_info.update(n_envs=n_envs, env_steps_per_s=round(rate))
-    print(f"\n{n_envs} worker(s): {rate:.0f} env steps/s")
+
+
+def test_vector_env_scales_from_one_to_two_workers(benchmark):
+    one = _vector_rate(1)
+    two = benchmark.pedantic(_vector_rate, args=(2,), rounds=1, iterations=1)
+    benchmark.extra_info.update(one_worker_steps_per_s=round(one),
+                                two_workers_steps_per_s=round(two), scaling=round(two / one, 2))
+    print(f"\n1 worker {one:.0f} env steps/s, 2 workers {two:.0f} env steps/s, "
+          f"scaling {two / one:.2f}x")
+    assert two > one  # on 2 cores the parent process competes with the two workers
 
 
 @pytest.mark.skipif(not gl_available(), reason="no OpenGL backend")
