@@ -8,9 +8,11 @@ software rendering slow.
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
+import weakref
 from functools import cache
 
 import mujoco
@@ -66,6 +68,25 @@ def require_gl() -> None:
         )
 
 
+_OPEN_RIGS: weakref.WeakSet[CameraRig] = weakref.WeakSet()
+
+
+def _close_open_rigs() -> None:
+    """Free GL contexts before interpreter teardown: freed later, EGL is already gone and
+    every leftover renderer prints a traceback on exit."""
+    for rig in list(_OPEN_RIGS):
+        rig.close()
+
+
+def _track(rig: CameraRig) -> None:
+    # MuJoCo's EGL module registers its display shutdown at its first context; exit
+    # handlers run last-in first-out, so ours must be registered after that one.
+    if not _OPEN_RIGS:
+        atexit.unregister(_close_open_rigs)
+        atexit.register(_close_open_rigs)
+    _OPEN_RIGS.add(rig)
+
+
 class CameraRig:
     """Renders the agent-view and wrist cameras, (size, size, 3) uint8 each."""
 
@@ -74,7 +95,8 @@ class CameraRig:
             raise UserError(f"image size must be positive, got {size}")
         self.size = size
         _use_egl_when_headless()
-        self._renderer = mujoco.Renderer(model, size, size)
+        self._renderer: mujoco.Renderer | None = mujoco.Renderer(model, size, size)
+        _track(self)
         self._camera_ids = {key: int(model.camera(name).id) for key, name in CAMERAS.items()}
 
     def render(self, data: mujoco.MjData, key: str = OBS_AGENTVIEW_IMAGE) -> np.ndarray:
@@ -85,4 +107,6 @@ class CameraRig:
         return {key: self.render(data, key) for key in self._camera_ids}
 
     def close(self) -> None:
-        self._renderer.close()
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
