@@ -264,7 +264,7 @@ def _pretrain_tasks() -> list[TaskDef]:
         (obj("white", "cube"), obj("orange", "bowl"), LeftOf),
     ]):
         word = "left" if side is LeftOf else "right"
-        add(f"{item.name}_{word}_of_{anchor.name}_{i}",
+        add(f"{item.name}_{word}_of_{anchor.name}",
             f"put the {item.phrase} to the {word} of the {anchor.phrase}",
             (item, anchor, movables[i]) if movables[i].name not in (item.name, anchor.name)
             else (item, anchor), side(item.name, anchor.name))
