@@ -49,7 +49,7 @@ def test_render_episode_replays_actions_into_frames_and_a_gif(tmp_path):
 
 def test_gif_frames_decode_to_the_palette_quantised_input(tmp_path):
     image = pytest.importorskip("PIL.Image")
-    from diffrl_eval.envs.tabletop.gif import palette, quantise
+    from diffrl_eval.gif import palette, quantise
 
     frames = np.random.default_rng(0).integers(0, 256, (3, 21, 34, 3), dtype=np.uint8)
     gif = image.open(write_gif(frames, tmp_path / "noise.gif"))

@@ -32,6 +32,9 @@ class Episode:
     successes: np.ndarray
     seed: int | None = None
     images: dict[str, np.ndarray] = field(default_factory=dict)
+    # Which of the task's fixed evaluation initial states the episode started from (None:
+    # a placement sampled from ``seed``). With the actions, it is enough to replay it.
+    init_state_index: int | None = None
 
     def __post_init__(self) -> None:
         self.states = np.asarray(self.states, dtype=np.float32)

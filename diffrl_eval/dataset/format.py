@@ -68,7 +68,8 @@ MANIFEST_FIELDS = (
     "suite",  # suite name, or null for a hand-picked task list
     "tasks",  # [{"task_id", "instruction", "n_episodes"}]
     "seed",  # base seed of the generation run (null for imported data)
-    "episode_seeds",  # per-episode seeds, in episode order (null entries allowed)
+    "episode_seeds",  # per-episode env reset seeds, in episode order (null entries allowed)
+    "episode_init_states",  # per-episode fixed init-state index, or null when sampled
     "generator_config",  # dict written by the generator
     "tool_version",  # diffrl-eval version that wrote the dataset
     "control_hz",  # control rate of the actions (for jerk)

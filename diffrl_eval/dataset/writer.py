@@ -123,6 +123,7 @@ class DatasetWriter:
         self._parquet: pq.ParquetWriter | None = None
         self._tasks: dict[str, dict[str, Any]] = {}
         self._episode_seeds: list[int | None] = []
+        self._episode_init_states: list[int | None] = []
         self._n_frames = 0
         self._cameras: tuple[str, ...] | None = None
         self._image_shape: tuple[int, int] | None = None
@@ -156,6 +157,7 @@ class DatasetWriter:
             )
         task["n_episodes"] += 1
         self._episode_seeds.append(episode.seed)
+        self._episode_init_states.append(episode.init_state_index)
         self._n_frames += episode.length
         return index
 
@@ -212,6 +214,7 @@ class DatasetWriter:
             "tasks": list(self._tasks.values()),
             "seed": self._meta["seed"],
             "episode_seeds": self._episode_seeds,
+            "episode_init_states": self._episode_init_states,
             "generator_config": self._meta["generator_config"],
             "tool_version": __version__,
             "control_hz": self._meta["control_hz"],

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from diffrl_eval import registry
+from diffrl_eval.constants import OBS_AGENTVIEW_IMAGE
 from diffrl_eval.errors import UserError, unknown_choice
 
 
@@ -76,6 +77,23 @@ class EnvBackend(ABC):
         **options: Any,
     ):
         """A ``gymnasium.Env`` for one task."""
+
+    def replay_frames(
+        self,
+        task_id: str,
+        actions: np.ndarray,
+        *,
+        init_state_index: int | None = None,
+        seed: int | None = None,
+        image_size: int = 128,
+        camera: str = OBS_AGENTVIEW_IMAGE,
+    ) -> np.ndarray:
+        """Replay ``actions`` (T, 7) from the episode's start; camera frames (T+1, S, S, 3).
+
+        The start is the fixed initial state ``init_state_index``, or the placement the
+        env samples from ``seed``. Backends that cannot replay say so.
+        """
+        raise UserError(f"backend {self.name!r} cannot replay episodes to render them")
 
     def make_vector_env(
         self,

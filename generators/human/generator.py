@@ -29,8 +29,6 @@ class HumanConfig(GeneratorConfig):
     tremor_amplitude: float = 0.06
     tremor_smoothing: float = 0.85
     use_init_states: bool = True  # start episode i from fixed init state i mod 50
-    images: bool = False
-    image_size: int = 128
 
     def __post_init__(self) -> None:
         self.pause_steps = tuple(int(v) for v in self.pause_steps)  # type: ignore[assignment]
@@ -50,7 +48,6 @@ class HumanConfig(GeneratorConfig):
              "overshoot_distance must be (min, max) metres with 0 <= min <= max <= 0.1"),
             (0.0 <= self.tremor_amplitude <= 0.3, "tremor_amplitude must be in [0, 0.3]"),
             (0.0 <= self.tremor_smoothing < 1.0, "tremor_smoothing must be in [0, 1)"),
-            (self.image_size > 0, "image_size must be positive"),
         ]
         for ok, message in checks:
             if not ok:
@@ -79,8 +76,9 @@ class HumanGenerator(Generator):
         if n_episodes <= 0:
             raise UserError(f"number of episodes must be positive, got {n_episodes}")
         config: HumanConfig = self.config  # type: ignore[assignment]
-        env = self.backend.make_env(task.task_id, images=config.images,
-                                    image_size=config.image_size)
+        # Cameras are an environment option (``generate --images``), not operator style.
+        record_images = bool(self.env_options.get("images", False))
+        env = self.backend.make_env(task.task_id, **self.env_options)
         if not hasattr(env, "privileged_state"):
             raise UserError(
                 f"the human generator's simulated teleoperator needs the tabletop backend; "
@@ -105,7 +103,7 @@ class HumanGenerator(Generator):
                     env_seed=int(rng.integers(2**31)),
                     style=style,
                     rng=rng,
-                    record_images=config.images,
+                    record_images=record_images,
                 )
         finally:
             env.close()

@@ -118,4 +118,5 @@ def run_episode(env: TabletopEnv, *, init_state_index: int | None, env_seed: int
         successes=np.asarray(successes),
         seed=env_seed,
         images={key: np.stack(seen) for key, seen in frames.items()},
+        init_state_index=init_state_index,
     )

@@ -25,7 +25,7 @@ from diffrl_eval.envs.tabletop.backend import (
     task_def,
 )
 from diffrl_eval.envs.tabletop.env import INIT_STATE_OPTION, TabletopEnv
-from diffrl_eval.envs.tabletop.gif import write_gif
+from diffrl_eval.gif import write_gif
 from diffrl_eval.envs.tabletop.privileged import PrivilegedState
 from diffrl_eval.envs.tabletop.rendering import gl_available, require_gl
 from diffrl_eval.envs.tabletop.replay import render_episode

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from diffrl_eval.constants import OBS_AGENTVIEW_IMAGE
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.envs.tabletop.env import CONTROL_HZ, TabletopEnv
 from diffrl_eval.envs.tabletop.init_states import load_init_states
@@ -83,3 +84,12 @@ class TabletopBackend(EnvBackend):
                  **options: Any) -> TabletopEnv:
         self.task(task_id)
         return TabletopEnv(TASKS[task_id], images=images, image_size=image_size, **options)
+
+    def replay_frames(self, task_id: str, actions: np.ndarray, *,
+                      init_state_index: int | None = None, seed: int | None = None,
+                      image_size: int = 128, camera: str = OBS_AGENTVIEW_IMAGE) -> np.ndarray:
+        from diffrl_eval.envs.tabletop.replay import render_episode
+
+        self.task(task_id)
+        return render_episode(task_id, actions, init_state_index=init_state_index, seed=seed,
+                              image_size=image_size, camera=camera)

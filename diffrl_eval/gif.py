@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from diffrl_eval.atomic import write_bytes_atomic
+
 _LEVELS = 6
 _CLEAR, _END = 256, 257
 _RUN = 254  # pixels between clear codes: keeps every code at 9 bits
@@ -52,8 +54,11 @@ def _lzw_blocks(indices: np.ndarray) -> bytes:
     return bytes([8]) + blocks + b"\x00"
 
 
-def write_gif(frames: np.ndarray, path: str | Path, fps: int = 20) -> Path:
-    """Write ``frames`` (T, H, W, 3) uint8 as a looping GIF at ``fps`` frames per second."""
+def write_gif(frames: np.ndarray, path: str | Path, fps: int = 20, *, overwrite: bool = True) -> Path:
+    """Write ``frames`` (T, H, W, 3) uint8 as a looping GIF at ``fps`` frames per second.
+
+    The file appears complete or not at all (atomic write).
+    """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         raise ValueError(f"frames must be (T, H, W, 3), got {frames.shape}")
@@ -68,6 +73,4 @@ def write_gif(frames: np.ndarray, path: str | Path, fps: int = 20) -> Path:
         out += b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0)
         out += _lzw_blocks(quantise(frame))
     out += b"\x3b"
-    path = Path(path)
-    path.write_bytes(bytes(out))
-    return path
+    return write_bytes_atomic(Path(path), bytes(out), overwrite=overwrite)
