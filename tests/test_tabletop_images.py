@@ -81,8 +81,8 @@ def test_teleoperator_records_camera_frames_when_asked():
     from generators.human import HumanGenerator
 
     backend = TabletopBackend()
-    config = HumanGenerator.make_config({"images": True, "image_size": 32})
-    (episode,) = HumanGenerator(backend, config).generate(
+    generator = HumanGenerator(backend, env_options={"images": True, "image_size": 32})
+    (episode,) = generator.generate(
         backend.task("goal_open_drawer"), 1, seed=0)
     assert set(episode.images) == set(CAMERA_KEYS)
     for frames in episode.images.values():
