@@ -35,6 +35,8 @@ class RegistryEntry(Generic[T]):
     def load(self) -> T:
         try:
             return self._load()
+        except UserError:
+            raise  # already says what is wrong and what to do
         except Exception as exc:  # a broken plug-in must not take the whole CLI down
             raise UserError(
                 f"plug-in {self.name!r} from {self.package} failed to load ({self.target}): {exc}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -146,3 +147,18 @@ def test_report_refuses_a_non_html_output(toy_dataset, tmp_path, capsys):
 def test_commands_not_in_this_version_say_so_with_exit_2(command, capsys):
     code, _, err = run_cli(command, capsys)
     assert_one_line_error(code, err, "not available")
+
+
+def test_unusable_mujoco_gl_setting_is_one_line_exit_2_and_writes_nothing(tmp_path):
+    env = {**os.environ, "MUJOCO_GL": "osmesa"}
+    probe = subprocess.run([sys.executable, "-c", "import mujoco"], env=env,
+                           capture_output=True, check=False)
+    if probe.returncode == 0:
+        pytest.skip("OSMesa is installed here, so MUJOCO_GL=osmesa is usable")
+    proc = subprocess.run(
+        [sys.executable, "-m", "diffrl_eval", "generate", "--source", "human", "--task",
+         "goal_open_drawer", "--episodes", "1", "--out", str(tmp_path / "d")],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    assert_one_line_error(proc.returncode, proc.stderr, "MUJOCO_GL='osmesa'", "unset MUJOCO_GL")
+    assert list(tmp_path.iterdir()) == []

@@ -14,9 +14,23 @@ Headless rendering uses EGL unless ``MUJOCO_GL`` says otherwise; that default is
 before MuJoCo is imported.
 """
 
+import ctypes.util
 import os
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+from diffrl_eval.errors import UserError
+
+# MuJoCo loads its GL platform when first imported and fails to import at all when that
+# platform's library is missing, so choose EGL only where libEGL exists: state-only use
+# must work on machines without any GL.
+if "MUJOCO_GL" not in os.environ and ctypes.util.find_library("EGL"):
+    os.environ["MUJOCO_GL"] = "egl"
+try:
+    import mujoco  # noqa: F401
+except Exception as exc:  # an unusable MUJOCO_GL breaks the import itself
+    raise UserError(
+        f"MuJoCo could not be imported with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} "
+        f"({type(exc).__name__}: {exc}); unset MUJOCO_GL or install that GL backend"
+    ) from exc
 
 from diffrl_eval.envs.tabletop.backend import (
     TabletopBackend,
@@ -25,11 +39,11 @@ from diffrl_eval.envs.tabletop.backend import (
     task_def,
 )
 from diffrl_eval.envs.tabletop.env import INIT_STATE_OPTION, TabletopEnv
-from diffrl_eval.gif import write_gif
 from diffrl_eval.envs.tabletop.privileged import PrivilegedState
 from diffrl_eval.envs.tabletop.rendering import gl_available, require_gl
 from diffrl_eval.envs.tabletop.replay import render_episode
 from diffrl_eval.envs.tabletop.tasks import SUITES, TaskDef
+from diffrl_eval.gif import write_gif
 
 register_gym_envs()
 
