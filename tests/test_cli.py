@@ -150,7 +150,9 @@ def test_commands_not_in_this_version_say_so_with_exit_2(command, capsys):
 
 
 def test_unusable_mujoco_gl_setting_is_one_line_exit_2_and_writes_nothing(tmp_path):
-    env = {**os.environ, "MUJOCO_GL": "osmesa"}
+    # MuJoCo sets PYOPENGL_PLATFORM when this process imports it; a user's shell has none.
+    env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}
+    env["MUJOCO_GL"] = "osmesa"
     probe = subprocess.run([sys.executable, "-c", "import mujoco"], env=env,
                            capture_output=True, check=False)
     if probe.returncode == 0:

@@ -260,3 +260,41 @@ def test_task_with_two_instructions_is_refused(tmp_path):
                                        make_episode(rng, 5, instruction="b")],
                       source="h", backend="b", suite=None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tables_written_by_other_tools_are_accepted_when_their_values_fit(toy_dataset):
+    """float64 numbers, int32 indices, variable-length lists and 0/1 flags (e.g. pandas)."""
+    original = load_dataset(toy_dataset)
+
+    def foreign(df):
+        return df.select(
+            pl.col(C.COL_EPISODE).cast(pl.Int32),
+            pl.col(C.COL_STEP).cast(pl.Int32),
+            pl.col(C.COL_TASK),
+            pl.col(C.COL_INSTRUCTION).cast(pl.Categorical),
+            *[pl.col(c).cast(pl.List(pl.Float64)) for c in (C.COL_STATE, C.COL_EEF_POS, C.COL_ACTION)],
+            pl.col(C.COL_REWARD).cast(pl.Float64),
+            pl.col(C.COL_SUCCESS).cast(pl.Int8),
+            pl.col(C.COL_DONE),
+        ).select(list(reversed(C.FRAME_COLUMNS)))  # column order does not matter either
+
+    _rewrite_frames(toy_dataset, foreign)
+    reloaded = load_dataset(toy_dataset)  # same values, so the manifest's hash still holds
+    assert reloaded.frames().collect_schema() == original.frames().collect_schema()
+    assert reloaded.frames_df.equals(original.frames_df)
+
+
+def test_list_column_with_rows_of_the_wrong_length_is_reported(toy_dataset):
+    def ragged(df):
+        actions = df[C.COL_ACTION].to_list()
+        actions[3] = actions[3][:5]
+        return df.with_columns(pl.Series(C.COL_ACTION, actions, dtype=pl.List(pl.Float64)))
+    _rewrite_frames(toy_dataset, ragged)
+    with pytest.raises(DatasetError, match=r"'action' must be 7-D float vectors, found rows of length \[5\]"):
+        load_dataset(toy_dataset)
+
+
+def test_text_in_a_numeric_column_is_reported(toy_dataset):
+    _rewrite_frames(toy_dataset, lambda df: df.with_columns(pl.col(C.COL_REWARD).cast(pl.String)))
+    with pytest.raises(DatasetError, match="'reward' must be Float32, found String"):
+        load_dataset(toy_dataset)

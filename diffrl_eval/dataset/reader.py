@@ -41,12 +41,15 @@ class Dataset:
     manifest: dict[str, Any]
 
     def frames(self) -> pl.LazyFrame:
-        """The frame table, one row per step (columns in :data:`constants.FRAME_COLUMNS`)."""
-        return pl.scan_parquet(self.path / FRAMES_NAME)
+        """The frame table, one row per step (columns in :data:`constants.FRAME_COLUMNS`).
+
+        Served from the validated, canonically typed table read at load time.
+        """
+        return self.frames_df.lazy()
 
     @cached_property
     def frames_df(self) -> pl.DataFrame:
-        return self.frames().collect()
+        return validate_frames(pl.read_parquet(self.path / FRAMES_NAME), where=str(self.path))
 
     @property
     def source(self) -> str:
@@ -113,8 +116,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def validate_frames(frames: pl.DataFrame, where: str = "frames") -> None:
-    """Check columns, types, widths, emptiness and finiteness of a frame table."""
+def _check_columns(frames: pl.DataFrame, where: str) -> None:
     columns = set(frames.columns)
     missing = [c for c in C.FRAME_COLUMNS if c not in columns]
     extra = sorted(columns - set(C.FRAME_COLUMNS))
@@ -125,19 +127,66 @@ def validate_frames(frames: pl.DataFrame, where: str = "frames") -> None:
         if extra:
             parts.append(f"unexpected column(s) {', '.join(extra)}")
         raise DatasetError(f"{where}: {'; '.join(parts)}")
+
+
+def _vector_column(series: pl.Series, width: int, where: str) -> pl.Series:
+    """A fixed-width float32 vector column from an Array or List of numbers of ``width``."""
+    dtype = series.dtype
+    name = series.name
+    expected = f"{where}: column {name!r} must be {width}-D float vectors"
+    if isinstance(dtype, pl.Array):
+        actual_width = getattr(dtype, "size", None) or getattr(dtype, "width", None)
+        if actual_width != width:
+            raise DatasetError(f"{expected}, found {actual_width}-D ({dtype})")
+        inner = dtype.inner
+    elif isinstance(dtype, pl.List):
+        lengths = series.list.len()
+        wrong = lengths.filter(lengths != width)
+        if len(wrong) or series.null_count():
+            found = sorted(set(wrong.drop_nulls().to_list()))[:3]
+            raise DatasetError(f"{expected}, found rows of length {found or 'null'}")
+        inner = dtype.inner
+    else:
+        raise DatasetError(f"{expected}, found {dtype}")
+    if not inner.is_numeric():
+        raise DatasetError(f"{expected}, found elements of type {inner}")
+    return series.cast(pl.Array(pl.Float32, width))
+
+
+def coerce_frames(frames: pl.DataFrame, where: str = "frames") -> pl.DataFrame:
+    """The frame table in the canonical column order and types.
+
+    Tables written by other tools are accepted when their values fit: integer indices of
+    any width, float64 numbers, variable-length lists holding exactly the right number of
+    elements, 0/1 flags. Anything else is a :class:`DatasetError` naming the column.
+    """
+    _check_columns(frames, where)
+    columns = []
     for name, dtype in POLARS_DTYPES.items():
-        actual = frames.schema[name]
+        series = frames[name]
+        actual = series.dtype
         if name in VECTOR_COLUMNS:
-            width = VECTOR_COLUMNS[name]
-            actual_width = getattr(actual, "size", None) or getattr(actual, "width", None)
-            if not isinstance(actual, pl.Array) or actual_width != width:
-                raise DatasetError(
-                    f"{where}: column {name!r} must be {width}-D float vectors, found {actual}"
-                )
-            if actual.inner != pl.Float32:
-                raise DatasetError(f"{where}: column {name!r} must hold float32, found {actual}")
-        elif actual != dtype:
+            columns.append(_vector_column(series, VECTOR_COLUMNS[name], where))
+            continue
+        if dtype == pl.String:
+            ok = actual in (pl.String, pl.Categorical) or isinstance(actual, pl.Enum)
+        elif dtype == pl.Int64:
+            ok = actual.is_integer()
+        elif dtype == pl.Boolean:
+            ok = actual == pl.Boolean or (
+                actual.is_integer() and series.drop_nulls().is_in([0, 1]).all()
+            )
+        else:
+            ok = actual.is_numeric()
+        if not ok:
             raise DatasetError(f"{where}: column {name!r} must be {dtype}, found {actual}")
+        columns.append(series.cast(dtype))
+    return pl.DataFrame(columns)
+
+
+def validate_frames(frames: pl.DataFrame, where: str = "frames") -> pl.DataFrame:
+    """Check columns, types, widths, emptiness and finiteness; return the canonical table."""
+    frames = coerce_frames(frames, where)
     if frames.height == 0:
         raise DatasetError(f"{where}: the dataset is empty (no frames)")
     if frames.null_count().sum_horizontal().item() > 0:
@@ -147,6 +196,7 @@ def validate_frames(frames: pl.DataFrame, where: str = "frames") -> None:
         if not np.isfinite(values).all():
             bad = int((~np.isfinite(values.reshape(values.shape[0], -1))).any(axis=1).sum())
             raise DatasetError(f"{where}: column {name!r} has NaN or inf in {bad} row(s)")
+    return frames
 
 
 def load_dataset(path: str | Path, *, verify_hash: bool = True) -> Dataset:
@@ -164,7 +214,7 @@ def load_dataset(path: str | Path, *, verify_hash: bool = True) -> Dataset:
         frames = pl.read_parquet(frames_path)
     except Exception as exc:  # noqa: BLE001 - polars raises many kinds for a broken file
         raise DatasetError(f"{frames_path}: unreadable Parquet ({type(exc).__name__})") from exc
-    validate_frames(frames, where=str(path))
+    frames = validate_frames(frames, where=str(path))
     if verify_hash:
         actual = frames_content_hash(frames)
         if actual != manifest["content_hash"]:
