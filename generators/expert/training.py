@@ -1,0 +1,157 @@
+"""The PPO loop over a task: collect a chunk-level rollout, GAE, the shared PPO update.
+
+One :class:`PPOTrainer` holds everything an iteration needs (environments, optimizers,
+learning-rate schedules, random streams), so iterations can be run one at a time and
+their statistics logged as they come. The same loop trains the diffusion policy and the
+Gaussian policy.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from diffrl_eval.envs.base import EnvBackend, TaskSpec
+from generators.expert.chunk_env import ChunkVectorEnv
+from generators.expert.rollout import EpisodeStarts, Rollout, collect_rollout
+from generators.ppo.config import PPOConfig
+from generators.ppo.gae import compute_gae
+from generators.ppo.lr_schedule import make_lr_scheduler
+from generators.ppo.update import RolloutBatch, ppo_update
+
+
+def flatten_rollout(rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor
+                    ) -> RolloutBatch:
+    """(S, N, ...) rollout tensors -> a :class:`RolloutBatch` of S * N decisions."""
+    return RolloutBatch(
+        obs={key: value.flatten(0, 1) for key, value in rollout.obs.items()},
+        records=rollout.records.flatten(0, 1),
+        old_log_prob=rollout.log_probs.flatten(0, 1),
+        advantages=advantages.flatten(),
+        returns=returns.flatten(),
+    )
+
+
+class PPOTrainer:
+    """PPO for ``policy`` (diffusion or Gaussian) on one task.
+
+    Training episodes start from the task's fixed initial states, drawn at random, or
+    from sampled placements when ``use_init_states`` is off.
+    """
+
+    def __init__(
+        self,
+        policy: nn.Module,
+        value_network: nn.Module,
+        backend: EnvBackend,
+        task: TaskSpec,
+        config: PPOConfig,
+        *,
+        seed: int,
+        use_init_states: bool = True,
+        env_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.value_network = value_network
+        self.config = config
+        self.iteration = 0
+        self.generator = torch.Generator().manual_seed(seed)
+        n_init = len(backend.init_states(task.task_id)) if use_init_states else None
+        self.starts = EpisodeStarts(n_init, np.random.default_rng(seed))
+        self.venv = ChunkVectorEnv.make(
+            backend, task, config.n_envs, policy.config.n_obs_steps, **(env_options or {})
+        )
+        for env_index in range(len(self.venv)):
+            self.starts.reset(self.venv, env_index)
+        self.actor_optimizer = torch.optim.Adam(policy.parameters(), lr=config.actor_lr)
+        self.critic_optimizer = torch.optim.Adam(value_network.parameters(), lr=config.critic_lr)
+        # the actor's rate anneals over the iterations in which it learns (after the
+        # critic warm-up), the critic's over all of them
+        actor_iterations = config.n_iterations - config.critic_warmup_iterations
+        self.actor_scheduler = make_lr_scheduler(
+            self.actor_optimizer, config.lr_schedule, actor_iterations, config.min_lr_fraction
+        )
+        self.critic_scheduler = make_lr_scheduler(
+            self.critic_optimizer, config.lr_schedule, config.n_iterations,
+            config.min_lr_fraction,
+        )
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def run_iteration(self) -> dict[str, float]:
+        """Collect, estimate advantages, update; returns this iteration's statistics."""
+        config = self.config
+        started = time.perf_counter()
+        self.policy.eval()
+        rollout = collect_rollout(
+            self.policy, self.value_network, self.venv, self.starts, config.n_steps,
+            gamma=config.gamma, generator=self.generator,
+        )
+        collected = time.perf_counter()
+        advantages, returns = compute_gae(
+            rollout.rewards, rollout.values, rollout.dones, rollout.last_values,
+            gamma=config.gamma, gae_lambda=config.gae_lambda,
+        )
+        self.policy.train()
+        update = ppo_update(
+            self.policy, self.value_network, flatten_rollout(rollout, advantages, returns),
+            config, self.actor_optimizer, self.critic_optimizer,
+            iteration=self.iteration, generator=self.generator,
+        )
+        self.policy.eval()
+        stats = {
+            "iteration": float(self.iteration),
+            "actor_lr": self.actor_optimizer.param_groups[0]["lr"],
+            "critic_lr": self.critic_optimizer.param_groups[0]["lr"],
+            **episode_statistics(rollout),
+            **update,
+            "rollout_seconds": collected - started,
+            "update_seconds": time.perf_counter() - collected,
+        }
+        if not update["critic_warmup"]:
+            self.actor_scheduler.step()
+        self.critic_scheduler.step()
+        self.iteration += 1
+        return stats
+
+    def train(
+        self,
+        n_iterations: int | None = None,
+        on_iteration: Callable[[dict[str, float]], None] | None = None,
+    ) -> list[dict[str, float]]:
+        """Run up to ``n_iterations`` (default: the rest of ``config.n_iterations``)."""
+        remaining = self.config.n_iterations - self.iteration
+        count = remaining if n_iterations is None else min(n_iterations, remaining)
+        history = []
+        for _ in range(count):
+            stats = self.run_iteration()
+            history.append(stats)
+            if on_iteration is not None:
+                on_iteration(stats)
+        return history
+
+
+def episode_statistics(rollout: Rollout) -> dict[str, float]:
+    """Success rate, return and length of the episodes that ended during ``rollout``
+    (NaN when none did), and the environment steps it took."""
+    episodes = rollout.episodes
+    if episodes:
+        success = sum(e.success for e in episodes) / len(episodes)
+        mean_return = sum(float(e.rewards.sum()) for e in episodes) / len(episodes)
+        mean_length = sum(e.length for e in episodes) / len(episodes)
+    else:
+        success = mean_return = mean_length = math.nan
+    return {
+        "success_rate": success,
+        "episode_return": mean_return,
+        "episode_length": mean_length,
+        "episodes": float(len(episodes)),
+        "env_steps": float(rollout.env_steps),
+    }
