@@ -1,0 +1,193 @@
+"""The RL-expert data source shared by ``diffusion-ppo`` and ``gaussian-ppo``.
+
+``fit`` trains one expert per task: behaviour cloning on the task's ``human``
+demonstrations (the generator registered under that name), then PPO. The expert is
+cached on disk under a key made of the task, the seed and every setting that shapes it,
+so a second ``fit`` with the same inputs loads it instead of training. ``generate`` runs
+the expert deterministically (DDIM with eta = 0, or the Gaussian mean) from the task's
+fixed initial states in turn and keeps the successful episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from diffrl_eval import registry
+from diffrl_eval.atomic import write_text_atomic
+from diffrl_eval.dataset.episode import Episode
+from diffrl_eval.envs.base import TaskSpec
+from diffrl_eval.errors import UserError
+from diffrl_eval.generator import Generator, GeneratorConfig
+from generators.expert.bc import BCConfig, train_bc
+from generators.expert.demonstrations import demonstration_set
+from generators.expert.evaluation import rollout_episodes
+from generators.expert.observation import state_policy_config
+from generators.expert.training import PPOTrainer
+from generators.policy.checkpoint import load_checkpoint, save_checkpoint
+from generators.policy.config import PolicyConfig
+from generators.policy.value import ValueNetwork
+from generators.ppo.config import PPOConfig
+
+DEMONSTRATION_SOURCE = "human"
+POLICY_DIR, VALUE_DIR = "policy", "value"
+SUMMARY_FILE = "expert.json"  # written last: its presence marks a finished expert
+GENERATE_BLOCK = 10  # episodes run together; fixed so that output does not depend on it
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "diffrl-eval" / "experts"
+
+
+@dataclass
+class ExpertConfig(GeneratorConfig):
+    """How the expert is trained and how generation uses it.
+
+    ``policy`` and ``ppo`` override fields of :class:`PolicyConfig` and
+    :class:`PPOConfig`; the BC fields mirror :class:`BCConfig`.
+    """
+
+    n_demonstrations: int = 20
+    demonstration_seed: int = 0
+    bc_gradient_steps: int = 3000
+    bc_batch_size: int = 256
+    bc_learning_rate: float = 1e-3
+    policy: dict[str, Any] = field(default_factory=dict)
+    ppo: dict[str, Any] = field(default_factory=dict)
+    max_attempts_factor: int = 4  # generate gives up after this many attempts per episode
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        self.bc_config()
+        self.ppo_config()
+        known = {f.name for f in dataclasses.fields(PolicyConfig)}
+        unknown = sorted(set(self.policy) - known)
+        if unknown:
+            raise UserError(f"unknown policy option(s): {', '.join(unknown)}")
+        if self.max_attempts_factor < 1:
+            raise UserError(f"max_attempts_factor must be >= 1; got {self.max_attempts_factor}")
+
+    def bc_config(self) -> BCConfig:
+        return BCConfig(
+            n_demonstrations=self.n_demonstrations,
+            gradient_steps=self.bc_gradient_steps,
+            batch_size=self.bc_batch_size,
+            learning_rate=self.bc_learning_rate,
+        )
+
+    def ppo_config(self) -> PPOConfig:
+        known = {f.name for f in dataclasses.fields(PPOConfig)}
+        unknown = sorted(set(self.ppo) - known)
+        if unknown:
+            raise UserError(f"unknown PPO option(s): {', '.join(unknown)}")
+        return PPOConfig(**self.ppo)
+
+
+class ExpertGenerator(Generator):
+    """BC warm start + PPO per task, then deterministic rollouts of the expert."""
+
+    config_cls: ClassVar[type[GeneratorConfig]] = ExpertConfig
+    policy_cls: ClassVar[type] = type(None)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.experts: dict[str, torch.nn.Module] = {}
+        self.training_history: dict[str, list[dict[str, float]]] = {}
+
+    # --- where experts live ---------------------------------------------------------
+    def expert_dir(self, task: TaskSpec, seed: int) -> Path:
+        config: ExpertConfig = self.config  # type: ignore[assignment]
+        key_fields = {k: v for k, v in dataclasses.asdict(config).items() if k != "cache_dir"}
+        key = json.dumps(
+            {"generator": self.name, "backend": self.backend.name, "task": task.task_id,
+             "seed": seed, "config": key_fields},
+            sort_keys=True,
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        root = (Path(config.cache_dir) if config.cache_dir
+                else self.workdir / "experts" if self.workdir else default_cache_dir())
+        return root / self.name / task.task_id / digest
+
+    # --- Generator interface ----------------------------------------------------------
+    def fit(self, task: TaskSpec, *, seed: int = 0) -> None:
+        """Train (or load the cached) expert for ``task``."""
+        directory = self.expert_dir(task, seed)
+        if (directory / SUMMARY_FILE).is_file():
+            self.experts[task.task_id] = load_checkpoint(directory / POLICY_DIR,
+                                                         kind=self.policy_cls.kind)
+            return
+        config: ExpertConfig = self.config  # type: ignore[assignment]
+        torch.manual_seed(seed)  # weight initialization
+        human = registry.generators.load(DEMONSTRATION_SOURCE)(self.backend)
+        episodes = list(human.generate(task, config.n_demonstrations, config.demonstration_seed))
+        probe = self.backend.make_env(task.task_id)
+        try:
+            observation, _ = probe.reset(seed=seed)
+        finally:
+            probe.close()
+        policy_config = state_policy_config(observation, **config.policy)
+        demos = demonstration_set(self.backend, episodes, policy_config.n_obs_steps,
+                                  policy_config.horizon)
+        policy = self.policy_cls(policy_config)
+        bc_stats = train_bc(policy, demos, config.bc_config(), seed)
+        value = ValueNetwork(policy_config)
+        value.fit_normalizers(demos.obs)
+        trainer = PPOTrainer(policy, value, self.backend, task, config.ppo_config(), seed=seed)
+        try:
+            history = trainer.train()
+        finally:
+            trainer.close()
+        save_checkpoint(directory / POLICY_DIR, policy, overwrite=True)
+        save_checkpoint(directory / VALUE_DIR, value, overwrite=True)
+        summary = {"task": task.task_id, "seed": seed, "bc_final_loss": bc_stats.final_loss,
+                   "bc_samples": bc_stats.n_samples, "ppo_history": history}
+        write_text_atomic(directory / SUMMARY_FILE, json.dumps(summary, indent=2),
+                          overwrite=True)
+        self.experts[task.task_id] = policy.eval()
+        self.training_history[task.task_id] = history
+
+    def generate(self, task: TaskSpec, n_episodes: int, seed: int) -> Iterator[Episode]:
+        """Yield ``n_episodes`` successful expert episodes of ``task``.
+
+        Attempt ``a`` starts from fixed initial state ``a mod N_init``; attempts run in
+        blocks of :data:`GENERATE_BLOCK` whose noise and resets come from ``(seed, block)``.
+        After ``max_attempts_factor * n_episodes`` attempts without enough successes the
+        expert is declared not good enough.
+        """
+        if n_episodes <= 0:
+            raise UserError(f"number of episodes must be positive, got {n_episodes}")
+        if task.task_id not in self.experts:
+            self.fit(task, seed=seed)
+        policy = self.experts[task.task_id]
+        config: ExpertConfig = self.config  # type: ignore[assignment]
+        n_init = len(self.backend.init_states(task.task_id))
+        max_attempts = config.max_attempts_factor * n_episodes
+        kept = attempts = block = 0
+        while kept < n_episodes and attempts < max_attempts:
+            size = min(GENERATE_BLOCK, max_attempts - attempts)
+            starts = [(attempts + i) % n_init for i in range(size)]
+            block_seed = int(np.random.default_rng([seed, block]).integers(2**31))
+            for episode in rollout_episodes(policy, self.backend, task, starts,
+                                            seed=block_seed, n_envs=GENERATE_BLOCK,
+                                            env_options=self.env_options):
+                if episode.success and kept < n_episodes:
+                    kept += 1
+                    yield episode
+            attempts += size
+            block += 1
+        if kept < n_episodes:
+            raise UserError(
+                f"the {self.name} expert for task {task.task_id!r} succeeded in {kept} of "
+                f"{attempts} attempts, short of the {n_episodes} episodes asked for; train it "
+                f"longer (ppo n_iterations) or ask for fewer episodes"
+            )
