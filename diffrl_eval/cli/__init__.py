@@ -11,7 +11,15 @@ import sys
 
 import typer
 
-from diffrl_eval.cli import catalog, data, reporting, vla_commands
+from diffrl_eval.cli import (
+    catalog,
+    check_command,
+    compare_command,
+    data,
+    export_command,
+    reporting,
+    vla_commands,
+)
 from diffrl_eval.errors import UserError
 
 app = typer.Typer(
@@ -33,7 +41,10 @@ app.add_typer(catalog.tasks_app, name="tasks")
 app.add_typer(vla_commands.vla_app, name="vla")
 data.register(app)
 reporting.register(app)
+compare_command.register(app)
+check_command.register(app)
 vla_commands.register(app)
+export_command.register(app)
 
 
 def _fail(message: str, code: int) -> None:

@@ -1,4 +1,4 @@
-"""`report`, `compare` and `check`: results into pages, and data quality into exit codes."""
+"""`report`: metrics results into one self-contained HTML page."""
 
 from __future__ import annotations
 
@@ -56,33 +56,5 @@ def report(
     console.print(f"wrote {path}")
 
 
-def compare(
-    sources: str = typer.Option(
-        "human,gaussian-ppo,diffusion-ppo", "--sources", help="Comma-separated generator names."
-    ),
-    backend: str = typer.Option("tabletop", "--backend", "-b", help="Environment backend."),
-    preset: str = typer.Option("quick", "--preset", help="quick | full."),
-    seeds: str = typer.Option("0", "--seeds", help="Comma-separated VLA training seeds."),
-    out: Path = typer.Option(Path("runs/compare"), "--out", "-o", help="Run directory."),
-) -> None:
-    """End to end: generate per source, measure, train and evaluate a VLA per source, report."""
-    raise UserError(
-        "'compare' is not available yet: it needs the RL generators and the VLA stage, "
-        "which this version does not ship; use 'generate', 'metrics' and 'report'"
-    )
-
-
-def check(
-    dataset: Path = typer.Argument(..., help="Dataset directory."),
-    baseline: Path = typer.Option(None, "--baseline", help="Metrics JSON of a known-good dataset."),
-    thresholds: Path = typer.Option(None, "--thresholds", help="File of absolute thresholds."),
-    tolerance: float = typer.Option(0.05, "--tolerance", help="Relative tolerance against --baseline."),
-) -> None:
-    """Regression check of data quality for CI: exit 1 on regression, 0 otherwise."""
-    raise UserError("'check' is not available yet in this version; use 'metrics --json' meanwhile")
-
-
 def register(app: typer.Typer) -> None:
     app.command("report")(report)
-    app.command("compare")(compare)
-    app.command("check")(check)

@@ -1,4 +1,4 @@
-"""`vla train`, `vla eval` and `export`: the downstream half of the comparison."""
+"""`vla train` and `vla eval`: the downstream half of the comparison."""
 
 from __future__ import annotations
 
@@ -35,14 +35,5 @@ def vla_eval(
     raise UserError(f"'vla eval' {_UNAVAILABLE}")
 
 
-def export(
-    dataset: Path = typer.Argument(..., help="Dataset directory."),
-    out: Path = typer.Argument(..., help="Output path to create."),
-    format: str = typer.Option("lerobot", "--format", help="lerobot | libero-hdf5."),
-) -> None:
-    """Export a dataset for other tools (LeRobotDataset v3, LIBERO/robomimic HDF5)."""
-    raise UserError("'export' is not available yet in this version")
-
-
 def register(app: typer.Typer) -> None:
-    app.command("export")(export)
+    """Top-level commands of this module (none besides the `vla` group)."""
