@@ -16,6 +16,8 @@ from diffrl_eval.cli import (
     check_command,
     compare_command,
     data,
+    doctor,
+    experts,
     export_command,
     reporting,
     vla_commands,
@@ -45,6 +47,8 @@ compare_command.register(app)
 check_command.register(app)
 vla_commands.register(app)
 export_command.register(app)
+experts.register(app)
+doctor.register(app)
 
 
 def _fail(message: str, code: int) -> None:
