@@ -1,22 +1,157 @@
-"""`check`: data-quality regression for CI pipelines, as an exit code."""
+"""`check`: data-quality regression for CI pipelines, as an exit code.
+
+The decisions live in :mod:`diffrl_eval.quality_check`; this module reads the inputs,
+prints the table of what moved and turns the outcome into the exit status (0 passed,
+1 regression, 2 bad input).
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from diffrl_eval.errors import UserError
+from diffrl_eval.quality_check import (
+    Finding,
+    Status,
+    check_thresholds,
+    compare_with_baseline,
+    parse_tolerances,
+    read_metrics_json,
+    read_thresholds,
+    regressions,
+)
+
+# CI logs are no terminal; rich would fold the table to 80 columns there.
+console = Console(width=None if sys.stdout.isatty() else 140)
+
+EXIT_PASSED = 0
+EXIT_REGRESSION = 1
+
+_STATUS_STYLE = {
+    Status.REGRESSION: "bold red",
+    Status.WORSE_WITHIN_TOLERANCE: "yellow",
+    Status.BETTER: "green",
+    Status.NEW: "cyan",
+    Status.PASSED: "green",
+    Status.UNCHANGED: "dim",
+}
+
+
+def load_metrics(path: Path) -> dict[str, Any]:
+    """The metrics of a dataset directory, or a metrics JSON file as it is."""
+    if path.is_dir():
+        from diffrl_eval.dataset import load_dataset
+        from diffrl_eval.metrics import compute_metrics
+
+        return compute_metrics(load_dataset(path))
+    if not path.exists():
+        raise UserError(f"dataset not found: {path}")
+    return dict(read_metrics_json(path, role="dataset metrics"))
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def findings_table(findings: Sequence[Finding], title: str) -> Table:
+    """The findings as a rich table: scope, metric, reference, value, comparison, status."""
+    table = Table(title=title)
+    for header in ("scope", "metric", "reference", "value", "comparison", "status"):
+        table.add_column(header, overflow="fold", justify="right" if header in ("reference", "value") else "left")
+    for finding in findings:
+        table.add_row(
+            finding.scope,
+            finding.metric,
+            _number(finding.reference),
+            _number(finding.value),
+            finding.detail,
+            finding.status.value,
+            style=_STATUS_STYLE[finding.status],
+        )
+    return table
+
+
+def _report(findings: Sequence[Finding], title: str, show_all: bool) -> None:
+    shown = [f for f in findings if show_all or f.moved]
+    if shown:
+        console.print(findings_table(shown, title))
+    failed = len(regressions(findings))
+    unchanged = len(findings) - len([f for f in findings if f.moved])
+    console.print(
+        f"{title}: {len(findings)} checks, {failed} regression(s), {unchanged} unchanged"
+        + ("" if show_all or not unchanged else " (not listed; --all lists them)")
+    )
 
 
 def check(
-    dataset: Path = typer.Argument(..., help="Dataset directory."),
-    baseline: Path = typer.Option(None, "--baseline", help="Metrics JSON of a known-good dataset."),
-    thresholds: Path = typer.Option(None, "--thresholds", help="File of absolute thresholds."),
-    tolerance: float = typer.Option(0.05, "--tolerance", help="Relative tolerance against --baseline."),
+    dataset: Path = typer.Argument(
+        ..., help="Dataset directory (or the metrics JSON of one).", show_default=False
+    ),
+    baseline: Path = typer.Option(
+        None, "--baseline", help="Metrics JSON of a known-good dataset ('metrics --json')."
+    ),
+    thresholds: Path = typer.Option(
+        None, "--thresholds", help="TOML file of absolute thresholds (format in the README)."
+    ),
+    tolerance: list[str] = typer.Option(
+        None,
+        "--tolerance",
+        help="Relative tolerance against --baseline: NUMBER for every metric (default 0.05) "
+        "or METRIC=NUMBER for one. Repeatable.",
+    ),
+    abs_tolerance: list[str] = typer.Option(
+        None,
+        "--abs-tolerance",
+        help="Smallest allowed move, in the metric's units: NUMBER or METRIC=NUMBER "
+        "(default 0; use it where the baseline is 0). Repeatable.",
+    ),
+    metric: list[str] = typer.Option(
+        None, "--metric", help="Compare only this metric with --baseline. Repeatable."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="List unchanged metrics too."),
 ) -> None:
-    """Regression check of data quality for CI: exit 1 on regression, 0 otherwise."""
-    raise UserError("'check' is not available yet in this version; use 'metrics --json' meanwhile")
+    """Data-quality regression check for CI: exit 1 on regression, 0 otherwise, 2 on bad input.
+
+    [b]--baseline[/b]: every metric is compared overall, per suite and per task with the baseline's; a move in the metric's bad direction beyond the tolerance is a regression. A task of the baseline missing from the dataset, or a metric that became undefined, is one too. A baseline of another backend or suite is bad input.
+
+    Bad directions: success_rate down; trajectory_length up; no_op_count and no_op_fraction up; mean_squared_jerk up; log_dimensionless_jerk down (closer to zero is smoother); action_variance up (less consistent).
+
+    [b]--thresholds[/b]: a TOML file of 'METRIC OP NUMBER' strings (OP: <= >= < > ==) under overall = [...], \\[suite] NAME = [...] and \\[task] TASK_ID = [...] ("*" = every suite or task); each must hold, and an undefined metric fails.
+    """
+    if baseline is None and thresholds is None:
+        raise UserError("give --baseline BASELINE.json, --thresholds FILE, or both")
+    if (tolerance or abs_tolerance or metric) and baseline is None:
+        raise UserError("--tolerance, --abs-tolerance and --metric apply to --baseline only")
+    default_tolerance, per_metric = parse_tolerances(tolerance or [], abs_tolerance or [])
+    reference = read_metrics_json(baseline, role="baseline") if baseline is not None else None
+    parsed_thresholds = read_thresholds(thresholds) if thresholds is not None else None
+    result = load_metrics(dataset)
+
+    findings: list[Finding] = []
+    if reference is not None:
+        compared = compare_with_baseline(
+            result, reference, tolerance=default_tolerance, per_metric=per_metric,
+            metrics=metric or None,
+        )
+        _report(compared, f"against baseline {baseline}", show_all)
+        findings += compared
+    if parsed_thresholds is not None:
+        held = check_thresholds(result, parsed_thresholds)
+        _report(held, f"against thresholds {thresholds}", True)
+        findings += held
+    failed = regressions(findings)
+    if failed:
+        console.print(f"[bold red]REGRESSION[/]: {len(failed)} of {len(findings)} checks failed")
+        raise typer.Exit(EXIT_REGRESSION)
+    console.print(f"[bold green]PASSED[/]: {len(findings)} checks")
+    raise typer.Exit(EXIT_PASSED)
 
 
 def register(app: typer.Typer) -> None:
