@@ -1,0 +1,120 @@
+"""Replaying recorded actions in LIBERO: the replay check of demonstrations, and frames.
+
+A LIBERO demonstration (robomimic layout) holds the flattened MuJoCo state before every
+action (``states`` (T, D)) and the actions (T, 7). The replay check starts the task's env
+from the first state, without settle steps, sends the actions one by one and reports
+whether the recorded outcome comes back: success at the end, and how far the simulated
+states drift from the recorded ones. Files written from this project's own LIBERO
+episodes reproduce exactly; LIBERO's original files were recorded with older MuJoCo
+versions and may drift, which is what the check is for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diffrl_eval.constants import ACTION_DIM, CAMERA_KEYS, OBS_AGENTVIEW_IMAGE
+from diffrl_eval.envs.libero.env import (
+    INIT_SIM_STATE_OPTION,
+    INIT_STATE_OPTION,
+    SETTLE_STEPS_OPTION,
+    LiberoEnv,
+)
+from diffrl_eval.envs.libero.tasks import get_task
+from diffrl_eval.errors import UserError
+
+
+@dataclass(frozen=True)
+class ReplayCheck:
+    """The outcome of replaying one recorded episode.
+
+    ``successes`` (T,) is the goal check after each replayed action; ``state_error`` the
+    largest absolute difference between a replayed and a recorded state (qpos and qvel
+    entries, NaN when only the first state was given).
+    """
+
+    successes: np.ndarray
+    state_error: float
+    recorded_success: bool | None
+
+    @property
+    def success(self) -> bool:
+        """Whether the replay reached the goal at some step."""
+        return bool(self.successes.any())
+
+    @property
+    def first_success_step(self) -> int | None:
+        hits = np.flatnonzero(self.successes)
+        return int(hits[0]) if hits.size else None
+
+    @property
+    def reproduced(self) -> bool:
+        """The replay ends as the recording says it did (success or not)."""
+        return self.recorded_success is None or self.success == self.recorded_success
+
+
+def _check_actions(actions: np.ndarray) -> np.ndarray:
+    actions = np.asarray(actions, dtype=np.float64)
+    if actions.ndim != 2 or actions.shape[1] != ACTION_DIM or len(actions) == 0:
+        raise UserError(f"actions must have shape (T, {ACTION_DIM}) with T > 0, "
+                        f"got {actions.shape}")
+    return actions
+
+
+def replay_check(task_id: str, states: np.ndarray, actions: np.ndarray, *,
+                 recorded_success: bool | None = None,
+                 env: LiberoEnv | None = None) -> ReplayCheck:
+    """Replay ``actions`` (T, 7) from ``states[0]`` and compare with the recording.
+
+    ``states`` is (T, D) (the state before every action, LIBERO's layout) or (1, D) /
+    (D,) (the first state only). Pass ``env`` to reuse an env of the same task (making
+    one costs seconds).
+    """
+    actions = _check_actions(actions)
+    states = np.atleast_2d(np.asarray(states, dtype=np.float64))
+    if len(states) not in (1, len(actions)):
+        raise UserError(f"states must hold the first state or one per action "
+                        f"({len(actions)}), got {len(states)}")
+    own_env = env is None
+    env = env or LiberoEnv(get_task(task_id))
+    try:
+        env.reset(options={INIT_SIM_STATE_OPTION: states[0], SETTLE_STEPS_OPTION: 0})
+        successes = np.zeros(len(actions), dtype=bool)
+        compared = len(states) > 1
+        error = 0.0 if compared else float("nan")
+        for t, action in enumerate(actions):
+            *_, info = env.step(action)
+            successes[t] = info["success"]
+            if compared and t + 1 < len(states):
+                # entry 0 is the simulation time, not part of the physical state
+                error = max(error, float(np.abs(env.sim_state()[1:] - states[t + 1][1:]).max()))
+        return ReplayCheck(successes, error, recorded_success)
+    finally:
+        if own_env:
+            env.close()
+
+
+def render_episode(task_id: str, actions: np.ndarray, *, init_state_index: int | None = None,
+                   seed: int | None = None, image_size: int = 128,
+                   camera: str = OBS_AGENTVIEW_IMAGE) -> np.ndarray:
+    """Frames of ``camera`` before each action and after the last, (T + 1, S, S, 3) uint8.
+
+    The episode starts as the generators start theirs: LIBERO's initial state
+    ``init_state_index`` (or a placement sampled from ``seed``), then the settle steps.
+    """
+    if camera not in CAMERA_KEYS:
+        raise UserError(f"unknown camera {camera!r}; valid choices: {', '.join(CAMERA_KEYS)}")
+    actions = _check_actions(actions)
+    env = LiberoEnv(get_task(task_id), images=True, image_size=image_size)
+    try:
+        options = None if init_state_index is None else {INIT_STATE_OPTION: init_state_index}
+        obs, _ = env.reset(seed=seed, options=options)
+        frames = [obs[camera]]
+        for action in actions:
+            obs, *_ = env.step(action)
+            frames.append(obs[camera])
+        return np.stack(frames)
+    finally:
+        env.close()
