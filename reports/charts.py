@@ -1,16 +1,17 @@
 """The report's figures as altair charts, turned into Vega-Lite specs for the page.
 
 Figures (one per function):
-- success rate per source, with the Wilson interval as error bars;
-- trajectory length (steps to success) per task and source, mean ± std;
-- mean squared jerk per source, a box plot over episodes on a log axis;
-- log dimensionless jerk per source, a box plot over episodes;
+- success rate of the generated data per suite and source, Wilson interval as error bars;
+- trajectory length (steps to success) per suite and per task and source, mean ± std
+  (the paper's Fig. 6a);
+- mean squared jerk per source, a box plot over episodes on a log axis, and log
+  dimensionless jerk per source (Fig. 6b);
 - action variance over normalized time for one task, one line per source, with a
-  drop-down to pick the action dimension (default y).
+  drop-down to pick the action dimension (default y; Fig. 7).
 
 Data go into each spec (its top-level ``datasets``), so a spec is self-contained JSON that
-needs nothing but the embedded Vega libraries to draw. One colour per source, the
-same in every figure.
+needs nothing but the embedded Vega libraries to draw. One colour per source (series), the
+same in every figure of the page, VLA figures included.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import altair as alt
 
 from diffrl_eval.constants import ACTION_DIM
 from diffrl_eval.errors import UserError, unknown_choice
-from reports.results import Source
+from reports.results import Source, series_names
 from reports.tables import task_ids
 
 # LIBERO's 7-D delta action: translation, rotation (axis-angle delta), gripper.
@@ -46,7 +47,7 @@ class Figure:
     spec: dict[str, Any]
 
 
-def _spec(chart: alt.TopLevelMixin, rows: list[dict]) -> dict[str, Any]:
+def chart_spec(chart: alt.TopLevelMixin, rows: list[dict]) -> dict[str, Any]:
     """The chart's Vega-Lite spec with ``rows`` as its data.
 
     The chart refers to a named data set that is filled in after ``to_dict``: altair's
@@ -58,7 +59,7 @@ def _spec(chart: alt.TopLevelMixin, rows: list[dict]) -> dict[str, Any]:
     return spec
 
 
-def _data() -> alt.Data:
+def chart_data() -> alt.Data:
     return alt.Data(name=_DATA_NAME)
 
 
@@ -69,43 +70,77 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _source_scale(sources: Sequence[Source]) -> alt.Scale:
-    return alt.Scale(domain=[s.name for s in sources], scheme="tableau10")
+def series_color(
+    domain: Sequence[str],
+    field: str = _SOURCE,
+    title: str = "source",
+    shown: Sequence[str] | None = None,
+    scheme: str = "tableau10",
+    **legend: Any,
+) -> alt.Color:
+    """One colour per name of ``domain`` (the same name gets the same colour on every chart).
 
-
-def _color(sources: Sequence[Source], **legend: Any) -> alt.Color:
+    ``shown`` limits the legend to the names this chart draws.
+    """
+    if shown is not None:
+        legend["values"] = list(shown)
     return alt.Color(
-        f"{_SOURCE}:N", scale=_source_scale(sources), legend=alt.Legend(title="source", **legend)
+        f"{field}:N",
+        scale=alt.Scale(domain=list(domain), scheme=scheme),
+        legend=alt.Legend(title=title, **legend),
     )
+
+
+def _color(sources: Sequence[Source], domain: Sequence[str] | None, **legend: Any) -> alt.Color:
+    shown = series_names(sources)
+    return series_color(domain or shown, shown=shown, **legend)
 
 
 def _source_axis(sources: Sequence[Source]) -> alt.X:
     return alt.X(
-        f"{_SOURCE}:N", sort=[s.name for s in sources], title=None, axis=alt.Axis(labelAngle=0)
+        f"{_SOURCE}:N", sort=series_names(sources), title=None, axis=alt.Axis(labelAngle=0)
     )
+
+
+def _suites(sources: Sequence[Source]) -> list[str]:
+    return list(dict.fromkeys(suite for s in sources for suite in s.result.get("per_suite", {})))
+
+
+def _bar_step(groups: int) -> alt.Step:
+    # With an x offset, the step is the width of one bar. Thinner bars when there are many
+    # groups (LIBERO-90's tasks), so the figure stays scrollable.
+    return alt.Step(20 if groups <= 20 else 7)
 
 
 # --- success rate -------------------------------------------------------------------------
 
 
-def success_rate_chart(sources: Sequence[Source]) -> dict[str, Any]:
-    """Bars of the overall success rate per source, error bars from ci_low to ci_high."""
+def success_rate_chart(
+    sources: Sequence[Source], domain: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Bars of the data's success rate per suite and source, error bars from ci_low to ci_high."""
     rows = []
     for source in sources:
-        success = source.result["overall"]["success"]
-        rows.append(
-            {
-                _SOURCE: source.name,
-                "rate": _finite(success["rate"]),
-                "ci_low": _finite(success["ci_low"]),
-                "ci_high": _finite(success["ci_high"]),
-                "successes": int(success["successes"]),
-                "episodes": int(success["episodes"]),
-            }
-        )
-    base = alt.Chart(_data())
+        for suite, summary in _suite_summaries(source):
+            success = summary["success"]
+            rows.append(
+                {
+                    _SOURCE: source.series,
+                    "suite": suite,
+                    "rate": _finite(success["rate"]),
+                    "ci_low": _finite(success["ci_low"]),
+                    "ci_high": _finite(success["ci_high"]),
+                    "successes": int(success["successes"]),
+                    "episodes": int(success["episodes"]),
+                }
+            )
+    suites = _suites(sources)
+    x = alt.X("suite:N", sort=suites, title="suite", axis=alt.Axis(labelAngle=0))
+    offset = alt.XOffset(f"{_SOURCE}:N", sort=series_names(sources))
+    base = alt.Chart(chart_data())
     tooltip = [
         alt.Tooltip(f"{_SOURCE}:N"),
+        alt.Tooltip("suite:N"),
         alt.Tooltip("rate:Q", format=".1%"),
         alt.Tooltip("ci_low:Q", format=".1%", title="95% CI low"),
         alt.Tooltip("ci_high:Q", format=".1%", title="95% CI high"),
@@ -113,29 +148,87 @@ def success_rate_chart(sources: Sequence[Source]) -> dict[str, Any]:
         alt.Tooltip("episodes:Q"),
     ]
     bars = base.mark_bar(opacity=0.85).encode(
-        x=_source_axis(sources),
+        x=x,
+        xOffset=offset,
         y=alt.Y(
             "rate:Q",
             title="success rate",
             scale=alt.Scale(domain=[0, 1]),
             axis=alt.Axis(format="%"),
         ),
-        color=_color(sources),
+        color=_color(sources, domain),
         tooltip=tooltip,
     )
     interval = base.mark_errorbar(ticks=True, thickness=1.5, color="black").encode(
-        x=_source_axis(sources),
-        y=alt.Y("ci_low:Q", title="success rate"),
-        y2="ci_high:Q",
+        x=x, xOffset=offset, y=alt.Y("ci_low:Q", title="success rate"), y2="ci_high:Q"
     )
-    chart = alt.layer(bars, interval).properties(width=max(160, 90 * len(sources)), height=260)
-    return _spec(chart, rows)
+    chart = alt.layer(bars, interval).properties(width=alt.Step(36), height=260)
+    return chart_spec(chart, rows)
+
+
+def _suite_summaries(source: Source) -> list[tuple[str, Any]]:
+    per_suite = source.result.get("per_suite") or {source.suite: source.result["overall"]}
+    return list(per_suite.items())
 
 
 # --- trajectory length -----------------------------------------------------------------------
 
 
-def trajectory_length_chart(sources: Sequence[Source]) -> dict[str, Any] | None:
+def _length_row(key: dict[str, Any], statistic: Any) -> dict[str, Any] | None:
+    mean = _finite(statistic.get("mean"))
+    if mean is None:  # no successful episode: nothing to draw, the tables say so
+        return None
+    std = _finite(statistic.get("std")) or 0.0
+    return {**key, "mean": mean, "low": mean - std, "high": mean + std,
+            "count": int(statistic["count"])}
+
+
+def _length_chart(
+    sources: Sequence[Source], rows: list[dict], group: str, order: list[str],
+    domain: Sequence[str] | None,
+) -> dict[str, Any]:
+    x = alt.X(f"{group}:N", sort=order, title=group,
+              axis=alt.Axis(labelAngle=-35 if group == "task" else 0, labelLimit=220))
+    offset = alt.XOffset(f"{_SOURCE}:N", sort=series_names(sources))
+    title = "steps to success (mean ± std)"
+    base = alt.Chart(chart_data())
+    bars = base.mark_bar(opacity=0.85).encode(
+        x=x,
+        xOffset=offset,
+        y=alt.Y("mean:Q", title=title),
+        color=_color(sources, domain),
+        tooltip=[
+            alt.Tooltip(f"{group}:N"),
+            alt.Tooltip(f"{_SOURCE}:N"),
+            alt.Tooltip("mean:Q", format=".1f"),
+            alt.Tooltip("count:Q", title="successful episodes"),
+        ],
+    )
+    whiskers = base.mark_errorbar(ticks=True, color="black").encode(
+        x=x, xOffset=offset, y=alt.Y("low:Q", title=title), y2="high:Q"
+    )
+    width = _bar_step(len(order))
+    return chart_spec(alt.layer(bars, whiskers).properties(width=width, height=260), rows)
+
+
+def trajectory_length_suite_chart(
+    sources: Sequence[Source], domain: Sequence[str] | None = None
+) -> dict[str, Any] | None:
+    """Grouped bars: mean steps to success per suite and source, whiskers at mean ± std."""
+    rows = []
+    for source in sources:
+        for suite, summary in _suite_summaries(source):
+            row = _length_row({"suite": suite, _SOURCE: source.series}, summary["trajectory_length"])
+            if row is not None:
+                rows.append(row)
+    if not rows:
+        return None
+    return _length_chart(sources, rows, "suite", _suites(sources), domain)
+
+
+def trajectory_length_chart(
+    sources: Sequence[Source], domain: Sequence[str] | None = None
+) -> dict[str, Any] | None:
     """Grouped bars: mean steps to success per task and source, whiskers at mean ± std."""
     tasks = task_ids(sources)
     rows = []
@@ -144,44 +237,13 @@ def trajectory_length_chart(sources: Sequence[Source]) -> dict[str, Any] | None:
             summary = source.result["per_task"].get(task_id)
             if summary is None:
                 continue
-            statistic = summary["trajectory_length"]
-            mean = _finite(statistic.get("mean"))
-            if mean is None:  # no successful episode: nothing to draw, the table says so
-                continue
-            std = _finite(statistic.get("std")) or 0.0
-            rows.append(
-                {
-                    "task": task_id,
-                    _SOURCE: source.name,
-                    "mean": mean,
-                    "low": mean - std,
-                    "high": mean + std,
-                    "count": int(statistic["count"]),
-                }
-            )
+            row = _length_row({"task": task_id, _SOURCE: source.series},
+                              summary["trajectory_length"])
+            if row is not None:
+                rows.append(row)
     if not rows:
         return None
-    x = alt.X("task:N", sort=tasks, title="task", axis=alt.Axis(labelAngle=-35, labelLimit=220))
-    offset = alt.XOffset(f"{_SOURCE}:N", sort=[s.name for s in sources])
-    base = alt.Chart(_data())
-    bars = base.mark_bar(opacity=0.85).encode(
-        x=x,
-        xOffset=offset,
-        y=alt.Y("mean:Q", title="steps to success (mean ± std)"),
-        color=_color(sources),
-        tooltip=[
-            alt.Tooltip("task:N"),
-            alt.Tooltip(f"{_SOURCE}:N"),
-            alt.Tooltip("mean:Q", format=".1f"),
-            alt.Tooltip("count:Q", title="successful episodes"),
-        ],
-    )
-    whiskers = base.mark_errorbar(ticks=True, color="black").encode(
-        x=x, xOffset=offset, y=alt.Y("low:Q", title="steps to success (mean ± std)"), y2="high:Q"
-    )
-    # Narrower groups when there are many tasks (LIBERO-90), so the figure stays scrollable.
-    band = max(24, (14 if len(tasks) <= 20 else 6) * len(sources))
-    return _spec(alt.layer(bars, whiskers).properties(width=alt.Step(band), height=260), rows)
+    return _length_chart(sources, rows, "task", tasks, domain)
 
 
 # --- jerk ------------------------------------------------------------------------------------
@@ -194,7 +256,7 @@ def _episode_values(sources: Sequence[Source], key: str, *, positive: bool) -> l
             value = _finite(episode.get(key))
             if value is None or (positive and value <= 0):
                 continue
-            rows.append({_SOURCE: source.name, "task": episode["task_id"], key: value})
+            rows.append({_SOURCE: source.series, "task": episode["task_id"], key: value})
     return rows
 
 
@@ -203,23 +265,26 @@ def _box_plot(
     key: str,
     title: str,
     scale: alt.Scale,
+    domain: Sequence[str] | None,
     axis: alt.Axis | None = None,
 ) -> alt.Chart:
     return (
-        alt.Chart(_data())
+        alt.Chart(chart_data())
         # Whiskers to min and max: every episode is inside the drawn range, and there is no
         # outlier layer (an empty one makes Vega warn about an infinite extent).
         .mark_boxplot(extent="min-max", size=36, opacity=0.9)
         .encode(
             x=_source_axis(sources),
             y=alt.Y(f"{key}:Q", title=title, scale=scale, axis=axis or alt.Axis()),
-            color=_color(sources),
+            color=_color(sources, domain),
         )
-        .properties(width=max(160, 90 * len(sources)), height=260)
+        .properties(width=max(160, 90 * len(series_names(sources))), height=260)
     )
 
 
-def mean_squared_jerk_chart(sources: Sequence[Source]) -> tuple[dict[str, Any] | None, int]:
+def mean_squared_jerk_chart(
+    sources: Sequence[Source], domain: Sequence[str] | None = None
+) -> tuple[dict[str, Any] | None, int]:
     """Box plot of per-episode mean squared jerk on a log axis.
 
     Returns the chart (None when no episode has a positive value) and how many defined
@@ -233,18 +298,20 @@ def mean_squared_jerk_chart(sources: Sequence[Source]) -> tuple[dict[str, Any] |
     # Labels on powers of ten only: a log axis otherwise labels every minor tick.
     axis = alt.Axis(format="~e", labelExpr="log(datum.value) / LN10 % 1 ? '' : datum.label")
     title = "mean squared jerk (m²/s⁶, log)"
-    chart = _box_plot(sources, key, title, alt.Scale(type="log"), axis)
-    return _spec(chart, rows), len(defined) - len(rows)
+    chart = _box_plot(sources, key, title, alt.Scale(type="log"), domain, axis)
+    return chart_spec(chart, rows), len(defined) - len(rows)
 
 
-def log_dimensionless_jerk_chart(sources: Sequence[Source]) -> dict[str, Any] | None:
+def log_dimensionless_jerk_chart(
+    sources: Sequence[Source], domain: Sequence[str] | None = None
+) -> dict[str, Any] | None:
     """Box plot of per-episode log dimensionless jerk (higher, i.e. closer to 0, is smoother)."""
     key = "log_dimensionless_jerk"
     rows = _episode_values(sources, key, positive=False)
     if not rows:
         return None
-    chart = _box_plot(sources, key, "log dimensionless jerk", alt.Scale(zero=False))
-    return _spec(chart, rows)
+    chart = _box_plot(sources, key, "log dimensionless jerk", alt.Scale(zero=False), domain)
+    return chart_spec(chart, rows)
 
 
 # --- action variance -----------------------------------------------------------------------
@@ -257,17 +324,27 @@ def _curve(source: Source, task_id: str) -> list[list[float]] | None:
     return curve["variance"]
 
 
+def _series_curve(sources: Sequence[Source], series: str, task_id: str) -> list[list[float]] | None:
+    """The series' curve for the task (its first dataset that has one)."""
+    for source in sources:
+        if source.series == series:
+            curve = _curve(source, task_id)
+            if curve is not None:
+                return curve
+    return None
+
+
 def default_variance_task(sources: Sequence[Source]) -> str | None:
-    """The first task whose variance curve every source has; else the first with any curve."""
+    """The first task whose variance curve every series has; else the first with any curve."""
     candidates = [t for t in task_ids(sources) if any(_curve(s, t) for s in sources)]
     for task_id in candidates:
-        if all(_curve(s, task_id) for s in sources):
+        if all(_series_curve(sources, series, task_id) for series in series_names(sources)):
             return task_id
     return candidates[0] if candidates else None
 
 
 def action_variance_chart(
-    sources: Sequence[Source], task_id: str, dimension: int
+    sources: Sequence[Source], task_id: str, dimension: int, domain: Sequence[str] | None = None
 ) -> dict[str, Any] | None:
     """Variance across successful episodes vs normalized time, one line per source.
 
@@ -275,8 +352,8 @@ def action_variance_chart(
     ``dimension``.
     """
     rows = []
-    for source in sources:
-        variance = _curve(source, task_id)
+    for series in series_names(sources):
+        variance = _series_curve(sources, series, task_id)
         if variance is None:
             continue
         n_points = len(variance)
@@ -285,7 +362,7 @@ def action_variance_chart(
             for dim, value in enumerate(per_dimension):
                 rows.append(
                     {
-                        _SOURCE: source.name,
+                        _SOURCE: series,
                         "time": time,
                         "dimension": dim,
                         "variance": _finite(value),
@@ -303,12 +380,12 @@ def action_variance_chart(
         ),
     )
     base = (
-        alt.Chart(_data())
+        alt.Chart(chart_data())
         .transform_filter(alt.datum.dimension == selected)
         .encode(x=alt.X("time:Q", title="normalized time", scale=alt.Scale(domain=[0, 1])))
     )
     # Both layers share one legend; drawn as strokes, it matches the lines, not the pale band.
-    color = _color(sources, symbolType="stroke", symbolStrokeWidth=2.5, symbolOpacity=1)
+    color = _color(sources, domain, symbolType="stroke", symbolStrokeWidth=2.5, symbolOpacity=1)
     band = base.mark_area(opacity=0.12).encode(y=alt.Y("variance:Q", stack=None), color=color)
     line = base.mark_line(strokeWidth=2).encode(
         y=alt.Y("variance:Q", title="variance across successful episodes"),
@@ -320,7 +397,7 @@ def action_variance_chart(
         ],
     )
     chart = alt.layer(band, line).add_params(selected).properties(width=520, height=260)
-    return _spec(chart, rows)
+    return chart_spec(chart, rows)
 
 
 # --- all figures ---------------------------------------------------------------------------
@@ -331,8 +408,13 @@ def figures(
     *,
     variance_task: str | None = None,
     variance_dimension: int = DEFAULT_VARIANCE_DIMENSION,
+    colour_domain: Sequence[str] | None = None,
 ) -> list[Figure]:
-    """Every figure the data allow, in page order; a figure without data is left out."""
+    """Every data-quality figure the data allow, in page order; one without data is left out.
+
+    ``colour_domain`` fixes the colour of each series name (default: the sources' series);
+    the page passes the names of its VLA rows too, so a source keeps its colour everywhere.
+    """
     if not 0 <= variance_dimension < ACTION_DIM:
         raise UserError(
             f"action dimension {variance_dimension} is out of range; valid: 0..{ACTION_DIM - 1}"
@@ -340,27 +422,42 @@ def figures(
     with_curves = [t for t in task_ids(sources) if any(_curve(s, t) for s in sources)]
     if variance_task is not None and variance_task not in with_curves:
         raise unknown_choice("task for the action-variance figure", variance_task, with_curves)
+    if not sources:
+        return []
     variance_task = variance_task or default_variance_task(sources)
+    domain = list(colour_domain) if colour_domain else series_names(sources)
 
     result = [
         Figure(
             "success-rate",
-            "Success rate per source",
-            "Overall success rate; error bars are the Wilson score 95% interval.",
-            success_rate_chart(sources),
+            "Success rate of the generated data per suite",
+            "Share of successful episodes in each dataset; error bars are the Wilson score "
+            "95% interval.",
+            success_rate_chart(sources, domain),
         ),
     ]
-    trajectory = trajectory_length_chart(sources)
+    by_suite = trajectory_length_suite_chart(sources, domain)
+    if by_suite is not None:
+        result.append(
+            Figure(
+                "trajectory-length-suite",
+                "Fig. 6a — Trajectory length per suite",
+                "Steps to success of successful episodes in each suite, mean ± one standard "
+                "deviation (shorter is more direct).",
+                by_suite,
+            )
+        )
+    trajectory = trajectory_length_chart(sources, domain)
     if trajectory is not None:
         result.append(
             Figure(
                 "trajectory-length",
-                "Trajectory length per task",
+                "Fig. 6a — Trajectory length per task",
                 "Steps to success of successful episodes, mean ± one standard deviation.",
                 trajectory,
             )
         )
-    msj, left_out = mean_squared_jerk_chart(sources)
+    msj, left_out = mean_squared_jerk_chart(sources, domain)
     if msj is not None:
         note = (
             f" {left_out} episode(s) with zero jerk are not shown on the log axis."
@@ -370,26 +467,29 @@ def figures(
         result.append(
             Figure(
                 "mean-squared-jerk",
-                "Mean squared jerk per source",
+                "Fig. 6b — Mean squared jerk per source",
                 "Per-episode mean squared jerk of the end-effector position (lower is smoother); "
                 "boxes span the quartiles, whiskers the minimum and maximum." + note,
                 msj,
             )
         )
-    ldlj = log_dimensionless_jerk_chart(sources)
+    ldlj = log_dimensionless_jerk_chart(sources, domain)
     if ldlj is not None:
         result.append(
             Figure(
                 "log-dimensionless-jerk",
-                "Log dimensionless jerk per source",
+                "Fig. 6b — Log dimensionless jerk per source",
                 "Per-episode log dimensionless jerk of the end-effector velocity; it does not "
                 "grow with duration or amplitude (closer to zero is smoother).",
                 ldlj,
             )
         )
     if variance_task is not None:
-        chart = action_variance_chart(sources, variance_task, variance_dimension)
-        missing = [s.name for s in sources if _curve(s, variance_task) is None]
+        chart = action_variance_chart(sources, variance_task, variance_dimension, domain)
+        missing = [
+            series for series in series_names(sources)
+            if _series_curve(sources, series, variance_task) is None
+        ]
         note = (
             f" No curve (fewer than two successful episodes) for: {', '.join(missing)}."
             if missing
@@ -399,7 +499,7 @@ def figures(
             result.append(
                 Figure(
                     "action-variance",
-                    f"Action variance over normalized time — task {variance_task}",
+                    f"Fig. 7 — Action variance over normalized time — task {variance_task}",
                     "Variance of the action across successful episodes, each resampled to "
                     "normalized time; pick the action dimension below the chart." + note,
                     chart,

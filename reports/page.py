@@ -1,9 +1,13 @@
-"""The self-contained HTML report: one file, readable offline, made from metrics results.
+"""The self-contained HTML report: one file, readable offline, the evidence for one run.
 
-``build_report`` is the entry point (``diffrl_eval.reports`` group, name ``html``). The page
-holds the run metadata, the datasets, the metrics tables and the figures; the Vega
-libraries are inlined once and each figure's spec is an inert JSON block that a small
-script hands to ``vegaEmbed``. The page records its own script errors, console errors and
+``build_report`` is the entry point (``diffrl_eval.reports`` group, name ``html``). From
+metrics results, VLA evaluation results, generation costs and an ablation it lays out the
+paper's tables and figures for this run: Table I (in-distribution VLA success), Table II
+(OOD zero-shot), Fig. 6a (trajectory length), Fig. 6b (jerk), Fig. 7 (action variance),
+no-op counts, the cost of generating each dataset, and the run's metadata. Every table and
+figure has a stable element id (``*_ID`` constants, ``figure-<name>``), so tools and tests
+can find them. The Vega libraries are inlined once and each figure's spec is an inert JSON
+block that a small script hands to ``vegaEmbed``. The page records its own script errors, console errors and
 warnings, and how many figures rendered, in the ``data-*`` attributes of
 ``#report-status``, so a headless browser can check the drawing without a debugger.
 """
@@ -11,26 +15,51 @@ warnings, and how many figures rendered, in the ``data-*`` attributes of
 from __future__ import annotations
 
 import datetime
+import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import diffrl_eval
 from reports import escaping, javascript
+from reports.ablation import ablation_chart
 from reports.charts import DEFAULT_VARIANCE_DIMENSION, Figure, figures
+from reports.generation_cost import generation_cost_table
 from reports.output import check_destination, write_new_file
-from reports.results import Source, name_sources, validate_results
+from reports.results import Source, name_sources, series_names, validate_results
 from reports.tables import (
     badge_html,
     dataset_table,
     key_value_table,
+    no_op_table,
     source_table,
     table_html,
     task_table,
 )
+from reports.vla_charts import vla_success_chart
+from reports.vla_results import (
+    IN_DISTRIBUTION,
+    OOD_ZERO_SHOT,
+    VlaRow,
+    evaluation_runs,
+    vla_rows,
+)
+from reports.vla_tables import in_distribution_table, ood_table, runs_table, training_label
 
 STATUS_ELEMENT_ID = "report-status"
 CHART_CLASS = "chart"
+
+# Stable ids of the page's tables (figures are "figure-<name>", e.g. figure-action-variance).
+RUN_METADATA_ID = "table-run-metadata"
+IN_DISTRIBUTION_TABLE_ID = "table-in-distribution"  # Table I
+OOD_TABLE_ID = "table-ood"  # Table II
+VLA_RUNS_TABLE_ID = "table-vla-runs"
+GENERATION_COST_TABLE_ID = "table-generation-cost"
+DATASETS_TABLE_ID = "table-datasets"
+PER_SOURCE_TABLE_ID = "table-per-source"
+NO_OP_TABLE_ID = "table-no-op"
+PER_TASK_TABLE_ID = "table-per-task"
+PRESET_NOTE_ID = "preset-note"
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -51,6 +80,9 @@ table.metadata td:first-child { font-weight: 600; }
 figure { margin: 1.2rem 0 2rem; } figcaption { color: #444; font-size: 0.9rem; max-width: 60rem; }
 .chart { min-height: 80px; overflow-x: auto; }
 .note { background: #fff8e1; border-left: 4px solid #d9a400; padding: 0.5rem 0.8rem; }
+.preset { background: #eef4ff; border-left: 4px solid #3b6fd8; padding: 0.5rem 0.8rem; }
+table.vla td.num { white-space: normal; min-width: 10rem; }
+p.caption { color: #444; font-size: 0.9rem; max-width: 60rem; margin: 0.2rem 0; }
 """
 
 # Runs before the Vega bundle, so that errors while loading it are recorded too.
@@ -100,6 +132,8 @@ _EMBED_SCRIPT = """
     });
   })).then(function () {
     status.setAttribute("data-rendered", String(rendered));
+    // The drawn page's height, so a screenshot can take the whole page at once.
+    status.setAttribute("data-page-height", String(document.documentElement.scrollHeight));
     status.setAttribute("data-done", "true");
   });
 })();
@@ -107,21 +141,39 @@ _EMBED_SCRIPT = """
 
 
 def build_report(
-    results: list[dict],
+    results: Sequence[Mapping[str, Any]],
     out: Path,
     *,
     title: str = "diffrl-eval report",
-    metadata: dict | None = None,
+    metadata: Mapping[str, Any] | None = None,
     variance_task: str | None = None,
     variance_dimension: int = DEFAULT_VARIANCE_DIMENSION,
+    vla_results: Sequence[Mapping[str, Any]] | None = None,
+    generation_cost: Mapping[str, Any] | None = None,
+    ablation: Mapping[str, Any] | None = None,
+    preset_note: str | None = None,
 ) -> Path:
-    """Write the HTML report for ``results`` (metrics dicts, one per dataset) to ``out``.
+    """Write the HTML report of one run to ``out``; returns ``out``.
 
-    ``metadata`` adds key/value rows to the run metadata (e.g. a command line, a seed).
-    ``variance_task``/``variance_dimension`` choose the action-variance figure (default: the
-    first task every source has a curve for, dimension 1 = y). Raises ``UserError`` if
-    ``out`` exists, its directory is missing, or a result is not a valid metrics dict.
-    Returns ``out``.
+    - ``results``: metrics dicts (``diffrl-eval/metrics``), one per dataset: datasets, data
+      quality per source and per task, no-op counts, Fig. 6a, Fig. 6b and Fig. 7. May be
+      empty when ``vla_results`` are given.
+    - ``metadata``: extra key/value rows for the run metadata (a command line, a seed).
+    - ``variance_task``/``variance_dimension``: Fig. 7's task (default: the first task
+      every source has a curve for) and starting action dimension (default 1 = y).
+    - ``vla_results``: ``diffrl-eval/vla-eval`` results and/or ``diffrl-eval/vla-eval-seeds``
+      aggregates: Table I (in-distribution) and Table II (OOD zero-shot), each with its
+      figure, and the table of evaluation runs. All runs of one table must share one
+      ``hparams_hash``.
+    - ``generation_cost``: ``{source: {"env_steps", "wall_seconds", "episodes",
+      "expert_env_steps", "expert_seconds"}}``: the data-generation cost table.
+    - ``ablation``: ``{"task", "curves": [{"variant", "env_steps", "success_rate"}]}``:
+      the ablation figure.
+    - ``preset_note``: what the run's preset changed (fewer tasks, smaller budgets), shown
+      at the top and in the metadata.
+
+    Raises ``UserError`` if ``out`` exists, its directory cannot be made, or an input is
+    malformed (one line naming the input and the key).
     """
     out = Path(out)
     check_destination(out)  # fail before the (slow) rendering, not after
@@ -131,8 +183,51 @@ def build_report(
         metadata=metadata,
         variance_task=variance_task,
         variance_dimension=variance_dimension,
+        vla_results=vla_results,
+        generation_cost=generation_cost,
+        ablation=ablation,
+        preset_note=preset_note,
     )
     return write_new_file(out, page)
+
+
+def _unique(values: Sequence[Any]) -> list[Any]:
+    return list(dict.fromkeys(value for value in values if value is not None))
+
+
+def _run_metadata(
+    sources: Sequence[Source],
+    runs: Sequence[Mapping[str, Any]],
+    generated_at: datetime.datetime,
+    preset_note: str | None,
+) -> dict[str, Any]:
+    datasets = [source.dataset for source in sources]
+    metadata: dict[str, Any] = {
+        "diffrl-eval version": diffrl_eval.__version__,
+        "generated at": generated_at.isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+    }
+    if preset_note is not None:
+        metadata["preset"] = preset_note
+    metadata["datasets"] = len(sources)
+    metadata["backends"] = _unique(
+        [d.get("backend") for d in datasets] + [r.get("backend") for r in runs]
+    )
+    metadata["tool versions of the results"] = _unique(
+        [d.get("tool_version") for d in datasets] + [r.get("tool_version") for r in runs]
+    )
+    if runs:
+        metadata["VLA"] = _unique([r["vla"] for r in runs])
+        metadata["VLA hparams hash"] = _unique([r["hparams_hash"] for r in runs])
+        metadata["VLA training seeds"] = sorted(_unique([r["training"]["seed"] for r in runs]))
+        metadata["VLA evaluation seeds"] = sorted(_unique([r["eval_seed"] for r in runs]))
+        metadata["VLA evaluation episodes per task"] = _unique(
+            [r["episodes_per_task"] for r in runs]
+        )
+    metadata["embedded libraries"] = ", ".join(
+        f"{k} {v}" for k, v in javascript.versions().items()
+    )
+    return metadata
 
 
 def render_page(
@@ -143,21 +238,35 @@ def render_page(
     variance_task: str | None = None,
     variance_dimension: int = DEFAULT_VARIANCE_DIMENSION,
     generated_at: datetime.datetime | None = None,
+    vla_results: Sequence[Mapping[str, Any]] | None = None,
+    generation_cost: Mapping[str, Any] | None = None,
+    ablation: Mapping[str, Any] | None = None,
+    preset_note: str | None = None,
 ) -> str:
     """The report page as one HTML string (see ``build_report``)."""
-    validate_results(results)
+    validate_results(results, allow_none=bool(vla_results))
     sources = name_sources(results)
-    page_figures = figures(
-        sources, variance_task=variance_task, variance_dimension=variance_dimension
+    runs = evaluation_runs(vla_results or [])
+    order = series_names(sources)
+    in_distribution = vla_rows(runs, IN_DISTRIBUTION, order)
+    ood = vla_rows(runs, OOD_ZERO_SHOT, order)
+    # One colour per name across the page: data sources first, then VLA training rows.
+    domain = _unique([*order, *(row.label for row in [*in_distribution, *ood])])
+    quality_figures = figures(
+        sources,
+        variance_task=variance_task,
+        variance_dimension=variance_dimension,
+        colour_domain=domain,
     )
+    vla_figures = _vla_figures(in_distribution, ood, domain)
+    ablation_figure = _ablation_figure(ablation) if ablation is not None else None
+    page_figures = [
+        *vla_figures.values(), *quality_figures, *([ablation_figure] if ablation_figure else [])
+    ]
     generated_at = generated_at or datetime.datetime.now(datetime.timezone.utc)
-    run_metadata: dict[str, Any] = {
-        "diffrl-eval version": diffrl_eval.__version__,
-        "generated at": generated_at.isoformat(timespec="seconds"),
-        "datasets": len(sources),
-        "embedded libraries": ", ".join(f"{k} {v}" for k, v in javascript.versions().items()),
-    }
+    run_metadata = _run_metadata(sources, runs, generated_at, preset_note)
     run_metadata.update(metadata or {})
+    simulated_sources = {s.dataset["source"] for s in sources if s.is_simulated_teleoperation}
     status = STATUS_ELEMENT_ID
     parts = [
         "<!DOCTYPE html>",
@@ -184,17 +293,51 @@ def render_page(
             '<noscript><p class="note">The figures need JavaScript (no network is used); '
             "the tables below are complete without it.</p></noscript>"
         ),
-        _simulated_note(sources),
+        _simulated_note(sources, [*in_distribution, *ood]),
+        _preset_note(preset_note),
         "<h2>Run</h2>",
-        table_html(key_value_table(run_metadata), css_class="metadata"),
-        "<h2>Datasets</h2>",
-        _scroll(table_html(dataset_table(sources), css_class="datasets")),
-        "<h2>Data quality per source</h2>",
-        _scroll(table_html(source_table(sources), css_class="per-source")),
-        "<h2>Figures</h2>",
-        *(_figure_html(figure) for figure in page_figures),
-        "<h2>Data quality per task</h2>",
-        _scroll(table_html(task_table(sources), css_class="per-task")),
+        table_html(key_value_table(run_metadata), css_class="metadata",
+                   element_id=RUN_METADATA_ID),
+    ]
+    if vla_results:
+        parts += _vla_sections(in_distribution, ood, runs, vla_figures)
+    if generation_cost is not None:
+        parts += [
+            "<h2>Data-generation cost</h2>",
+            _caption(
+                "Environment steps and wall time spent making each dataset: generation, and "
+                "for RL sources the training of the expert policies that generate."
+            ),
+            _scroll(table_html(generation_cost_table(generation_cost, simulated_sources),
+                               css_class="generation-cost", element_id=GENERATION_COST_TABLE_ID)),
+        ]
+    if sources:
+        parts += [
+            "<h2>Datasets</h2>",
+            _scroll(table_html(dataset_table(sources), css_class="datasets",
+                               element_id=DATASETS_TABLE_ID)),
+            "<h2>Data quality per source</h2>",
+            _scroll(table_html(source_table(sources), css_class="per-source",
+                               element_id=PER_SOURCE_TABLE_ID)),
+            "<h3>No-op steps</h3>",
+            _caption(
+                "Steps whose arm motion is below 1e-4 and whose gripper command repeats the "
+                "last kept step's (OpenVLA's LIBERO rule): hesitation in the data."
+            ),
+            _scroll(table_html(no_op_table(sources), css_class="no-op",
+                               element_id=NO_OP_TABLE_ID)),
+            "<h2>Data-quality figures</h2>",
+            *(_figure_html(figure) for figure in quality_figures),
+        ]
+    if ablation_figure is not None:
+        parts += ["<h2>Ablation</h2>", _figure_html(ablation_figure)]
+    if sources:
+        parts += [
+            "<h2>Data quality per task</h2>",
+            _scroll(table_html(task_table(sources), css_class="per-task",
+                               element_id=PER_TASK_TABLE_ID)),
+        ]
+    parts += [
         f"<script>{_EMBED_SCRIPT % {'status': status, 'chart': CHART_CLASS}}</script>",
         "</body>",
         "</html>",
@@ -203,18 +346,115 @@ def render_page(
     return "\n".join(parts)
 
 
+def _vla_figures(
+    in_distribution: Sequence[VlaRow], ood: Sequence[VlaRow], domain: Sequence[str]
+) -> dict[str, Figure]:
+    made = {}
+    for protocol, rows, name, title in (
+        (IN_DISTRIBUTION, in_distribution, "vla-in-distribution",
+         "In-distribution VLA success per suite (Table I)"),
+        (OOD_ZERO_SHOT, ood, "vla-ood", "OOD zero-shot VLA success per suite (Table II)"),
+    ):
+        spec = vla_success_chart(rows, domain) if rows else None
+        if spec is not None:
+            made[protocol] = Figure(
+                name,
+                title,
+                "Bars: mean success over training seeds; error bars: Wilson 95% interval of the "
+                "episodes pooled over seeds; dots: each seed's rate (when there are several).",
+                spec,
+            )
+    return made
+
+
+def _ablation_figure(ablation: Mapping[str, Any]) -> Figure:
+    spec = ablation_chart(ablation)
+    return Figure(
+        "ablation",
+        f"Ablation — success rate against environment steps, task {ablation['task']}",
+        "Success rate of each variant's policy as training consumes environment steps.",
+        spec,
+    )
+
+
+def _vla_sections(
+    in_distribution: Sequence[VlaRow],
+    ood: Sequence[VlaRow],
+    runs: Sequence[Mapping[str, Any]],
+    vla_figures: Mapping[str, Figure],
+) -> list[str]:
+    interval = (
+        "One seed: success rate (successes/episodes) with its Wilson 95% interval. Several "
+        "seeds: mean ± standard deviation over training seeds, then the pooled episodes and "
+        "their Wilson 95% interval."
+    )
+    parts = ["<h2>Table I — In-distribution VLA success</h2>"]
+    if in_distribution:
+        parts += [
+            _caption(
+                "A VLA fine-tuned on each source's data with the same hyper-parameters, "
+                f"evaluated on the suites it was trained on. {interval}"
+            ),
+            _scroll(table_html(in_distribution_table(in_distribution), css_class="vla",
+                               element_id=IN_DISTRIBUTION_TABLE_ID)),
+        ]
+        if IN_DISTRIBUTION in vla_figures:
+            parts.append(_figure_html(vla_figures[IN_DISTRIBUTION]))
+    else:
+        parts.append(_caption("No in-distribution evaluation is part of this report."))
+    parts.append("<h2>Table II — OOD zero-shot VLA success</h2>")
+    if ood:
+        mixes = [training_label(row) for row in ood if row.is_mix]
+        mix_note = f" Mixed training data: {'; '.join(mixes)}." if mixes else ""
+        parts += [
+            _caption(
+                "A VLA trained only on the suites in 'trained on', evaluated zero-shot on "
+                f"suites it has never seen.{mix_note} {interval}"
+            ),
+            _scroll(table_html(ood_table(ood), css_class="vla", element_id=OOD_TABLE_ID)),
+        ]
+        if OOD_ZERO_SHOT in vla_figures:
+            parts.append(_figure_html(vla_figures[OOD_ZERO_SHOT]))
+    else:
+        parts.append(_caption("No OOD zero-shot evaluation is part of this report."))
+    parts += [
+        "<h3>VLA evaluation runs</h3>",
+        _scroll(table_html(runs_table(runs), css_class="vla-runs", element_id=VLA_RUNS_TABLE_ID)),
+    ]
+    return parts
+
+
+def _caption(text: str) -> str:
+    return f'<p class="caption">{escaping.text(text)}</p>'
+
+
+def _preset_note(preset_note: str | None) -> str:
+    if preset_note is None:
+        return ""
+    return (
+        f'<p class="preset" id="{PRESET_NOTE_ID}"><strong>Preset:</strong> '
+        f"{escaping.text(preset_note)}</p>"
+    )
+
+
 def _scroll(inner: str) -> str:
     return f'<div class="scroll">{inner}</div>'
 
 
-def _simulated_note(sources: Sequence[Source]) -> str:
-    simulated = [s for s in sources if s.is_simulated_teleoperation]
-    if not simulated:
+def _simulated_note(sources: Sequence[Source], rows: Sequence[VlaRow]) -> str:
+    datasets = [s.name for s in sources if s.is_simulated_teleoperation]
+    trained = _unique([training_label(r) for r in rows if r.is_simulated_teleoperation])
+    if not datasets and not trained:
         return ""
-    names = ", ".join(escaping.text(s.name) for s in simulated)
+    where = []
+    if datasets:
+        where.append(f"datasets {', '.join(datasets)}")
+    if trained:
+        where.append(f"the training data of the VLA rows {'; '.join(trained)}")
     return (
-        f'<p class="note">{badge_html().strip()} {names}: these demonstrations come from a '
-        "scripted operator model, not from people.</p>"
+        f'<p class="note">{badge_html().strip()} The human demonstrations in '
+        f"{escaping.text(' and in '.join(where))} come from a scripted operator model "
+        "(simulated teleoperation), not from people.</p>"
     )
 
 

@@ -53,9 +53,12 @@ def read_result(path: Path) -> dict[str, Any]:
     return result
 
 
-def validate_results(results: Sequence[Any]) -> None:
-    """Validate every result; raise ``UserError`` for the first problem, naming the result."""
-    if not results:
+def validate_results(results: Sequence[Any], *, allow_none: bool = False) -> None:
+    """Validate every result; raise ``UserError`` for the first problem, naming the result.
+
+    ``allow_none``: an empty list is fine (the report has VLA results to show instead).
+    """
+    if not results and not allow_none:
         raise UserError("a report needs at least one metrics result; none was given")
     for position, result in enumerate(results, start=1):
         validate_result(result, where=f"#{position}")
@@ -118,8 +121,19 @@ def _require(value: Any, keys: Sequence[str], where: str, path: str) -> None:
 class Source:
     """One result as the report shows it: a unique display name and its provenance."""
 
-    name: str  # unique across the report: legends, table rows
+    name: str  # unique across the report: table rows
     result: Mapping[str, Any]
+    # The figures' colour and legend entry: datasets of one generator on different suites
+    # share it (the suite is on the axis), so "human" is one colour across suites.
+    series: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.series:
+            object.__setattr__(self, "series", self.name)
+
+    @property
+    def suite(self) -> str:
+        return str(self.dataset.get("suite") or "all")
 
     @property
     def dataset(self) -> Mapping[str, Any]:
@@ -153,4 +167,18 @@ def name_sources(results: Sequence[Mapping[str, Any]]) -> list[Source]:
     for name in with_suite:
         seen[name] += 1
         names.append(name if counts[name] == 1 else f"{name} #{seen[name]}")
-    return [Source(name=name, result=result) for name, result in zip(names, results)]
+    # One series per generator, unless two of its datasets share a suite: then the figures
+    # could not tell them apart, and each dataset is its own series.
+    suites_of: dict[str, list[str]] = {}
+    for name, result in zip(sources, results):
+        suites_of.setdefault(name, []).append(str(result["dataset"].get("suite") or "all"))
+    merged = {name for name, suites in suites_of.items() if len(set(suites)) == len(suites)}
+    return [
+        Source(name=name, result=result, series=source if source in merged else name)
+        for name, source, result in zip(names, sources, results)
+    ]
+
+
+def series_names(sources: Sequence[Source]) -> list[str]:
+    """The figures' series in first-seen order."""
+    return list(dict.fromkeys(source.series for source in sources))

@@ -75,6 +75,25 @@ def format_mean_std(statistic: Mapping[str, Any], digits: int = 3) -> str:
     return f"{mean:.{digits}g}{spread} (n={statistic['count']})"
 
 
+def format_count(value: Any) -> str:
+    """An integer with thousands separators; the em dash for null."""
+    return MISSING if value is None else f"{int(value):,}"
+
+
+def format_duration(seconds: Any) -> str:
+    """``"12.3 s"``, ``"4 min 05 s"`` or ``"2 h 03 min"``; the em dash for null/NaN."""
+    value = _finite(seconds)
+    if value is None:
+        return MISSING
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, second = divmod(round(value), 60)
+    if minutes < 60:
+        return f"{minutes} min {second:02d} s"
+    hours, minute = divmod(minutes, 60)
+    return f"{hours} h {minute:02d} min"
+
+
 def format_no_ops(summary: Mapping[str, Any]) -> str:
     """``"12 (1.5% of steps)"``."""
     fraction = _finite(summary.get("no_op_fraction"))
@@ -168,6 +187,30 @@ def dataset_table(sources: Sequence[Source]) -> Table:
     return Table(columns=columns, rows=tuple(rows))
 
 
+def no_op_table(sources: Sequence[Source]) -> Table:
+    """No-op steps per dataset: how much of the data is the operator (or policy) idling."""
+    rows = []
+    for source in sources:
+        dataset, overall = source.dataset, source.result["overall"]
+        episodes = int(dataset["n_episodes"])
+        count = int(overall["no_op_count"])
+        fraction = _finite(overall.get("no_op_fraction"))
+        rows.append(
+            (
+                _source_cell(source),
+                Cell(str(dataset.get("suite") or "all")),
+                Cell(format_count(episodes), numeric=True),
+                Cell(format_count(dataset["n_frames"]), numeric=True),
+                Cell(format_count(count), numeric=True),
+                Cell(MISSING if fraction is None else f"{100 * fraction:.2f}%", numeric=True),
+                Cell(f"{count / episodes:.2f}" if episodes else MISSING, numeric=True),
+            )
+        )
+    columns = ("source", "suite", "episodes", "steps", "no-op steps", "share of steps",
+               "no-ops per episode")
+    return Table(columns=columns, rows=tuple(rows))
+
+
 def key_value_table(items: Mapping[str, Any]) -> Table:
     """Two columns, for run metadata."""
     rows = tuple((Cell(str(key)), Cell(_plain(value))) for key, value in items.items())
@@ -197,8 +240,8 @@ def cell_html(cell: Cell, tag: str = "td") -> str:
     return f"<{tag}{css}>{escaping.text(cell.text)}{badge}</{tag}>"
 
 
-def table_html(table: Table, *, css_class: str) -> str:
-    """The table as HTML; every cell and header escaped."""
+def table_html(table: Table, *, css_class: str, element_id: str | None = None) -> str:
+    """The table as HTML; every cell and header escaped. ``element_id`` is its stable id."""
     header = ""
     if any(table.columns):
         header = "<thead><tr>" + "".join(f"<th>{escaping.text(c)}</th>" for c in table.columns)
@@ -206,4 +249,7 @@ def table_html(table: Table, *, css_class: str) -> str:
     body = "".join(
         "<tr>" + "".join(cell_html(cell) for cell in row) + "</tr>" for row in table.rows
     )
-    return f'<table class="{escaping.text(css_class)}">{header}<tbody>{body}</tbody></table>'
+    identity = f' id="{escaping.text(element_id)}"' if element_id else ""
+    return (
+        f'<table{identity} class="{escaping.text(css_class)}">{header}<tbody>{body}</tbody></table>'
+    )
