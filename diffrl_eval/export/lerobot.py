@@ -299,10 +299,14 @@ class LeRobotWriter:
         episodes_path = self.root / EPISODES_PATH.format(chunk_index=0, file_index=0)
         episodes_path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(self.episode_rows), episodes_path, compression="snappy")
+        # Cameras: pooled from the episodes' statistics. Everything else: exact, over all
+        # frames, read back from the data files.
         stats = {
-            feature: aggregate_stats([s[feature] for s in self.episode_stats])
-            for feature in self.episode_stats[0]
+            CAMERA_FEATURES[c]: aggregate_stats([s[CAMERA_FEATURES[c]] for s in self.episode_stats])
+            for c in self.cameras
         }
+        data_files = sorted((self.root / "data").glob("*/*.parquet"))
+        stats.update(self._vector_stats(pa.concat_tables(pq.read_table(p) for p in data_files)))
         (self.root / STATS_PATH).write_text(json.dumps(stats_to_json(stats), indent=2) + "\n")
         for camera in self.cameras:
             key = CAMERA_FEATURES[camera]

@@ -56,7 +56,7 @@ def image_stats(frames: np.ndarray) -> Stats:
 
 
 def aggregate_stats(per_episode: list[Stats]) -> Stats:
-    """Combine per-episode statistics into dataset statistics.
+    """Combine per-episode statistics into dataset statistics (used for cameras).
 
     ``min``/``max``/``mean``/``std`` are exact (pooled variance); the quantiles are the
     count-weighted mean of the episodes' quantiles, an approximation (LeRobot aggregates
