@@ -1,0 +1,217 @@
+"""Datasets on disk -> behaviour-cloning samples for a task-agnostic VLA.
+
+Every step of every kept episode (successful ones, by default) becomes one sample: the
+observation before the step, the episode's instruction, and the action chunk starting at
+the step. The recorded frames hold proprioception but not object poses, so in state mode
+the observations are recovered by replaying each episode's actions from its recorded
+start in its own environment (the tabletop envs are deterministic); a replay whose
+proprioception differs from the recording is refused. In image mode the recorded camera
+frames are used, resized once here to the size the model reads.
+
+Shape legend: T steps of an episode, N samples, Ta action horizon, Da action dim,
+M object slots, S image size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import torch
+from torch.nn import functional as F
+
+from diffrl_eval import constants as C
+from diffrl_eval.dataset import Dataset
+from diffrl_eval.envs.base import EnvBackend
+from diffrl_eval.errors import DatasetError, UserError
+from vla.observation import OBJECT_MASK, OBJECTS, ObservationLayout, object_slots
+
+# float32 observations of a bit-exact replay match exactly; the slack only absorbs
+# platform differences in the last bits of the physics
+REPLAY_TOLERANCE = 1e-4
+
+
+@dataclass
+class DemonstrationSamples:
+    """Samples of all datasets: ``inputs`` key -> (N, ...) as :func:`stack_observations`
+    lays them out, ``instruction_index`` (N,) into ``instructions``, ``action_chunks``
+    (N, Ta, Da)."""
+
+    inputs: dict[str, np.ndarray]
+    instruction_index: np.ndarray
+    instructions: list[str]
+    action_chunks: np.ndarray
+    n_episodes: int
+    task_ids: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.action_chunks.shape[0])
+
+
+def action_chunks(actions: np.ndarray, horizon: int) -> np.ndarray:
+    """(T, Da) actions -> (T, Ta, Da): row t holds actions t .. t+Ta-1, the last repeated.
+
+    Past the episode's end the final action is repeated rather than invented, so the model
+    learns to hold the last command instead of extrapolating motion.
+    """
+    index = np.minimum(np.arange(len(actions))[:, None] + np.arange(horizon)[None, :],
+                       len(actions) - 1)
+    return actions[index]
+
+
+@dataclass
+class _RecordedEpisode:
+    dataset: Dataset
+    episode_index: int
+    task_id: str
+    instruction: str
+    states: np.ndarray  # (T, 8)
+    actions: np.ndarray  # (T, Da)
+    seed: int | None
+    init_state_index: int | None
+
+
+def _episodes(dataset: Dataset, successful_only: bool) -> list[_RecordedEpisode]:
+    frames = dataset.frames_df.sort(C.COL_EPISODE, C.COL_STEP)
+    seeds = dataset.manifest.get("episode_seeds") or []
+    starts = dataset.manifest.get("episode_init_states") or []
+    episodes = []
+    for (index,), rows in frames.group_by([C.COL_EPISODE], maintain_order=True):
+        if successful_only and not rows[C.COL_SUCCESS].any():
+            continue
+        index = int(index)
+        episodes.append(_RecordedEpisode(
+            dataset=dataset,
+            episode_index=index,
+            task_id=rows[C.COL_TASK][0],
+            instruction=rows[C.COL_INSTRUCTION][0],
+            states=rows[C.COL_STATE].to_numpy().astype(np.float32),
+            actions=rows[C.COL_ACTION].to_numpy().astype(np.float32),
+            seed=seeds[index] if index < len(seeds) else None,
+            init_state_index=starts[index] if index < len(starts) else None,
+        ))
+    return episodes
+
+
+def _replayed_object_poses(
+    backend: EnvBackend, episode: _RecordedEpisode, envs: dict[str, object]
+) -> np.ndarray:
+    """Object poses before each of the episode's actions, (T, 7 n_objects)."""
+    from diffrl_eval.envs.tabletop import INIT_STATE_OPTION
+
+    if episode.seed is None and episode.init_state_index is None:
+        raise DatasetError(
+            f"{episode.dataset.path}: episode {episode.episode_index} records neither its seed "
+            "nor its initial state, so its object poses cannot be recovered by replay"
+        )
+    env = envs.get(episode.task_id)
+    if env is None:
+        env = envs[episode.task_id] = backend.make_env(episode.task_id)
+    options = (None if episode.init_state_index is None
+               else {INIT_STATE_OPTION: int(episode.init_state_index)})
+    obs, _ = env.reset(seed=episode.seed, options=options)
+    states, poses = [], []
+    for action in episode.actions:
+        states.append(np.asarray(obs[C.OBS_STATE], dtype=np.float32))
+        poses.append(np.asarray(obs[C.OBS_OBJECT_POSES], dtype=np.float32))
+        obs, *_ = env.step(action)
+    if not np.allclose(np.stack(states), episode.states, atol=REPLAY_TOLERANCE):
+        raise DatasetError(
+            f"{episode.dataset.path}: replaying episode {episode.episode_index} "
+            f"({episode.task_id}) does not reproduce its recorded states; it was not recorded "
+            "in this environment (train on images, or regenerate the data)"
+        )
+    return np.stack(poses)
+
+
+def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
+    """(T, H, W, 3) uint8 -> (T, S, S, 3) uint8, area-averaged when shrinking."""
+    if frames.shape[1] == size and frames.shape[2] == size:
+        return np.ascontiguousarray(frames)
+    tensor = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    mode = "area" if frames.shape[1] > size else "bilinear"
+    resized = F.interpolate(tensor, size=(size, size), mode=mode)
+    return resized.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def demonstration_samples(
+    datasets: Sequence[Dataset],
+    backend: EnvBackend,
+    layout: ObservationLayout,
+    horizon: int,
+    *,
+    successful_only: bool = True,
+    on_episode=None,
+) -> DemonstrationSamples:
+    """All samples of ``datasets`` laid out for ``layout``; ``on_episode()`` is called
+    after each episode (progress)."""
+    episodes = [e for d in datasets for e in _episodes(d, successful_only)]
+    if not episodes:
+        raise DatasetError("no successful episode to learn from in the given datasets"
+                           if successful_only else "the given datasets hold no episodes")
+    instructions = sorted({e.instruction for e in episodes})
+    instruction_id = {text: i for i, text in enumerate(instructions)}
+    inputs: dict[str, list[np.ndarray]] = {C.OBS_STATE: []}
+    envs: dict[str, object] = {}
+    chunks, instruction_index = [], []
+    try:
+        for episode in episodes:
+            inputs[C.OBS_STATE].append(episode.states)
+            if layout.mode == "state":
+                poses = _replayed_object_poses(backend, episode, envs)
+                slots, mask = object_slots(poses, layout.max_objects)
+                inputs.setdefault(OBJECTS, []).append(slots)
+                inputs.setdefault(OBJECT_MASK, []).append(mask)
+            else:
+                images = episode.dataset.images(episode.episode_index)
+                for camera in layout.cameras:
+                    inputs.setdefault(camera, []).append(
+                        resize_frames(images[camera], layout.image_size))
+            chunks.append(action_chunks(episode.actions, horizon))
+            instruction_index.append(
+                np.full(len(episode.actions), instruction_id[episode.instruction]))
+            if on_episode is not None:
+                on_episode()
+    finally:
+        for env in envs.values():
+            env.close()  # type: ignore[attr-defined]
+    return DemonstrationSamples(
+        inputs={key: np.concatenate(values) for key, values in inputs.items()},
+        instruction_index=np.concatenate(instruction_index).astype(np.int64),
+        instructions=instructions,
+        action_chunks=np.concatenate(chunks).astype(np.float32),
+        n_episodes=len(episodes),
+        task_ids=sorted({e.task_id for e in episodes}),
+    )
+
+
+def count_episodes(datasets: Sequence[Dataset], successful_only: bool) -> int:
+    """How many episodes :func:`demonstration_samples` will read (for a progress total)."""
+    total = 0
+    for dataset in datasets:
+        per_episode = dataset.frames_df.group_by(C.COL_EPISODE).agg(pl.col(C.COL_SUCCESS).any())
+        total += int(per_episode[C.COL_SUCCESS].sum()) if successful_only else per_episode.height
+    return total
+
+
+def check_compatible(datasets: Sequence[Dataset]) -> tuple[str, int]:
+    """The backend and action dim all ``datasets`` share; mixing either is a one-line
+    :class:`~diffrl_eval.errors.UserError` (one model acts in one kind of env)."""
+    if not datasets:
+        raise UserError("no training dataset given")
+    backends = {d.backend for d in datasets}
+    if len(backends) > 1:
+        named = ", ".join(f"{d.path} ({d.backend})" for d in datasets)
+        raise UserError(f"training datasets come from different backends: {named}")
+    widths = {d.path: _action_width(d) for d in datasets}
+    if len(set(widths.values())) > 1:
+        named = ", ".join(f"{path} ({width}-D)" for path, width in widths.items())
+        raise UserError(f"training datasets have different action dimensions: {named}")
+    return backends.pop(), next(iter(widths.values()))
+
+
+def _action_width(dataset: Dataset) -> int:
+    dtype = dataset.frames_df.schema[C.COL_ACTION]
+    return int(getattr(dtype, "size", None) or getattr(dtype, "width", 0))

@@ -1,0 +1,432 @@
+"""tiny-vla: a compact vision-language-action model that trains on a CPU.
+
+Language: the frozen all-MiniLM-L6-v2 embedding (384-d) of the instruction, through a
+small MLP, modulates every block of the trunk (FiLM). With ``language: false`` in the
+hparams the embedding is replaced by a constant, which gives the no-language baseline
+with the same architecture. Vision: a ResNet-style encoder (GroupNorm) per camera
+(agent view, wrist) when the data has images; otherwise proprioception plus padded
+object poses (:mod:`vla.observation`). Head: an action chunk by L1 regression (default)
+or by a diffusion head (:mod:`vla.heads`). One model serves every task it was trained on:
+which task to do comes from the instruction.
+
+A checkpoint directory holds ``model.safetensors`` (network weights and the cached
+instruction embeddings) and ``config.json`` (hparams, observation layout, normalizer
+statistics, the instructions in embedding order, and every tensor's shape).
+
+Shape legend: B batch, N samples, Ta action horizon, Da action dim, E = 384 embedding
+width, H trunk width.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from diffrl_eval import constants as C
+from diffrl_eval.dataset import Dataset
+from diffrl_eval.envs.base import get_backend
+from diffrl_eval.errors import UserError
+from diffrl_eval.progress import progress_bar
+from vla.demonstrations import (
+    check_compatible,
+    count_episodes,
+    demonstration_samples,
+    resize_frames,
+)
+from vla.heads import DiffusionChunkHead, L1ChunkHead
+from vla.hparams import TinyVLAHparams, resolve_hparams
+from vla.interface import VLA, WEIGHTS_FILE
+from vla.language import EMBEDDING_DIM, ENCODER_NAME, encode_instructions
+from vla.observation import (
+    OBJECT_MASK,
+    OBJECTS,
+    POSE_DIM,
+    ActionScaler,
+    ObservationLayout,
+    Standardizer,
+    stack_observations,
+)
+from vla.trunk import FiLMTrunk
+from vla.vision import ResNetEncoder, random_shift
+
+CONFIG_FILE = "config.json"
+FORMAT = "diffrl-eval-vla"
+FORMAT_VERSION = 1
+EMBEDDINGS_TENSOR = "instruction_embeddings"
+CAMERA_FEATURES = 128
+
+
+class TinyVLANetwork(nn.Module):
+    """Normalized observation inputs and instruction embeddings -> action chunks."""
+
+    def __init__(self, hp: TinyVLAHparams, layout: ObservationLayout, action_dim: int) -> None:
+        super().__init__()
+        self.use_language = hp.language
+        self.layout = layout
+        if layout.mode == "state":
+            observation_dim = C.STATE_DIM + layout.max_objects * (POSE_DIM + 1)
+            self.cameras = nn.ModuleDict()
+        else:
+            self.cameras = nn.ModuleDict({
+                camera: ResNetEncoder(layout.image_size, hp.vision_channels,
+                                      hp.group_norm_groups, CAMERA_FEATURES)
+                for camera in layout.cameras
+            })
+            observation_dim = C.STATE_DIM + CAMERA_FEATURES * len(layout.cameras)
+        self.language = nn.Sequential(
+            nn.Linear(EMBEDDING_DIM, hp.hidden_dim), nn.GELU(),
+            nn.Linear(hp.hidden_dim, hp.hidden_dim),
+        )
+        self.trunk = FiLMTrunk(observation_dim, hp.hidden_dim, hp.hidden_dim,
+                               hp.trunk_blocks, hp.dropout)
+        if hp.head == "l1":
+            self.head: nn.Module = L1ChunkHead(hp.hidden_dim, hp.chunk_size, action_dim)
+        else:
+            self.head = DiffusionChunkHead(hp.hidden_dim, hp.chunk_size, action_dim,
+                                           hp.diffusion_train_steps, hp.denoising_steps)
+
+    def features(self, inputs: dict[str, torch.Tensor], table: torch.Tensor,
+                 index: torch.Tensor) -> torch.Tensor:
+        """Model inputs (normalized low-dim, uint8 images) -> trunk features (B, H).
+
+        ``table`` (K, E) holds the embeddings of the K distinct instructions of the batch
+        and ``index`` (B,) picks each sample's: the language path runs once per distinct
+        instruction, not once per sample.
+        """
+        parts = [inputs[C.OBS_STATE]]
+        if self.layout.mode == "state":
+            parts += [inputs[OBJECTS], inputs[OBJECT_MASK]]
+        else:
+            parts += [self.cameras[camera](inputs[camera]) for camera in self.layout.cameras]
+        if not self.use_language:
+            table = torch.zeros_like(table)  # the same constant for every task
+        return self.trunk(torch.cat(parts, -1), self.language(table), index)
+
+
+class TinyVLA(VLA):
+    """Compact language-conditioned policy: MiniLM instruction FiLM, ResNet or state input,
+    action chunk by L1 regression or diffusion."""
+
+    name: ClassVar[str] = "tiny-vla"
+    description: ClassVar[str] = (
+        "compact CPU VLA: frozen MiniLM instruction embedding (FiLM), GroupNorm ResNet on "
+        "agent-view + wrist cameras or state-only, action-chunk L1 or diffusion head"
+    )
+
+    def __init__(self) -> None:
+        self.hparams: dict[str, Any] | None = None
+        self.layout: ObservationLayout | None = None
+        self.action_dim = C.ACTION_DIM
+        self.normalizers: dict[str, Any] = {}
+        self.instructions: list[str] = []
+        self._embeddings: dict[str, np.ndarray] = {}
+        self.network: TinyVLANetwork | None = None
+
+    # --- properties ----------------------------------------------------------------------
+    @property
+    def _hp(self) -> TinyVLAHparams:
+        if self.hparams is None:
+            raise RuntimeError("tiny-vla is not trained: call fit() or load() first")
+        return TinyVLAHparams.from_dict(self.hparams)
+
+    @property
+    def executed_steps(self) -> int:
+        return self._hp.executed_steps
+
+    def env_options(self) -> dict[str, Any]:
+        assert self.layout is not None
+        return self.layout.env_options()
+
+    def check_observation_space(self, space: Any, task_id: str) -> None:
+        assert self.layout is not None
+        self.layout.check_space(space, task_id)
+
+    # --- training --------------------------------------------------------------------------
+    @classmethod
+    def resolve_hparams(cls, hparams: dict[str, Any] | None) -> dict[str, Any]:
+        return resolve_hparams(hparams)
+
+    def fit(self, datasets: Sequence[Dataset], hparams: dict[str, Any], *, seed: int = 0,
+            progress: bool = True) -> TinyVLA:
+        self.hparams = resolve_hparams(hparams)
+        hp = self._hp
+        backend_name, self.action_dim = check_compatible(datasets)
+        self.layout = _choose_layout(datasets, hp)
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        with self._threads():
+            self._fit(datasets, backend_name, hp, generator, progress)
+        return self
+
+    @contextmanager
+    def _threads(self):
+        """One intra-op thread in state mode: matrices this small gain nothing from
+        threads, and on a shared machine the threads' spin-waiting made training steps
+        and predictions several times (up to 100x) slower."""
+        threads = torch.get_num_threads()
+        if self.layout is not None and self.layout.mode == "state":
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit(self, datasets, backend_name: str, hp: TinyVLAHparams, generator,
+             progress: bool) -> None:
+        assert self.layout is not None
+        with progress_bar() as bars:
+            n_episodes = count_episodes(datasets, hp.successful_only)
+            reading = bars.add_task("tiny-vla data", total=n_episodes, status="",
+                                    visible=progress)
+            samples = demonstration_samples(
+                datasets, get_backend(backend_name), self.layout, hp.chunk_size,
+                successful_only=hp.successful_only,
+                on_episode=lambda: bars.update(reading, advance=1),
+            )
+            self.instructions = samples.instructions
+            table = encode_instructions(self.instructions)
+            self._embeddings = dict(zip(self.instructions, table))
+            inputs = self._fit_normalizers(samples)
+            chunks = torch.from_numpy(
+                self.normalizers["action"].normalize(samples.action_chunks))
+            instruction_index = torch.from_numpy(samples.instruction_index)
+
+            self.network = TinyVLANetwork(hp, self.layout, self.action_dim)
+            training = bars.add_task("tiny-vla train", total=hp.train_steps, status="",
+                                     visible=progress)
+            self._train(inputs, torch.from_numpy(table), instruction_index, chunks, hp,
+                        generator,
+                        lambda step, loss: bars.update(
+                            training, completed=step, status=f"loss {loss:.4f}"))
+
+    def _fit_normalizers(self, samples) -> dict[str, torch.Tensor]:
+        """Fit the normalizers on the samples; returns the normalized model inputs."""
+        assert self.layout is not None
+        state = samples.inputs[C.OBS_STATE]
+        self.normalizers = {
+            "state": Standardizer.fit(state),
+            "action": ActionScaler.fit(samples.action_chunks),
+        }
+        inputs = {C.OBS_STATE: torch.from_numpy(self.normalizers["state"].normalize(state))}
+        if self.layout.mode == "state":
+            mask = samples.inputs[OBJECT_MASK]
+            present = np.repeat(mask, POSE_DIM, axis=1).astype(bool)
+            self.normalizers["objects"] = Standardizer.fit(samples.inputs[OBJECTS], present)
+            inputs[OBJECTS] = torch.from_numpy(self._normalize_objects(samples.inputs[OBJECTS],
+                                                                       mask))
+            inputs[OBJECT_MASK] = torch.from_numpy(mask)
+        else:
+            for camera in self.layout.cameras:
+                inputs[camera] = torch.from_numpy(samples.inputs[camera])
+        return inputs
+
+    def _normalize_objects(self, slots: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        normalized = self.normalizers["objects"].normalize(slots)
+        return normalized * np.repeat(mask, POSE_DIM, axis=1)  # empty slots stay exactly 0
+
+    def _train(self, inputs, table, instruction_index, chunks, hp: TinyVLAHparams, generator,
+               report) -> None:
+        assert self.network is not None
+        network = self.network
+        network.train()
+        optimizer = torch.optim.AdamW(network.parameters(), lr=hp.learning_rate,
+                                      weight_decay=hp.weight_decay, fused=True)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: _warmup_cosine(step, hp.warmup_steps, hp.train_steps))
+        n = chunks.shape[0]
+        running = None
+        for step in range(1, hp.train_steps + 1):
+            index = torch.randint(0, n, (min(hp.batch_size, n),), generator=generator)
+            batch = {key: value[index] for key, value in inputs.items()}
+            batch = self._augment(batch, hp, generator)
+            features = network.features(batch, table, instruction_index[index])
+            loss = network.head.loss(features, chunks[index], generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            if step % 25 == 0 or step == hp.train_steps:
+                report(step, running)
+        network.eval()
+
+    def _augment(self, batch, hp: TinyVLAHparams, generator) -> dict[str, torch.Tensor]:
+        assert self.layout is not None
+        if hp.observation_noise > 0:
+            noisy = batch[C.OBS_STATE] + hp.observation_noise * torch.randn(
+                batch[C.OBS_STATE].shape, generator=generator)
+            batch = {**batch, C.OBS_STATE: noisy}
+            if self.layout.mode == "state":
+                mask = batch[OBJECT_MASK].repeat_interleave(POSE_DIM, dim=1)
+                batch[OBJECTS] = batch[OBJECTS] + mask * hp.observation_noise * torch.randn(
+                    batch[OBJECTS].shape, generator=generator)
+        if self.layout.mode == "image":
+            for camera in self.layout.cameras:
+                batch[camera] = random_shift(batch[camera], hp.random_shift, generator)
+        return batch
+
+    # --- acting ------------------------------------------------------------------------------
+    def instruction_embeddings(self, instructions: Sequence[str]) -> np.ndarray:
+        """(B, E): from the checkpoint's cache; unseen instructions are encoded (once)."""
+        unseen = sorted({text for text in instructions if text not in self._embeddings})
+        if unseen:
+            self._embeddings.update(zip(unseen, encode_instructions(unseen)))
+        return np.stack([self._embeddings[text] for text in instructions])
+
+    def model_inputs(self, observations: Sequence[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+        """B env observations -> normalized network inputs (see :func:`stack_observations`)."""
+        assert self.layout is not None
+        stacked = stack_observations(self.layout, observations)
+        inputs = {C.OBS_STATE: self.normalizers["state"].normalize(stacked[C.OBS_STATE])}
+        if self.layout.mode == "state":
+            inputs[OBJECTS] = self._normalize_objects(stacked[OBJECTS], stacked[OBJECT_MASK])
+            inputs[OBJECT_MASK] = stacked[OBJECT_MASK]
+        else:
+            for camera in self.layout.cameras:
+                inputs[camera] = resize_frames(stacked[camera], self.layout.image_size)
+        return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in inputs.items()}
+
+    @torch.no_grad()
+    def predict_batch(self, observations: Sequence[dict[str, np.ndarray]],
+                      instructions: Sequence[str], *, seed: int | None = None) -> np.ndarray:
+        if self.network is None:
+            raise RuntimeError("tiny-vla is not trained: call fit() or load() first")
+        if len(observations) != len(instructions):
+            raise ValueError(f"{len(observations)} observations but {len(instructions)} "
+                             "instructions")
+        distinct = sorted(set(instructions))
+        table = torch.from_numpy(self.instruction_embeddings(distinct))
+        index = torch.tensor([distinct.index(text) for text in instructions])
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        with self._threads():
+            features = self.network.features(self.model_inputs(observations), table, index)
+            scaled = self.network.head.sample(features, generator).clamp(-1.0, 1.0).numpy()
+        return self.normalizers["action"].unnormalize(scaled)
+
+    # --- checkpoint ------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        from safetensors.torch import save
+
+        if self.network is None or self.layout is None:
+            raise RuntimeError("tiny-vla is not trained: nothing to save")
+        directory = Path(directory)
+        tensors = {name: t.detach().contiguous().clone()
+                   for name, t in self.network.state_dict().items()}
+        tensors[EMBEDDINGS_TENSOR] = torch.from_numpy(
+            np.stack([self._embeddings[text] for text in self.instructions]))
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "vla": self.name,
+            "hparams": self.hparams,
+            "layout": self.layout.to_json(),
+            "action_dim": self.action_dim,
+            "normalizers": {key: value.to_json() for key, value in self.normalizers.items()},
+            "language_encoder": ENCODER_NAME,
+            "instructions": self.instructions,
+            "tensors": {name: list(t.shape) for name, t in tensors.items()},
+        }
+        (directory / WEIGHTS_FILE).write_bytes(save(tensors))
+        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> TinyVLA:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        config = _read_config(directory)
+        model = cls()
+        try:
+            model.hparams = resolve_hparams(config["hparams"])
+            model.layout = ObservationLayout.from_json(config["layout"])
+            model.action_dim = int(config["action_dim"])
+            normalizers = config["normalizers"]
+            model.normalizers = {
+                "state": Standardizer.from_json(normalizers["state"]),
+                "action": ActionScaler.from_json(normalizers["action"]),
+            }
+            if "objects" in normalizers:
+                model.normalizers["objects"] = Standardizer.from_json(normalizers["objects"])
+            model.instructions = [str(text) for text in config["instructions"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"corrupt checkpoint {directory / CONFIG_FILE}: bad or missing "
+                            f"field ({type(exc).__name__}: {exc})") from None
+        weights = directory / WEIGHTS_FILE
+        if not weights.is_file():
+            raise UserError(f"corrupt checkpoint {directory}: {WEIGHTS_FILE} is missing")
+        try:
+            tensors = load_file(str(weights))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise UserError(f"corrupt checkpoint {weights}: unreadable ({exc})") from None
+        expected = config.get("tensors") or {}
+        actual = {name: list(t.shape) for name, t in tensors.items()}
+        if actual != expected:
+            raise UserError(f"corrupt checkpoint {weights}: its tensors do not match "
+                            f"{CONFIG_FILE}")
+        table = tensors.pop(EMBEDDINGS_TENSOR).numpy()
+        if table.shape != (len(model.instructions), EMBEDDING_DIM):
+            raise UserError(f"corrupt checkpoint {weights}: instruction embeddings do not "
+                            "match the instruction list")
+        model._embeddings = dict(zip(model.instructions, table))
+        model.network = TinyVLANetwork(model._hp, model.layout, model.action_dim)
+        try:
+            model.network.load_state_dict(tensors, strict=True)
+        except RuntimeError as exc:
+            raise UserError(f"corrupt checkpoint {weights}: {str(exc).splitlines()[0]}") from None
+        model.network.eval()
+        return model
+
+
+def _read_config(directory: Path) -> dict[str, Any]:
+    path = directory / CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"not a tiny-vla checkpoint: {path} is missing")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"corrupt checkpoint config {path}: {exc}") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise UserError(f"corrupt checkpoint config {path}: not a {FORMAT} config")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise UserError(f"checkpoint {path} has format version "
+                        f"{config.get('format_version')!r}; this version reads {FORMAT_VERSION}")
+    return config
+
+
+def _choose_layout(datasets: Sequence[Dataset], hp: TinyVLAHparams) -> ObservationLayout:
+    """Image mode when asked for (or, with "auto", when every dataset has both cameras)."""
+    with_cameras = [all(c in d.cameras for c in C.CAMERA_KEYS) for d in datasets]
+    mode = hp.observation
+    if mode == "auto":
+        if any(with_cameras) and not all(with_cameras):
+            raise UserError(
+                "some training datasets have camera images and some do not; set "
+                '"observation": "state" in the hparams to train state-only on all of them'
+            )
+        mode = "image" if all(with_cameras) else "state"
+    if mode == "image":
+        lacking = [str(d.path) for d, ok in zip(datasets, with_cameras) if not ok]
+        if lacking:
+            raise UserError(f"image mode needs agent-view and wrist images; {lacking[0]} has "
+                            "none (generate it with --images, or train state-only)")
+        height = int((datasets[0].manifest.get("images") or {}).get("height") or hp.image_size)
+        return ObservationLayout("image", hp.max_objects, C.CAMERA_KEYS, hp.image_size, height)
+    return ObservationLayout("state", hp.max_objects)
+
+
+def _warmup_cosine(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor: linear warm-up, then cosine decay to 10% of the peak."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(total - warmup, 1)
+    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))

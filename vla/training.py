@@ -1,0 +1,160 @@
+"""Fine-tune a VLA on datasets and write the checkpoint atomically.
+
+The checkpoint is built in a hidden temporary directory beside ``out`` and renamed into
+place only when complete, so an interrupted run never leaves a half-written checkpoint
+under its final name. A multi-seed run (:func:`train_vla_seeds`) writes one checkpoint
+per seed, ``OUT/seed-<n>``, and appears as a whole at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from diffrl_eval import __version__, registry
+from diffrl_eval.dataset import Dataset, load_dataset
+from diffrl_eval.dataset.writer import check_writable_parent
+from diffrl_eval.envs.base import get_backend
+from diffrl_eval.errors import UserError
+from vla.checkpoint import seed_dir_name, write_info
+from vla.demonstrations import check_compatible
+from vla.hparams import hparams_hash
+
+
+def _check_out(out: Path, overwrite: bool) -> Path:
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise UserError(f"output path already exists: {out} (choose a new path or pass "
+                        "--overwrite)")
+    check_writable_parent(out)
+    return out
+
+
+def _train_suites(datasets: Sequence[Dataset]) -> list[str]:
+    """Suites of the tasks trained on (a dataset's own suite when the backend does not
+    know a task)."""
+    suites = set()
+    backend = get_backend(datasets[0].backend)
+    known = {t.task_id: t.suite for t in backend.tasks()}
+    for dataset in datasets:
+        for task in dataset.manifest["tasks"]:
+            suite = known.get(task["task_id"]) or dataset.suite
+            if suite:
+                suites.add(suite)
+    return sorted(suites)
+
+
+def training_provenance(datasets: Sequence[Dataset], seed: int) -> dict[str, Any]:
+    """What the result JSON's ``training`` section says about the data."""
+    return {
+        "seed": int(seed),
+        "datasets": [
+            {"path": str(d.path), "source": d.source, "source_label": d.source_label,
+             "suite": d.suite, "content_hash": d.content_hash,
+             "n_episodes": int(d.manifest.get("n_episodes") or 0)}
+            for d in datasets
+        ],
+        "sources": sorted({d.source for d in datasets}),
+        "train_suites": _train_suites(datasets),
+        "train_tasks": sorted({t["task_id"] for d in datasets for t in d.manifest["tasks"]}),
+    }
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Move the finished ``tmp`` to ``out``, replacing an old ``out`` only at the end."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _load(data_dirs: Sequence[Path]) -> list[Dataset]:
+    if not data_dirs:
+        raise UserError("give at least one training dataset (--data DIR)")
+    datasets = [load_dataset(Path(p)) for p in data_dirs]
+    check_compatible(datasets)
+    return datasets
+
+
+def _train_into(directory: Path, datasets: Sequence[Dataset], vla: str,
+                hparams: dict[str, Any], seed: int, progress: bool) -> None:
+    cls = registry.vlas.load(vla)
+    resolved = cls.resolve_hparams(hparams)
+    started = time.perf_counter()
+    model = cls().fit(datasets, resolved, seed=seed, progress=progress)
+    directory.mkdir(parents=True)
+    model.save(directory)
+    write_info(directory, {
+        "vla": vla,
+        "hparams": resolved,
+        "hparams_hash": hparams_hash(resolved),
+        "backend": datasets[0].backend,
+        "training": training_provenance(datasets, seed),
+        "train_seconds": round(time.perf_counter() - started, 3),
+        "tool_version": __version__,
+    })
+
+
+def train_vla(
+    data_dirs: Sequence[Path],
+    out: Path,
+    *,
+    vla: str = "tiny-vla",
+    hparams: dict[str, Any] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Train ``vla`` on the datasets ``data_dirs`` and write its checkpoint to ``out``.
+
+    ``hparams`` may be partial (the VLA completes it with its defaults); the completed
+    dictionary and its hash go into the checkpoint. Datasets from different backends or
+    with different action dimensions are refused.
+    """
+    out = _check_out(Path(out), overwrite)
+    registry.vlas.entry(vla)  # an unknown name fails before any data is read
+    datasets = _load(data_dirs)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _train_into(tmp, datasets, vla, dict(hparams or {}), seed, progress)
+        _replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def train_vla_seeds(
+    data_dirs: Sequence[Path],
+    out: Path,
+    *,
+    seeds: Sequence[int],
+    vla: str = "tiny-vla",
+    hparams: dict[str, Any] | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> list[Path]:
+    """One checkpoint per seed, ``out/seed-<n>``, with identical data and hparams."""
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds must list distinct seeds, got {list(seeds)}")
+    out = _check_out(Path(out), overwrite)
+    registry.vlas.entry(vla)
+    datasets = _load(data_dirs)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp.mkdir()
+        for seed in seeds:
+            _train_into(tmp / seed_dir_name(seed), datasets, vla, dict(hparams or {}),
+                        int(seed), progress)
+        _replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [out / seed_dir_name(seed) for seed in seeds]
