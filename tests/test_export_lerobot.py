@@ -15,10 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import make_episode
 
 from diffrl_eval.cli import main
 from diffrl_eval.dataset import Episode, load_dataset, write_dataset
-from tests.conftest import make_episode
 
 FPS = 20
 HEIGHT, WIDTH = 48, 64  # not square: a swapped height/width shows

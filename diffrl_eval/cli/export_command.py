@@ -13,7 +13,8 @@ from rich.console import Console
 
 from diffrl_eval.errors import unknown_choice
 
-console = Console()
+# soft_wrap: a long path printed whole, not broken over lines
+console = Console(soft_wrap=True)
 
 EXPORT_FORMATS = ("lerobot", "libero-hdf5")
 IMPORT_FORMATS = ("libero-hdf5",)
@@ -30,9 +31,9 @@ def export(
 ) -> None:
     """Export a dataset for other tools: LeRobotDataset v3 or LIBERO/robomimic HDF5.
 
-    lerobot: OUT is a LeRobotDataset v3 (meta/, data/, videos/ when the dataset has camera
-    images), loadable with LeRobotDataset(repo_id, root=OUT). libero-hdf5: OUT is a folder
-    of LIBERO demo files, one <task>_demo.hdf5 per task.
+    lerobot: OUT is a LeRobotDataset v3 (meta/, data/, and videos/ when the dataset has camera images), loadable with LeRobotDataset(repo_id, root=OUT).
+
+    libero-hdf5: OUT is a folder of LIBERO demo files, one <task>_demo.hdf5 per task.
     """
     if format not in EXPORT_FORMATS:
         raise unknown_choice("export format", format, EXPORT_FORMATS)
@@ -52,7 +53,7 @@ def export(
 def import_dataset(
     paths: list[Path] = typer.Argument(
         ..., help="Demo files (.hdf5, one per task) or folders of them, then OUT.",
-        metavar="PATH... OUT",
+        metavar="PATH",
     ),
     format: str = typer.Option("libero-hdf5", "--format", "-f", help="libero-hdf5."),
     suite: str = typer.Option(
@@ -63,10 +64,9 @@ def import_dataset(
     ),
     images: bool = typer.Option(True, "--images/--no-images", help="Import camera images."),
 ) -> None:
-    """Import demonstrations (LIBERO's HDF5 files) as a `human` dataset at OUT.
+    """Import demonstrations (LIBERO's HDF5 files) as a `human` dataset: PATH... OUT.
 
-    Maps each demo to an episode: state = ee_pos + ee_ori (axis-angle) + gripper_states,
-    the instruction from problem_info. Counts no-op steps (OpenVLA's rule) either way.
+    Each demo becomes an episode: state = ee_pos + ee_ori (axis-angle) + gripper_states, the instruction from problem_info. No-op steps (OpenVLA's rule) are counted either way.
     """
     from diffrl_eval.errors import UserError
     from diffrl_eval.export.libero_import import import_libero_hdf5

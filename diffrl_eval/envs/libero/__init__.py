@@ -21,6 +21,7 @@ from diffrl_eval.envs.libero.env import (
     DUMMY_ACTION,
     INIT_SIM_STATE_OPTION,
     INIT_STATE_OPTION,
+    MODEL_XML_OPTION,
     SETTLE_STEPS,
     SETTLE_STEPS_OPTION,
     LiberoEnv,
@@ -31,6 +32,7 @@ from diffrl_eval.envs.libero.runtime import (
     find_assets,
     import_libero,
     installed,
+    portable_model_xml,
 )
 from diffrl_eval.envs.libero.tasks import SUITE_MAX_STEPS, SUITES, LiberoTask
 
@@ -38,6 +40,7 @@ __all__ = [
     "DUMMY_ACTION",
     "INIT_SIM_STATE_OPTION",
     "INIT_STATE_OPTION",
+    "MODEL_XML_OPTION",
     "SETTLE_STEPS",
     "SETTLE_STEPS_OPTION",
     "SUITES",
@@ -50,6 +53,7 @@ __all__ = [
     "find_assets",
     "import_libero",
     "installed",
+    "portable_model_xml",
     "render_episode",
     "replay_check",
 ]

@@ -9,6 +9,11 @@ What this class adds is the project's interface:
   env followed by writing the stored MuJoCo state. Without the option the scene is placed
   by LIBERO's own samplers. ``options={"init_state": state}`` starts from any flattened
   MuJoCo state instead (a recorded demonstration's first state).
+* ``options={"model_xml": xml}`` loads the scene from a recorded MJCF (LIBERO's HDF5
+  ``model_file``) instead of building it anew. LIBERO draws the fixtures' placement
+  (cabinets, stoves: about a centimetre of spread) at every reset and the stored
+  initial states do not hold it, so only the recorded scene replays a demonstration
+  faithfully. Asset paths of another machine are mapped to the local assets.
 * After the reset the arm waits ``settle_steps`` (default 10) steps with the dummy
   action (no motion, gripper open) while the objects come to rest; these steps are not
   part of the episode. ``options={"settle_steps": 0}`` skips them (for replaying
@@ -49,13 +54,14 @@ from diffrl_eval.constants import (
     STATE_DIM,
 )
 from diffrl_eval.envs.libero.observations import pose_wxyz, proprio_state, upright
-from diffrl_eval.envs.libero.runtime import import_libero
+from diffrl_eval.envs.libero.runtime import import_libero, portable_model_xml
 from diffrl_eval.envs.libero.tasks import LiberoTask, load_init_states
 from diffrl_eval.errors import UserError
 
 CONTROL_HZ = 20
 INIT_STATE_OPTION = "init_state_index"
 INIT_SIM_STATE_OPTION = "init_state"
+MODEL_XML_OPTION = "model_xml"
 SETTLE_STEPS_OPTION = "settle_steps"
 SETTLE_STEPS = 10
 # no arm motion, gripper open: what LIBERO's evaluations send while objects settle
@@ -122,6 +128,7 @@ class LiberoEnv(gym.Env):
             "ignore_done": True,
         }
         self._sim_env = modules.env_wrapper.ControlEnv(**self.env_kwargs)
+        self._assets = modules.assets
         self._init_states = load_init_states(task.task_id)
         self._objects = list(self._sim_env.env.objects_dict)
         self._steps = 0
@@ -196,7 +203,12 @@ class LiberoEnv(gym.Env):
             raise UserError(f"settle steps must be non-negative, got {settle_steps}")
 
         with _global_numpy_seed(int(self.np_random.integers(2**31))):
-            raw = self._sim_env.reset()
+            if options.get(MODEL_XML_OPTION) is not None:
+                xml = portable_model_xml(str(options[MODEL_XML_OPTION]), self._assets)
+                self._sim_env.env.reset_from_xml_string(xml)
+                raw = self._sim_env.env._get_observations(force_update=True)
+            else:
+                raw = self._sim_env.reset()
         if start is not None:
             raw = self._sim_env.set_init_state(start)
         for _ in range(settle_steps):

@@ -19,6 +19,7 @@ from diffrl_eval.constants import ACTION_DIM, CAMERA_KEYS, OBS_AGENTVIEW_IMAGE
 from diffrl_eval.envs.libero.env import (
     INIT_SIM_STATE_OPTION,
     INIT_STATE_OPTION,
+    MODEL_XML_OPTION,
     SETTLE_STEPS_OPTION,
     LiberoEnv,
 )
@@ -64,13 +65,15 @@ def _check_actions(actions: np.ndarray) -> np.ndarray:
 
 
 def replay_check(task_id: str, states: np.ndarray, actions: np.ndarray, *,
-                 recorded_success: bool | None = None,
+                 model_xml: str | None = None, recorded_success: bool | None = None,
                  env: LiberoEnv | None = None) -> ReplayCheck:
     """Replay ``actions`` (T, 7) from ``states[0]`` and compare with the recording.
 
     ``states`` is (T, D) (the state before every action, LIBERO's layout) or (1, D) /
-    (D,) (the first state only). Pass ``env`` to reuse an env of the same task (making
-    one costs seconds).
+    (D,) (the first state only). ``model_xml`` is the recorded scene (the demo's
+    ``model_file``); without it the fixtures are placed anew and the replay may drift by
+    their spread. Pass ``env`` to reuse an env of the same task (making one costs
+    seconds).
     """
     actions = _check_actions(actions)
     states = np.atleast_2d(np.asarray(states, dtype=np.float64))
@@ -80,7 +83,8 @@ def replay_check(task_id: str, states: np.ndarray, actions: np.ndarray, *,
     own_env = env is None
     env = env or LiberoEnv(get_task(task_id))
     try:
-        env.reset(options={INIT_SIM_STATE_OPTION: states[0], SETTLE_STEPS_OPTION: 0})
+        env.reset(options={INIT_SIM_STATE_OPTION: states[0], SETTLE_STEPS_OPTION: 0,
+                           MODEL_XML_OPTION: model_xml})
         successes = np.zeros(len(actions), dtype=bool)
         compared = len(states) > 1
         error = 0.0 if compared else float("nan")

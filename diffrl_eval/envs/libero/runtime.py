@@ -27,6 +27,7 @@ import importlib.util
 import io
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass
 from functools import cache
@@ -176,6 +177,32 @@ def write_config(libero_dir: Path, assets: Path | None) -> Path:
     return folder
 
 
+_XML_FILE = re.compile(r'file="([^"]*)"')
+
+
+def portable_model_xml(xml: str, assets: Path, robosuite_dir: Path | None = None) -> str:
+    """A recorded scene's MJCF with its file paths pointing at this machine's files.
+
+    MJCF recorded elsewhere names meshes and textures by absolute paths of that machine:
+    a missing path is mapped by what follows its last ``/assets/`` (LIBERO's scene assets,
+    ``assets``) or its last ``/robosuite/`` (robosuite's robot models). Paths that exist
+    and paths matching neither stay as they are.
+    """
+    robosuite_dir = robosuite_dir or package_dir("robosuite")
+
+    def relocate(match: re.Match) -> str:
+        path = match.group(1)
+        if Path(path).exists():
+            return match.group(0)
+        if "/robosuite/" in path and robosuite_dir is not None:
+            path = str(robosuite_dir / path.rsplit("/robosuite/", 1)[1])
+        elif "/assets/" in path:
+            path = str(assets / path.rsplit("/assets/", 1)[1])
+        return f'file="{path}"'
+
+    return _XML_FILE.sub(relocate, xml)
+
+
 @dataclass(frozen=True)
 class LiberoModules:
     """The parts of hf-libero the backend uses, imported once per process."""
@@ -190,6 +217,12 @@ class LiberoModules:
 def installed() -> bool:
     """Whether hf-libero and robosuite are importable (checked without importing them)."""
     return hf_libero_dir() is not None and package_dir("robosuite") is not None
+
+
+def ready() -> bool:
+    """Whether LIBERO envs can be made here: hf-libero and robosuite installed, assets
+    found (checked without importing anything)."""
+    return installed() and any(c.usable for c in asset_candidates())
 
 
 def _require_installed() -> Path:
