@@ -82,6 +82,7 @@ figure { margin: 1.2rem 0 2rem; } figcaption { color: #444; font-size: 0.9rem; m
 .note { background: #fff8e1; border-left: 4px solid #d9a400; padding: 0.5rem 0.8rem; }
 .preset { background: #eef4ff; border-left: 4px solid #3b6fd8; padding: 0.5rem 0.8rem; }
 table.vla td.num { white-space: normal; min-width: 10rem; }
+details { margin: 1rem 0; } summary { cursor: pointer; }
 p.caption { color: #444; font-size: 0.9rem; max-width: 60rem; margin: 0.2rem 0; }
 """
 
@@ -417,9 +418,12 @@ def _vla_sections(
             parts.append(_figure_html(vla_figures[OOD_ZERO_SHOT]))
     else:
         parts.append(_caption("No OOD zero-shot evaluation is part of this report."))
+    # Provenance rather than a result: folded, so that it does not push the figures away.
     parts += [
-        "<h3>VLA evaluation runs</h3>",
+        f"<details><summary><strong>VLA evaluation runs ({len(runs)})</strong>: checkpoints, "
+        "seeds and hashes behind Tables I and II</summary>",
         _scroll(table_html(runs_table(runs), css_class="vla-runs", element_id=VLA_RUNS_TABLE_ID)),
+        "</details>",
     ]
     return parts
 

@@ -260,10 +260,11 @@ def test_sources_with_the_same_name_get_distinct_names():
 # --- figures ------------------------------------------------------------------------------------
 
 
-def test_all_five_figures_are_made_from_complete_results(results):
+def test_every_data_quality_figure_is_made_from_complete_results(results):
     names = [figure.name for figure in figures(name_sources(results))]
     assert names == [
         "success-rate",
+        "trajectory-length-suite",
         "trajectory-length",
         "mean-squared-jerk",
         "log-dimensionless-jerk",
@@ -455,6 +456,7 @@ def test_report_from_computed_metrics_shows_their_numbers_and_all_figures(tmp_pa
     names = [figure.name for figure in figures(name_sources(results))]
     assert names == [
         "success-rate",
+        "trajectory-length-suite",
         "trajectory-length",
         "mean-squared-jerk",
         "log-dimensionless-jerk",

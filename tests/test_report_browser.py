@@ -1,9 +1,11 @@
 """The report in a real browser: headless Chromium draws every figure, offline, without errors.
 
 Chromium runs with name resolution disabled, so the page can only render from what it
-embeds. The page records script errors, console errors/warnings and how many figures
-rendered in ``#report-status``; ``--dump-dom`` gives us the DOM after the scripts ran.
-Skipped when Chromium is absent, except under CI (``CI`` set), where it must run.
+embeds. The page records script errors, console errors/warnings, how many figures
+rendered and its drawn height in ``#report-status``; ``--dump-dom`` gives us the DOM after
+the scripts ran. Skipped when Chromium is absent, except under CI (``CI`` set), where it
+must run. With ``DIFFRL_REPORT_SCREENSHOT=path.png`` the full-page screenshot of a complete
+run's report is kept there for a person to look at.
 """
 
 from __future__ import annotations
@@ -19,13 +21,26 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from report_fixtures import computed_results, three_sources
+from report_fixtures import computed_results, paper_run, three_sources
 
 from reports import build_report
 
 pytestmark = pytest.mark.browser
 
 _SHAPES = ("path", "rect", "line", "circle", "polyline", "polygon")
+_WIDTH = 1280
+# Every figure of a complete run's report, and how many colours its data marks need.
+_QUALITY_CHARTS = (
+    "chart-success-rate",
+    "chart-trajectory-length-suite",
+    "chart-trajectory-length",
+    "chart-mean-squared-jerk",
+    "chart-log-dimensionless-jerk",
+    "chart-action-variance",
+)
+_VLA_CHARTS = ("chart-vla-in-distribution", "chart-vla-ood")
+_ABLATION_CHART = "chart-ablation"
+_ALL_CHARTS = (*_VLA_CHARTS, *_QUALITY_CHARTS, _ABLATION_CHART)
 _CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 _HOSTILE = '<script>document.body.setAttribute("data-injected", "script")</script>'
 _HOSTILE_IMG = "<img src=x onerror=\"document.body.setAttribute('data-injected', 'img')\">"
@@ -116,6 +131,8 @@ class _RenderedDom(HTMLParser):
 class _Report(NamedTuple):
     path: Path
     n_sources: int
+    vla_rows: dict[str, int]  # chart id -> training-data rows it draws
+    n_variants: int
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +140,21 @@ def chromium() -> str:
     return _chromium()
 
 
+def _hostile_vla_results(vla_results: list[dict]) -> list[dict]:
+    """The runs with one more OOD row trained on a source whose name is markup."""
+    hostile = copy.deepcopy(vla_results[-1])
+    hostile["training"]["sources"] = [_HOSTILE]
+    hostile["checkpoint_hash"] = _HOSTILE_IMG
+    return [*vla_results, hostile]
+
+
 @pytest.fixture(scope="module", params=["fixtures", "computed"])
 def report(request, tmp_path_factory) -> _Report:
-    """The report of the hand-made fixtures, or of metrics computed on written datasets.
+    """A complete run's report (VLA results, cost, ablation) with the hand-made metrics, or
+    with metrics computed on written datasets.
 
-    A fourth, hostile source (script and markup in its labels) is added to both.
+    A hostile source (script and markup in its labels) is added to the metrics and to
+    Table II.
     """
     if request.param == "computed":
         results = computed_results(tmp_path_factory.mktemp("datasets"))
@@ -140,19 +167,29 @@ def report(request, tmp_path_factory) -> _Report:
         summary["instruction"] = f"{_HOSTILE} then {_HOSTILE_IMG}"
     out = tmp_path_factory.mktemp("report") / "report.html"
     sources = [*results, hostile]
-    path = build_report(sources, out, title=_HOSTILE, metadata={"note": _HOSTILE_IMG})
-    return _Report(path, len(sources))
+    run = paper_run()
+    run["vla_results"] = _hostile_vla_results(run["vla_results"])
+    path = build_report(
+        sources, out, title=_HOSTILE, metadata={"note": _HOSTILE_IMG}, **run
+    )
+    vla_rows = {"chart-vla-in-distribution": 3, "chart-vla-ood": 4}
+    return _Report(path, len(sources), vla_rows, len(run["ablation"]["curves"]))
 
 
-@pytest.fixture(scope="module")
-def rendered(chromium, report, tmp_path_factory) -> _RenderedDom:
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    completed = _run_chromium(chromium, profile, "--dump-dom", report.path.as_uri())
+def _dump(chromium: str, profile: Path, page: Path) -> _RenderedDom:
+    completed = _run_chromium(
+        chromium, profile, f"--window-size={_WIDTH},1000", "--dump-dom", page.as_uri()
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     dom = _RenderedDom()
     dom.feed(completed.stdout)
     assert dom.status, "the dumped DOM has no #report-status: the page did not load"
     return dom
+
+
+@pytest.fixture(scope="module")
+def rendered(chromium, report, tmp_path_factory) -> _RenderedDom:
+    return _dump(chromium, tmp_path_factory.mktemp("chromium-profile"), report.path)
 
 
 def test_the_page_finished_rendering(rendered):
@@ -161,21 +198,26 @@ def test_the_page_finished_rendering(rendered):
 
 def test_every_figure_rendered_as_svg(rendered):
     expected = int(rendered.status["data-expected"])
-    assert expected == 5
-    assert len(rendered.charts) == expected
+    assert expected == len(_ALL_CHARTS)
+    assert set(rendered.charts) == set(_ALL_CHARTS)
     assert int(rendered.status["data-rendered"]) == expected
     for chart_id, chart in rendered.charts.items():
         assert chart["attrs"].get("data-rendered") == "true", chart_id
-        assert chart["drawings"], f"{chart_id} holds no Vega svg or canvas"
+        assert "svg" in chart["drawings"], f"{chart_id} holds no Vega svg"
 
 
-def test_every_figure_draws_data_marks_in_one_colour_per_source(report, rendered):
-    n_sources = report.n_sources
-    for chart_id, chart in rendered.charts.items():
-        colors = chart["mark_colors"]
-        # Error bars and box medians are black or white; the source colours are the others.
-        source_colors = colors - {"black", "white", "#000", "#000000", "#fff", "#ffffff"}
-        assert len(source_colors) >= n_sources, (chart_id, colors)
+def _source_colours(colours: set[str]) -> set[str]:
+    # Error bars, seed dots and box medians are black or white; the series colours are the others.
+    return colours - {"black", "white", "#000", "#000000", "#fff", "#ffffff"}
+
+
+def test_every_figure_draws_data_marks_in_one_colour_per_series(report, rendered):
+    wanted = {chart_id: report.n_sources for chart_id in _QUALITY_CHARTS}
+    wanted.update(report.vla_rows)
+    wanted[_ABLATION_CHART] = report.n_variants
+    for chart_id, n_series in wanted.items():
+        colours = _source_colours(rendered.charts[chart_id]["mark_colors"])
+        assert len(colours) >= n_series, (chart_id, colours)
 
 
 def test_no_script_errors_or_console_errors(rendered):
@@ -191,21 +233,34 @@ def test_hostile_labels_did_not_run_as_script(rendered):
     assert "data-injected" not in rendered.body
 
 
-def test_a_screenshot_of_the_page_can_be_taken(chromium, report, tmp_path_factory):
+@pytest.fixture(scope="module")
+def clean_report(tmp_path_factory) -> Path:
+    """A complete run's report as a user would see it (no hostile labels)."""
+    out = tmp_path_factory.mktemp("clean") / "report.html"
+    return build_report(three_sources(), out, title="diffrl-eval compare (quick)", **paper_run())
+
+
+def test_a_full_page_screenshot_shows_the_drawn_report(chromium, clean_report, tmp_path_factory):
     shots = tmp_path_factory.mktemp("screenshot")
+    dom = _dump(chromium, shots / "dump-profile", clean_report)
+    assert dom.status["data-done"] == "true"
+    assert json.loads(dom.status["data-errors"]) == []
+    assert int(dom.status["data-rendered"]) == len(_ALL_CHARTS)
+    height = int(dom.status["data-page-height"])
+    assert height > 2000  # tables and nine figures
     png = shots / "report.png"
     completed = _run_chromium(
         chromium,
         shots / "profile",
         "--hide-scrollbars",
-        "--window-size=1280,4000",
+        f"--window-size={_WIDTH},{height}",
         f"--screenshot={png}",
-        report.path.as_uri(),
+        clean_report.as_uri(),
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     header = png.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", header[16:24])  # the IHDR chunk comes first
-    assert (width, height) == (1280, 4000)
-    if os.environ.get("REPORT_SCREENSHOT"):  # keep it for a human to look at
-        shutil.copyfile(png, os.environ["REPORT_SCREENSHOT"])
+    width, shot_height = struct.unpack(">II", header[16:24])  # the IHDR chunk comes first
+    assert (width, shot_height) == (_WIDTH, height)
+    if os.environ.get("DIFFRL_REPORT_SCREENSHOT"):  # keep it for a person to look at
+        shutil.copyfile(png, os.environ["DIFFRL_REPORT_SCREENSHOT"])
