@@ -1,4 +1,4 @@
-"""`report`: metrics results into one self-contained HTML page."""
+"""`report`: metrics results and VLA evaluations into one self-contained HTML page."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from diffrl_eval.errors import UserError
 console = Console()
 
 METRICS_KIND = "diffrl-eval/metrics"
+VLA_KINDS = ("diffrl-eval/vla-eval", "diffrl-eval/vla-eval-seeds")
 
 
 def load_result(path: Path) -> dict:
-    """A metrics result from a JSON file, or computed from a dataset directory."""
+    """A result from a JSON file (metrics or VLA evaluation), or metrics of a dataset directory."""
     if not path.exists():
         raise UserError(f"result not found: {path}")
     if path.is_dir():
@@ -30,29 +31,40 @@ def load_result(path: Path) -> dict:
         result = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not a JSON file ({exc})") from exc
-    if not isinstance(result, dict) or result.get("kind") != METRICS_KIND:
+    kind = result.get("kind") if isinstance(result, dict) else None
+    if kind != METRICS_KIND and kind not in VLA_KINDS:
         raise UserError(
-            f"{path}: not a metrics result (expected 'kind': '{METRICS_KIND}'; "
-            "write one with 'diffrl-eval metrics DATASET --json FILE')"
+            f"{path}: not a metrics result nor a VLA evaluation (kind {kind!r}; expected "
+            f"{', '.join(repr(k) for k in (METRICS_KIND, *VLA_KINDS))}; write one with "
+            "'diffrl-eval metrics DATASET --json FILE' or 'diffrl-eval vla eval ... --json FILE')"
         )
     return result
 
 
 def report(
-    results: list[Path] = typer.Argument(..., help="Metrics JSON files or dataset directories."),
+    results: list[Path] = typer.Argument(
+        ...,
+        help="Metrics JSON files, dataset directories and VLA evaluation JSON files "
+        "(single runs or multi-seed aggregates), told apart by their 'kind'.",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="HTML file to create."),
     title: str = typer.Option("diffrl-eval report", "--title", help="Page title."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
 ) -> None:
-    """Build one self-contained HTML report (works offline) from metrics results."""
+    """Build one self-contained HTML report (works offline): data quality and, given VLA
+    evaluations, Table I (in-distribution) and Table II (OOD zero-shot)."""
     if out.suffix.lower() not in (".html", ".htm"):
         raise UserError(f"--out must be an .html file, got {out}")
     check_new_file(out, overwrite=overwrite)
     loaded = [load_result(path) for path in results]
+    metrics = [result for result in loaded if result.get("kind") == METRICS_KIND]
+    vla_results = [result for result in loaded if result.get("kind") in VLA_KINDS]
     build_report = registry.report_builders.load("html")
     if overwrite and out.exists():
         out.unlink()
-    path = build_report(loaded, out, title=title)
+    # Only when there are some: a report builder of an older interface still takes metrics.
+    options = {"vla_results": vla_results} if vla_results else {}
+    path = build_report(metrics, out, title=title, **options)
     console.print(f"wrote {path}")
 
 
