@@ -243,15 +243,22 @@ def scope_label(level: str, name: str | None = None) -> str:
     return level if level == OVERALL else f"{level} {name}"
 
 
-def _scoped_summaries(result: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """Every summary of a result by its scope label: overall, then suites, then tasks."""
-    summaries: dict[str, Mapping[str, Any]] = {scope_label(OVERALL): result["overall"]}
-    for suite, summary in result["per_suite"].items():
+LEVELS = (OVERALL, SUITE, TASK)
+
+
+def _scoped_summaries(
+    result: Mapping[str, Any], levels: Sequence[str] = LEVELS
+) -> dict[str, Mapping[str, Any]]:
+    """The summaries of ``levels`` by scope label: overall, then suites, then tasks."""
+    summaries: dict[str, Mapping[str, Any]] = {}
+    if OVERALL in levels:
+        summaries[scope_label(OVERALL)] = result["overall"]
+    for suite, summary in result["per_suite"].items() if SUITE in levels else ():
         # A dataset of one suite has that suite's summary equal to the overall one: checking
         # it twice would only print every row twice.
-        if summary != result["overall"]:
+        if summary != result["overall"] or OVERALL not in levels:
             summaries[scope_label(SUITE, suite)] = summary
-    for task, summary in result["per_task"].items():
+    for task, summary in result["per_task"].items() if TASK in levels else ():
         summaries[scope_label(TASK, task)] = summary
     return summaries
 
@@ -329,21 +336,27 @@ def compare_with_baseline(
     tolerance: Tolerance = Tolerance(),
     per_metric: Mapping[str, Tolerance] | None = None,
     metrics: Sequence[str] | None = None,
+    levels: Sequence[str] = LEVELS,
 ) -> list[Finding]:
     """Every ``metrics`` (default: all checked metrics) at every scope of the baseline.
 
-    ``per_metric`` overrides ``tolerance`` for the metrics it names. Scopes of the baseline
-    that the result lacks are regressions; scopes only the result has are not compared.
-    Raises ``UserError`` for an unknown metric name or an incomparable baseline.
+    ``levels`` limits the scopes (``overall``, ``suite``, ``task``): per-task numbers of a
+    small dataset are noisy. ``per_metric`` overrides ``tolerance`` for the metrics it
+    names. Scopes of the baseline that the result lacks are regressions; scopes only the
+    result has are not compared. Raises ``UserError`` for an unknown metric or level name
+    or an incomparable baseline.
     """
     per_metric = dict(per_metric or {})
     for name in per_metric:
         checked_metric(name)
     chosen = [checked_metric(name) for name in (metrics or CHECKED_METRICS)]
+    for level in levels:
+        if level not in LEVELS:
+            raise unknown_choice("scope", level, LEVELS)
     check_comparable(result, baseline)
-    ours = _scoped_summaries(result)
+    ours = _scoped_summaries(result, levels)
     findings = []
-    for scope, reference_summary in _scoped_summaries(baseline).items():
+    for scope, reference_summary in _scoped_summaries(baseline, levels).items():
         summary = ours.get(scope)
         for metric in chosen:
             reference = metric.value(reference_summary)

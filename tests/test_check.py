@@ -440,6 +440,24 @@ def test_a_task_missing_from_the_dataset_is_a_regression_and_an_extra_task_is_ig
     }
 
 
+def test_scope_levels_limit_the_comparison():
+    baseline = _result(_summary(), tasks={"a": _summary(), "b": _summary()})
+    result = _result(_summary(), tasks={"a": _summary(no_op_count=99)})
+    overall_only = compare_with_baseline(result, baseline, levels=["overall"])
+    assert {f.scope for f in overall_only} == {"overall"} and not regressions(overall_only)
+    suite_only = compare_with_baseline(result, baseline, levels=["suite"], metrics=["no_op_count"])
+    assert [f.scope for f in suite_only] == ["suite s"]
+    with pytest.raises(UserError, match="unknown scope 'episode'"):
+        compare_with_baseline(result, baseline, levels=["episode"])
+
+
+def test_per_task_noise_can_be_left_out_on_the_command_line(degraded_dataset, baseline_json, capsys):
+    code, out, _ = run_cli(
+        ["check", degraded_dataset, "--baseline", baseline_json, "--scope", "overall"], capsys
+    )
+    assert code == 1 and "task spatial" not in out
+
+
 def test_a_suite_equal_to_the_whole_dataset_is_not_checked_twice():
     findings = compare_with_baseline(_result(_summary()), _result(_summary()), metrics=["no_op_count"])
     assert [f.scope for f in findings] == ["overall", "task t"]

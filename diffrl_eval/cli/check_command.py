@@ -18,6 +18,7 @@ from rich.table import Table
 
 from diffrl_eval.errors import UserError
 from diffrl_eval.quality_check import (
+    LEVELS,
     Finding,
     Status,
     check_thresholds,
@@ -115,11 +116,17 @@ def check(
     metric: list[str] = typer.Option(
         None, "--metric", help="Compare only this metric with --baseline. Repeatable."
     ),
+    scope: list[str] = typer.Option(
+        None,
+        "--scope",
+        help="Compare with --baseline only at this level: overall, suite or task "
+        "(default: all three). Repeatable.",
+    ),
     show_all: bool = typer.Option(False, "--all", help="List unchanged metrics too."),
 ) -> None:
     """Data-quality regression check for CI: exit 1 on regression, 0 otherwise, 2 on bad input.
 
-    [b]--baseline[/b]: every metric is compared overall, per suite and per task with the baseline's; a move in the metric's bad direction beyond the tolerance is a regression. A task of the baseline missing from the dataset, or a metric that became undefined, is one too. A baseline of another backend or suite is bad input.
+    [b]--baseline[/b]: every metric is compared overall, per suite and per task with the baseline's; a move in the metric's bad direction beyond the tolerance is a regression. A task of the baseline missing from the dataset, or a metric that became undefined, is one too. A baseline of another backend or suite is bad input. Per-task numbers of a small dataset are noisy: --scope overall compares the whole dataset only.
 
     Bad directions: success_rate down; trajectory_length up; no_op_count and no_op_fraction up; mean_squared_jerk up; log_dimensionless_jerk down (closer to zero is smoother); action_variance up (less consistent).
 
@@ -127,8 +134,10 @@ def check(
     """
     if baseline is None and thresholds is None:
         raise UserError("give --baseline BASELINE.json, --thresholds FILE, or both")
-    if (tolerance or abs_tolerance or metric) and baseline is None:
-        raise UserError("--tolerance, --abs-tolerance and --metric apply to --baseline only")
+    if (tolerance or abs_tolerance or metric or scope) and baseline is None:
+        raise UserError(
+            "--tolerance, --abs-tolerance, --metric and --scope apply to --baseline only"
+        )
     default_tolerance, per_metric = parse_tolerances(tolerance or [], abs_tolerance or [])
     reference = read_metrics_json(baseline, role="baseline") if baseline is not None else None
     parsed_thresholds = read_thresholds(thresholds) if thresholds is not None else None
@@ -138,7 +147,7 @@ def check(
     if reference is not None:
         compared = compare_with_baseline(
             result, reference, tolerance=default_tolerance, per_metric=per_metric,
-            metrics=metric or None,
+            metrics=metric or None, levels=scope or LEVELS,
         )
         _report(compared, f"against baseline {baseline}", show_all)
         findings += compared
