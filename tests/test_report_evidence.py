@@ -479,3 +479,11 @@ def test_untrusted_strings_in_vla_results_cost_ablation_and_preset_are_escaped()
     assert any(MALICIOUS in row["training data"] for row in vla_rows_data)
     variants = {row["variant"] for row in specs["spec-ablation"]["datasets"]["rows"]}
     assert "</script><script>alert(3)</script>" in variants
+
+
+def test_aggregates_made_by_the_vla_package_fill_table_one():
+    from vla.results import aggregate_seeds
+
+    aggregate = aggregate_seeds(_seeded([(3, 3), (4, 4), (3, 4)]))
+    (row,) = vla_rows(evaluation_runs([aggregate]), "in-distribution")
+    assert format_seed_summary(row.per_suite["spatial"]).startswith("35.0 ± 4.1% (3 seeds)")
