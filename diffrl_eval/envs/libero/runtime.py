@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import sys
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -240,7 +241,8 @@ def _quiet_import():
     nothing a user can act on, so neither reaches the terminal."""
     logging.getLogger("robosuite_logs").setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # robosuite's logger.warn
             yield
     except ModuleNotFoundError as exc:
         raise UserError(f"hf-libero could not be imported, {exc.name!r} is missing: "
