@@ -35,6 +35,7 @@ def two_mode_demonstrations(n: int = 512):
 def toy_config() -> PolicyConfig:
     return PolicyConfig(
         action_dim=1,
+        binarize_gripper=False,
         proprio_dim=1,
         n_obs_steps=1,
         horizon=4,

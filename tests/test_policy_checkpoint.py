@@ -52,8 +52,10 @@ def test_normalizer_statistics_travel_with_the_checkpoint(tmp_path):
         loaded.encoder.proprio_normalizer.scale, policy.encoder.proprio_normalizer.scale
     )
     actions = loaded.sample(state_obs(8, policy.config), generator=torch.Generator().manual_seed(0))
-    # executed actions stay inside the demonstrations' range
-    assert actions.min() >= 0.3 - 1e-5 and actions.max() <= 0.5 + 1e-5
+    # executed motions stay inside the demonstrations' range; the gripper is a command
+    motion = actions[..., :6]
+    assert motion.min() >= 0.3 - 1e-5 and motion.max() <= 0.5 + 1e-5
+    assert set(actions[..., 6].unique().tolist()) <= {-1.0, 1.0}
 
 
 @pytest.mark.parametrize("model_cls", [GaussianPolicy, ValueNetwork])

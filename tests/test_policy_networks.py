@@ -68,6 +68,10 @@ def test_normalizer_maps_the_data_range_to_minus_one_one_and_back():
     assert normalized[:, 1].tolist() == pytest.approx([-1.0, 1.0, 0.0])
     assert normalized[:, 2].tolist() == pytest.approx([0.0, 0.0, 0.0])  # constant: centred only
     torch.testing.assert_close(normalizer.unnormalize(normalized), data)
+    # whatever a model puts in a dimension the data never varied in maps back to the constant
+    noisy = normalized + torch.tensor([0.5, -0.5, 0.9])
+    assert normalizer.unnormalize(noisy)[:, 2].tolist() == [5.0, 5.0, 5.0]
+    assert normalizer.unnormalize(noisy)[:, 0].tolist() == pytest.approx([0.25, 1.25, 0.75])
 
 
 def test_ema_warms_up_then_trails_the_live_weights_at_the_configured_decay():

@@ -53,6 +53,26 @@ def action_chunks(actions: np.ndarray, horizon: int) -> np.ndarray:
     return actions[index]
 
 
+def episode_no_op_mask(actions: np.ndarray) -> np.ndarray:
+    """(T, Da) actions of one episode -> (T,) bool, the OpenVLA no-op rule."""
+    import polars as pl
+
+    from diffrl_eval import constants as C
+    from diffrl_eval.metrics import no_op_mask
+
+    n = len(actions)
+    frames = pl.DataFrame({  # the columns the rule reads, plus the ones a frame table must have
+        C.COL_EPISODE: np.zeros(n, dtype=np.int64),
+        C.COL_STEP: np.arange(n, dtype=np.int64),
+        C.COL_TASK: [""] * n,
+        C.COL_INSTRUCTION: [""] * n,
+        C.COL_EEF_POS: np.zeros((n, C.EEF_POS_DIM), dtype=np.float32),
+        C.COL_ACTION: actions.astype(np.float32),
+        C.COL_SUCCESS: np.zeros(n, dtype=bool),
+    })
+    return no_op_mask(frames)
+
+
 def replay_observations(
     backend: EnvBackend, episode: Episode, keys: tuple[str, ...] = LOWDIM_KEYS
 ) -> dict[str, np.ndarray]:
@@ -89,10 +109,16 @@ def demonstration_set(
     n_obs_steps: int,
     horizon: int,
     keys: tuple[str, ...] = LOWDIM_KEYS,
+    *,
+    drop_no_ops: bool = False,
 ) -> DemonstrationSet:
     """Every step of every successful episode as one (obs history, action chunk) sample.
 
     Failed demonstrations are left out: behaviour cloning imitates what reached the goal.
+    With ``drop_no_ops`` the episode's no-op steps (the OpenVLA rule of
+    :func:`diffrl_eval.metrics.no_op_mask`) are removed before windows and chunks are cut,
+    as OpenVLA does for LIBERO's demonstrations: a pause carries no information about what
+    to do, and a deterministic policy that imitates it can wait forever.
     """
     kept = [episode for episode in episodes if episode.success]
     if not kept:
@@ -101,9 +127,11 @@ def demonstration_set(
     chunks = []
     for episode in kept:
         replayed = replay_observations(backend, episode, keys)
+        keep = (~episode_no_op_mask(episode.actions) if drop_no_ops
+                else np.ones(len(episode.actions), dtype=bool))
         for key in keys:
-            obs[key].append(history_windows(replayed[key], n_obs_steps))
-        chunks.append(action_chunks(episode.actions, horizon))
+            obs[key].append(history_windows(replayed[key][keep], n_obs_steps))
+        chunks.append(action_chunks(episode.actions[keep], horizon))
     return DemonstrationSet(
         obs={key: torch.from_numpy(np.concatenate(values)) for key, values in obs.items()},
         action_chunks=torch.from_numpy(np.concatenate(chunks)),

@@ -22,25 +22,18 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from diffrl_eval import registry
-from diffrl_eval.atomic import write_text_atomic
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import TaskSpec
 from diffrl_eval.errors import UserError
 from diffrl_eval.generator import Generator, GeneratorConfig
-from generators.expert.bc import BCConfig, train_bc
-from generators.expert.demonstrations import demonstration_set
+from generators.expert.bc import BCConfig
 from generators.expert.evaluation import rollout_episodes
-from generators.expert.observation import state_policy_config
-from generators.expert.training import PPOTrainer
-from generators.policy.checkpoint import load_checkpoint, save_checkpoint
+from generators.expert.observation import LOWDIM_KEYS, state_policy_config
+from generators.expert.run import ExpertRun
 from generators.policy.config import PolicyConfig
-from generators.policy.value import ValueNetwork
 from generators.ppo.config import PPOConfig
 
-DEMONSTRATION_SOURCE = "human"
-POLICY_DIR, VALUE_DIR = "policy", "value"
-SUMMARY_FILE = "expert.json"  # written last: its presence marks a finished expert
+GENERATION_ONLY_FIELDS = ("cache_dir", "max_attempts_factor")
 GENERATE_BLOCK = 10  # episodes run together; fixed so that output does not depend on it
 
 
@@ -59,6 +52,8 @@ class ExpertConfig(GeneratorConfig):
 
     n_demonstrations: int = 20
     demonstration_seed: int = 0
+    drop_no_ops: bool = True  # clone the demonstrations without their pauses (OpenVLA's rule)
+    expert_seed: int = 0  # seeds BC and PPO; one expert per task serves every data seed
     bc_gradient_steps: int = 3000
     bc_batch_size: int = 256
     bc_learning_rate: float = 1e-3
@@ -74,8 +69,17 @@ class ExpertConfig(GeneratorConfig):
         unknown = sorted(set(self.policy) - known)
         if unknown:
             raise UserError(f"unknown policy option(s): {', '.join(unknown)}")
+        # every other policy value is checked now, before any run directory is made; the
+        # observation widths are placeholders (the real ones come from the task's env)
+        state_policy_config({key: np.zeros(1, dtype=np.float32) for key in LOWDIM_KEYS},
+                            **self.policy)
         if self.max_attempts_factor < 1:
             raise UserError(f"max_attempts_factor must be >= 1; got {self.max_attempts_factor}")
+
+    def training_settings(self) -> dict[str, Any]:
+        """The fields that shape the expert (not where it is cached or how data is drawn)."""
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if k not in GENERATION_ONLY_FIELDS}
 
     def bc_config(self) -> BCConfig:
         return BCConfig(
@@ -107,7 +111,7 @@ class ExpertGenerator(Generator):
     # --- where experts live ---------------------------------------------------------
     def expert_dir(self, task: TaskSpec, seed: int) -> Path:
         config: ExpertConfig = self.config  # type: ignore[assignment]
-        key_fields = {k: v for k, v in dataclasses.asdict(config).items() if k != "cache_dir"}
+        key_fields = config.training_settings()
         key = json.dumps(
             {"generator": self.name, "backend": self.backend.name, "task": task.task_id,
              "seed": seed, "config": key_fields},
@@ -119,42 +123,26 @@ class ExpertGenerator(Generator):
         return root / self.name / task.task_id / digest
 
     # --- Generator interface ----------------------------------------------------------
-    def fit(self, task: TaskSpec, *, seed: int = 0) -> None:
-        """Train (or load the cached) expert for ``task``."""
-        directory = self.expert_dir(task, seed)
-        if (directory / SUMMARY_FILE).is_file():
-            self.experts[task.task_id] = load_checkpoint(directory / POLICY_DIR,
-                                                         kind=self.policy_cls.kind)
-            return
+    def expert_run(self, task: TaskSpec, directory: Path | None = None) -> ExpertRun:
+        """The training run of ``task``'s expert (in the cache unless ``directory``)."""
         config: ExpertConfig = self.config  # type: ignore[assignment]
-        torch.manual_seed(seed)  # weight initialization
-        human = registry.generators.load(DEMONSTRATION_SOURCE)(self.backend)
-        episodes = list(human.generate(task, config.n_demonstrations, config.demonstration_seed))
-        probe = self.backend.make_env(task.task_id)
-        try:
-            observation, _ = probe.reset(seed=seed)
-        finally:
-            probe.close()
-        policy_config = state_policy_config(observation, **config.policy)
-        demos = demonstration_set(self.backend, episodes, policy_config.n_obs_steps,
-                                  policy_config.horizon)
-        policy = self.policy_cls(policy_config)
-        bc_stats = train_bc(policy, demos, config.bc_config(), seed)
-        value = ValueNetwork(policy_config)
-        value.fit_normalizers(demos.obs)
-        trainer = PPOTrainer(policy, value, self.backend, task, config.ppo_config(), seed=seed)
-        try:
-            history = trainer.train()
-        finally:
-            trainer.close()
-        save_checkpoint(directory / POLICY_DIR, policy, overwrite=True)
-        save_checkpoint(directory / VALUE_DIR, value, overwrite=True)
-        summary = {"task": task.task_id, "seed": seed, "bc_final_loss": bc_stats.final_loss,
-                   "bc_samples": bc_stats.n_samples, "ppo_history": history}
-        write_text_atomic(directory / SUMMARY_FILE, json.dumps(summary, indent=2),
-                          overwrite=True)
-        self.experts[task.task_id] = policy.eval()
-        self.training_history[task.task_id] = history
+        return ExpertRun(
+            directory or self.expert_dir(task, config.expert_seed), generator=self.name,
+            policy_cls=self.policy_cls, backend=self.backend, task=task,
+            seed=config.expert_seed, settings=config,
+        )
+
+    def fit(self, task: TaskSpec, *, seed: int = 0) -> None:
+        """Train (or load the cached, or finish the interrupted) expert for ``task``.
+
+        The expert depends on ``config.expert_seed``, not on the data seed ``seed``: datasets
+        drawn with different seeds come from the same expert.
+        """
+        if task.task_id in self.experts:
+            return
+        run = self.expert_run(task)
+        self.experts[task.task_id] = run.train()
+        self.training_history[task.task_id] = run.history()
 
     def generate(self, task: TaskSpec, n_episodes: int, seed: int) -> Iterator[Episode]:
         """Yield ``n_episodes`` successful expert episodes of ``task``.
@@ -166,8 +154,7 @@ class ExpertGenerator(Generator):
         """
         if n_episodes <= 0:
             raise UserError(f"number of episodes must be positive, got {n_episodes}")
-        if task.task_id not in self.experts:
-            self.fit(task, seed=seed)
+        self.fit(task, seed=seed)
         policy = self.experts[task.task_id]
         config: ExpertConfig = self.config  # type: ignore[assignment]
         n_init = len(self.backend.init_states(task.task_id))

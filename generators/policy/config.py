@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from diffrl_eval.constants import ACTION_DIM, CAMERA_KEYS, STATE_DIM
+from diffrl_eval.constants import ACTION_DIM, CAMERA_KEYS, GRIPPER_ACTION_INDEX, STATE_DIM
 from diffrl_eval.errors import UserError
 from generators.policy.noise_schedule import SAMPLERS
 
@@ -75,6 +75,8 @@ class PolicyConfig:
     max_std: float = 1.0  # Gaussian head only
     init_std: float = 0.5  # Gaussian head only
     ema_decay: float = 0.995
+    # executed gripper commands snap to -1 / +1 (the demonstrations' own values)
+    binarize_gripper: bool = True
 
     def __post_init__(self) -> None:
         self.lowdim_keys = tuple(self.lowdim_keys)
@@ -130,6 +132,11 @@ class PolicyConfig:
             raise UserError(f"rl_eta must be in [0, 1]; got {self.rl_eta}")
         if not self.min_std <= self.init_std <= self.max_std:
             raise UserError("need min_std <= init_std <= max_std")
+        if self.binarize_gripper and self.action_dim <= GRIPPER_ACTION_INDEX:
+            raise UserError(
+                f"binarize_gripper needs the gripper at action index {GRIPPER_ACTION_INDEX}; "
+                f"action_dim is {self.action_dim}"
+            )
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError(f"ema_decay must be in [0, 1); got {self.ema_decay}")
 

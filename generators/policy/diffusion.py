@@ -22,7 +22,7 @@ from generators.policy.config import PolicyConfig
 from generators.policy.encoders import ObservationEncoder
 from generators.policy.mlp_decoder import MLPDecoder
 from generators.policy.noise_schedule import cosine_schedule, denoising_step_distribution
-from generators.policy.normalizer import RangeNormalizer
+from generators.policy.normalizer import RangeNormalizer, chunk_to_action
 from generators.policy.unet1d import ConditionalUNet1D
 
 Observation = dict[str, torch.Tensor]
@@ -149,8 +149,9 @@ class DiffusionModel(nn.Module):
         return torch.randn(shape, generator=generator, device=self.alphas_cumprod.device)
 
     def to_action(self, x0: torch.Tensor) -> torch.Tensor:
-        """Normalized chunk (B, Ta, Da) -> data units, clipped to the normalized range."""
-        return self.action_normalizer.unnormalize(x0.clamp(-1.0, 1.0))
+        """Normalized chunk (B, Ta, Da) -> executable actions in data units."""
+        return chunk_to_action(self.action_normalizer, x0,
+                               binarize_gripper=self.config.binarize_gripper)
 
     def predict_action(
         self, obs: Observation, generator: torch.Generator | None = None

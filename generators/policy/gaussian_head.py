@@ -20,7 +20,7 @@ from generators.policy.config import PolicyConfig
 from generators.policy.diffusion import Observation
 from generators.policy.diffusion_likelihood import PolicyStep, gaussian_entropy
 from generators.policy.encoders import ObservationEncoder
-from generators.policy.normalizer import RangeNormalizer
+from generators.policy.normalizer import RangeNormalizer, chunk_to_action
 
 
 class GaussianPolicy(nn.Module):
@@ -63,7 +63,9 @@ class GaussianPolicy(nn.Module):
         return -self.distribution(obs).log_prob(target).mean()
 
     def to_action(self, sample: torch.Tensor) -> torch.Tensor:
-        return self.action_normalizer.unnormalize(sample.clamp(-1.0, 1.0))
+        """Normalized chunk (B, Ta, Da) -> executable actions in data units."""
+        return chunk_to_action(self.action_normalizer, sample,
+                               binarize_gripper=self.config.binarize_gripper)
 
     @torch.no_grad()
     def act(

@@ -13,8 +13,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-# A dimension whose data never varies (e.g. a gripper that never opens) would otherwise get
-# an infinite scale; below this range it is only centred.
+from diffrl_eval.constants import GRIPPER_ACTION_INDEX
+
+# A dimension whose data never varies (e.g. a rotation no demonstration uses) would otherwise
+# get an infinite scale; below this range it is only centred, and mapping back returns the
+# constant itself: a generative model's leftover noise in such a dimension (which it can
+# never see contradicted by data) must not reach the robot.
 MIN_RANGE = 1e-4
 
 
@@ -26,6 +30,7 @@ class RangeNormalizer(nn.Module):
         self.register_buffer("scale", torch.ones(dim))
         self.register_buffer("offset", torch.zeros(dim))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("varies", torch.ones(dim, dtype=torch.bool))
 
     @torch.no_grad()
     def fit(self, data: torch.Tensor) -> None:
@@ -34,9 +39,8 @@ class RangeNormalizer(nn.Module):
         low, high = flat.min(0).values, flat.max(0).values
         half_range = (high - low) / 2
         self.offset.copy_((high + low) / 2)
-        self.scale.copy_(
-            torch.where(half_range > MIN_RANGE, 1.0 / half_range, torch.ones_like(half_range))
-        )
+        self.varies.copy_(half_range > MIN_RANGE)
+        self.scale.copy_(torch.where(self.varies, 1.0 / half_range, torch.ones_like(half_range)))
         self.fitted.fill_(True)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
@@ -44,5 +48,21 @@ class RangeNormalizer(nn.Module):
         return (x - self.offset) * self.scale
 
     def unnormalize(self, y: torch.Tensor) -> torch.Tensor:
-        """(..., D) normalized -> (..., D) data units."""
-        return y / self.scale + self.offset
+        """(..., D) normalized -> (..., D) data units (constant dimensions: the constant)."""
+        return torch.where(self.varies, y / self.scale + self.offset, self.offset)
+
+
+def chunk_to_action(normalizer: RangeNormalizer, sample: torch.Tensor, *,
+                    binarize_gripper: bool) -> torch.Tensor:
+    """A normalized chunk (..., Ta, Da) -> executable actions in data units.
+
+    Clipped to the normalized range first. With ``binarize_gripper`` the gripper command
+    becomes -1 (open) or +1 (close) by its sign, as LIBERO's demonstrations and VLAs use
+    it: a half-closed command grips weakly and lets objects slip.
+    """
+    action = normalizer.unnormalize(sample.clamp(-1.0, 1.0))
+    if binarize_gripper:
+        gripper = action[..., GRIPPER_ACTION_INDEX]
+        action = action.clone()
+        action[..., GRIPPER_ACTION_INDEX] = torch.where(gripper >= 0, 1.0, -1.0)
+    return action
