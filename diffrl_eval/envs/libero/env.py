@@ -29,8 +29,8 @@ objects in BDDL order, and with ``images=True`` the agent-view and wrist cameras
 
 LIBERO's placement samplers draw from numpy's global generator. The env seeds that
 generator from its own ``np_random`` for the duration of each reset and restores it
-afterwards, so the same seed gives the same episode and other users of the global
-generator are left undisturbed.
+afterwards, so the same seed gives the same episode, whatever the env ran before, and
+other users of the global generator are left undisturbed.
 """
 
 from __future__ import annotations
@@ -206,8 +206,17 @@ class LiberoEnv(gym.Env):
             if options.get(MODEL_XML_OPTION) is not None:
                 xml = portable_model_xml(str(options[MODEL_XML_OPTION]), self._assets)
                 self._sim_env.env.reset_from_xml_string(xml)
+                # the gripper's command ramps (robosuite keeps it between steps); a hard
+                # reset starts it from rest, and so must this one
+                for robot in self._sim_env.env.robots:
+                    robot.gripper.current_action = np.zeros(robot.gripper.dof)
                 raw = self._sim_env.env._get_observations(force_update=True)
             else:
+                # hf-libero appends the articulation samplers (drawer and door openings)
+                # again at every hard reset and never drops the old ones: each reset would
+                # draw more numbers than the one before, so the same seed would place the
+                # scene differently depending on how many episodes the env has run
+                self._sim_env.env.object_property_initializers.clear()
                 raw = self._sim_env.reset()
         if start is not None:
             raw = self._sim_env.set_init_state(start)

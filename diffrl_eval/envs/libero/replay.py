@@ -32,8 +32,8 @@ class ReplayCheck:
     """The outcome of replaying one recorded episode.
 
     ``successes`` (T,) is the goal check after each replayed action; ``state_error`` the
-    largest absolute difference between a replayed and a recorded state (qpos and qvel
-    entries, NaN when only the first state was given).
+    largest absolute difference between replayed and recorded joint positions (qpos:
+    metres and radians; NaN when only the first state was given).
     """
 
     successes: np.ndarray
@@ -65,15 +65,18 @@ def _check_actions(actions: np.ndarray) -> np.ndarray:
 
 
 def replay_check(task_id: str, states: np.ndarray, actions: np.ndarray, *,
-                 model_xml: str | None = None, recorded_success: bool | None = None,
+                 model_xml: str | None = None, seed: int | None = None,
+                 recorded_success: bool | None = None,
                  env: LiberoEnv | None = None) -> ReplayCheck:
     """Replay ``actions`` (T, 7) from ``states[0]`` and compare with the recording.
 
     ``states`` is (T, D) (the state before every action, LIBERO's layout) or (1, D) /
     (D,) (the first state only). ``model_xml`` is the recorded scene (the demo's
-    ``model_file``); without it the fixtures are placed anew and the replay may drift by
-    their spread. Pass ``env`` to reuse an env of the same task (making one costs
-    seconds).
+    ``model_file``); without it the fixtures are placed anew, from ``seed`` (the seed the
+    recording's env was reset with, which makes the replay exact) or at random. The MJCF
+    stores the scene with six significant digits, so a replay in it can drift by
+    millimetres where an object starts in a delicate contact. Pass ``env`` to reuse an
+    env of the same task (making one costs seconds).
     """
     actions = _check_actions(actions)
     states = np.atleast_2d(np.asarray(states, dtype=np.float64))
@@ -83,8 +86,9 @@ def replay_check(task_id: str, states: np.ndarray, actions: np.ndarray, *,
     own_env = env is None
     env = env or LiberoEnv(get_task(task_id))
     try:
-        env.reset(options={INIT_SIM_STATE_OPTION: states[0], SETTLE_STEPS_OPTION: 0,
-                           MODEL_XML_OPTION: model_xml})
+        env.reset(seed=seed, options={INIT_SIM_STATE_OPTION: states[0], SETTLE_STEPS_OPTION: 0,
+                                      MODEL_XML_OPTION: model_xml})
+        nq = env.libero_env.sim.model.nq
         successes = np.zeros(len(actions), dtype=bool)
         compared = len(states) > 1
         error = 0.0 if compared else float("nan")
@@ -92,8 +96,9 @@ def replay_check(task_id: str, states: np.ndarray, actions: np.ndarray, *,
             *_, info = env.step(action)
             successes[t] = info["success"]
             if compared and t + 1 < len(states):
-                # entry 0 is the simulation time, not part of the physical state
-                error = max(error, float(np.abs(env.sim_state()[1:] - states[t + 1][1:]).max()))
+                # flattened states are (time, qpos, qvel)
+                replayed, recorded = env.sim_state()[1:1 + nq], states[t + 1][1:1 + nq]
+                error = max(error, float(np.abs(replayed - recorded).max()))
         return ReplayCheck(successes, error, recorded_success)
     finally:
         if own_env:
