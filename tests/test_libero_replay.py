@@ -70,7 +70,7 @@ def recording(env):
 
 def test_replay_with_the_recording_seed_reproduces_the_trajectory_exactly(env, recording):
     states, actions, _, successes = recording
-    check = replay_check(TASK, states, actions, seed=0, recorded_success=True, env=env)
+    check = replay_check(TASK, actions, states=states, seed=0, recorded_success=True, env=env)
     assert check.reproduced and check.success
     assert check.first_success_step == len(actions) - 1
     np.testing.assert_array_equal(check.successes, successes)
@@ -79,7 +79,7 @@ def test_replay_with_the_recording_seed_reproduces_the_trajectory_exactly(env, r
 
 def test_replay_in_the_recorded_scene_reproduces_the_success(env, recording):
     states, actions, model_xml, successes = recording
-    check = replay_check(TASK, states, actions, model_xml=model_xml, seed=123,
+    check = replay_check(TASK, actions, states=states, model_xml=model_xml, seed=123,
                          recorded_success=True, env=env)
     assert check.reproduced
     np.testing.assert_array_equal(check.successes, successes)
@@ -89,7 +89,7 @@ def test_replay_in_the_recorded_scene_reproduces_the_success(env, recording):
 
 def test_replay_from_the_first_state_alone_still_reaches_the_goal(env, recording):
     states, actions, model_xml, _ = recording
-    check = replay_check(TASK, states[0], actions, model_xml=model_xml, seed=5,
+    check = replay_check(TASK, actions, states=states[0], model_xml=model_xml, seed=5,
                          recorded_success=True, env=env)
     assert check.reproduced and np.isnan(check.state_error)
 
@@ -98,7 +98,7 @@ def test_replay_check_reports_actions_that_do_not_reproduce_the_recording(env, r
     states, actions, _, _ = recording
     stalled = actions.copy()
     stalled[len(actions) // 2:, :6] = 0.0  # the push stops halfway
-    check = replay_check(TASK, states, stalled, seed=0, recorded_success=True, env=env)
+    check = replay_check(TASK, stalled, states=states, seed=0, recorded_success=True, env=env)
     assert not check.success and not check.reproduced
     assert check.state_error > 0.05
 
@@ -106,11 +106,13 @@ def test_replay_check_reports_actions_that_do_not_reproduce_the_recording(env, r
 def test_replay_check_rejects_malformed_inputs(env, recording):
     states, actions, _, _ = recording
     with pytest.raises(UserError, match=r"actions must have shape \(T, 7\)"):
-        replay_check(TASK, states, actions[:, :6], env=env)
+        replay_check(TASK, actions[:, :6], states=states, env=env)
     with pytest.raises(UserError, match="states must hold the first state or one per action"):
-        replay_check(TASK, states[:3], actions, env=env)
+        replay_check(TASK, actions, states=states[:3], env=env)
     with pytest.raises(UserError, match="initial state for LIBERO task"):
-        replay_check(TASK, states[:, :-1], actions, env=env)
+        replay_check(TASK, actions, states=states[:, :-1], env=env)
+    with pytest.raises(UserError, match="states or init_state_index"):
+        replay_check(TASK, actions, env=env)
 
 
 def test_a_seeded_reset_builds_the_same_scene_whatever_the_env_ran_before(env):

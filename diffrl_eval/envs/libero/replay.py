@@ -1,10 +1,11 @@
 """Replaying recorded actions in LIBERO: the replay check of demonstrations, and frames.
 
 A LIBERO demonstration (robomimic layout) holds the flattened MuJoCo state before every
-action (``states`` (T, D)) and the actions (T, 7). The replay check starts the task's env
-from the first state, without settle steps, sends the actions one by one and reports
-whether the recorded outcome comes back: success at the end, and how far the simulated
-states drift from the recorded ones. Files written from this project's own LIBERO
+action (``states`` (T, D)) and the actions (T, 7); an episode of the project's own
+records its official initial state and seed instead. The replay check starts the task's
+env where the recording started, sends the actions one by one and reports whether the
+recorded outcome comes back: success, and how far the simulated states drift from the
+recorded ones. Files written from this project's own LIBERO
 episodes reproduce exactly; LIBERO's original files were recorded with older MuJoCo
 versions and may drift, which is what the check is for.
 """
@@ -64,33 +65,41 @@ def _check_actions(actions: np.ndarray) -> np.ndarray:
     return actions
 
 
-def replay_check(task_id: str, states: np.ndarray, actions: np.ndarray, *,
-                 model_xml: str | None = None, seed: int | None = None,
-                 recorded_success: bool | None = None,
+def replay_check(task_id: str, actions: np.ndarray, *, states: np.ndarray | None = None,
+                 init_state_index: int | None = None, seed: int | None = None,
+                 model_xml: str | None = None, recorded_success: bool | None = None,
                  env: LiberoEnv | None = None) -> ReplayCheck:
-    """Replay ``actions`` (T, 7) from ``states[0]`` and compare with the recording.
+    """Replay ``actions`` (T, 7) from the recording's start and compare with it.
 
-    ``states`` is (T, D) (the state before every action, LIBERO's layout) or (1, D) /
-    (D,) (the first state only). ``model_xml`` is the recorded scene (the demo's
-    ``model_file``); without it the fixtures are placed anew, from ``seed`` (the seed the
-    recording's env was reset with, which makes the replay exact) or at random. The MJCF
-    stores the scene with six significant digits, so a replay in it can drift by
-    millimetres where an object starts in a delicate contact. Pass ``env`` to reuse an
-    env of the same task (making one costs seconds).
+    The start is either recorded simulator states -- ``states`` (T, D), the flattened
+    MuJoCo state before every action as LIBERO's files hold it, or (D,) / (1, D), the
+    first one only -- from which the actions run at once; or the official initial state
+    ``init_state_index`` followed by the settle steps, as the project's generators start
+    their episodes. ``seed`` is the seed the recording's env was reset with: it places
+    LIBERO's fixtures as they were, which makes the replay exact. ``model_xml`` (a demo's
+    ``model_file``) loads the recorded scene instead; it keeps six significant digits,
+    so an object resting in a delicate contact may drift by millimetres. Pass ``env`` to
+    reuse an env of the same task (making one costs seconds).
     """
     actions = _check_actions(actions)
-    states = np.atleast_2d(np.asarray(states, dtype=np.float64))
-    if len(states) not in (1, len(actions)):
-        raise UserError(f"states must hold the first state or one per action "
-                        f"({len(actions)}), got {len(states)}")
+    if (states is None) == (init_state_index is None):
+        raise UserError("give the recording's start: states or init_state_index (one of them)")
+    options: dict = {MODEL_XML_OPTION: model_xml}
+    if states is not None:
+        states = np.atleast_2d(np.asarray(states, dtype=np.float64))
+        if len(states) not in (1, len(actions)):
+            raise UserError(f"states must hold the first state or one per action "
+                            f"({len(actions)}), got {len(states)}")
+        options.update({INIT_SIM_STATE_OPTION: states[0], SETTLE_STEPS_OPTION: 0})
+    else:
+        options[INIT_STATE_OPTION] = init_state_index
     own_env = env is None
     env = env or LiberoEnv(get_task(task_id))
     try:
-        env.reset(seed=seed, options={INIT_SIM_STATE_OPTION: states[0], SETTLE_STEPS_OPTION: 0,
-                                      MODEL_XML_OPTION: model_xml})
+        env.reset(seed=seed, options=options)
         nq = env.libero_env.sim.model.nq
         successes = np.zeros(len(actions), dtype=bool)
-        compared = len(states) > 1
+        compared = states is not None and len(states) > 1
         error = 0.0 if compared else float("nan")
         for t, action in enumerate(actions):
             *_, info = env.step(action)
