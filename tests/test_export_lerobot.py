@@ -322,3 +322,23 @@ def test_bad_options_are_one_line_errors(toy_dataset, tmp_path, argv, fragment, 
 def test_missing_dataset_is_a_one_line_error(tmp_path, capsys):
     code, _, err = run_cli(["export", tmp_path / "nope", tmp_path / "x"], capsys)
     assert code == 2 and "dataset not found" in err
+
+
+def test_a_failure_while_encoding_video_leaves_nothing(image_dataset, tmp_path, monkeypatch):
+    pytest.importorskip("av")
+    from diffrl_eval.export import lerobot, video
+
+    original = video.VideoFileWriter.append
+    calls = []
+
+    def failing_append(self, frames):
+        calls.append(1)
+        original(self, frames[: len(frames) // 2])
+        if len(calls) == 3:
+            raise RuntimeError("encoder failed")
+        original(self, frames[len(frames) // 2:])
+
+    monkeypatch.setattr(video.VideoFileWriter, "append", failing_append)
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        lerobot.export_lerobot(image_dataset, tmp_path / "exports" / "lr", show_progress=False)
+    assert list((tmp_path / "exports").iterdir()) == []

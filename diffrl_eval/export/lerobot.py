@@ -370,10 +370,7 @@ class LeRobotWriter:
             except Exception:  # noqa: BLE001 - best effort while cleaning up
                 pass
         for writer in self._video_writers.values():
-            try:
-                writer.close()
-            except Exception:  # noqa: BLE001
-                pass
+            writer.discard()
 
 
 def _episodes_of(dataset: Dataset):

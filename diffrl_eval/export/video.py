@@ -93,6 +93,18 @@ class VideoFileWriter:
         self._container.close()
         self._container = None
 
+    def discard(self) -> None:
+        """Close the file without flushing the encoder (the file is about to be deleted).
+
+        Flushing an encoder that an error interrupted can block forever in SVT-AV1.
+        """
+        container, self._container = self._container, None
+        if container is not None:
+            try:
+                container.close()
+            except Exception:  # noqa: BLE001 - the file is thrown away anyway
+                pass
+
     def _mux(self, packets) -> None:
         for packet in packets:
             self.bytes_written += packet.size
