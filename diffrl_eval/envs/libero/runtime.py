@@ -111,7 +111,7 @@ def asset_candidates(explicit: str | os.PathLike | None = None) -> list[AssetCan
     candidates.append(_candidate("hf-libero download cache",
                                  Path.home() / ".cache" / "libero" / "assets"))
     wheels = package_dir(ASSET_WHEEL_PACKAGE)
-    candidates.append(_candidate(" + ".join(ASSET_WHEELS),
+    candidates.append(_candidate(f"{ASSET_WHEELS[0]} ... -{len(ASSET_WHEELS)}",
                                  None if wheels is None else wheels / "assets"))
     return candidates
 
