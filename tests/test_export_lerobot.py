@@ -209,8 +209,32 @@ def test_stats_json_has_every_statistic_with_the_feature_shape(exported, image_d
             assert ((0 <= value) & (value <= 1)).all()
     dataset = load_dataset(image_dataset)
     pixels = np.concatenate([dataset.images(e)["agentview_image"] for e in range(5)])
+    channels = pixels.reshape(-1, 3) / 255
     np.testing.assert_allclose(np.asarray(stats[IMAGE_KEY]["mean"]).reshape(3),
-                               pixels.reshape(-1, 3).mean(axis=0) / 255, atol=1e-6)
+                               channels.mean(axis=0), atol=1e-9)
+    np.testing.assert_allclose(np.asarray(stats[IMAGE_KEY]["std"]).reshape(3),
+                               channels.std(axis=0), atol=1e-9)
+    for name, q in (("q01", 0.01), ("q50", 0.5), ("q99", 0.99)):
+        np.testing.assert_allclose(np.asarray(stats[IMAGE_KEY][name]).reshape(3),
+                                   np.quantile(channels, q, axis=0), atol=1e-9)
+    assert stats[IMAGE_KEY]["count"] == [frames.height]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_image_statistics_from_pixel_counts_equal_numpy_over_the_pixels(seed):
+    from diffrl_eval.export.lerobot_stats import histogram_stats, image_histogram
+
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(20, 200, (5, 7, 9, 3), dtype=np.uint8)
+    frames[..., 2] = rng.choice([0, 255], (5, 7, 9))  # two-valued channel: quantiles jump
+    stats = histogram_stats(image_histogram(frames), n_frames=5)
+    pixels = frames.reshape(-1, 3) / 255
+    expected = {"min": pixels.min(0), "max": pixels.max(0), "mean": pixels.mean(0),
+                "std": pixels.std(0), **{f"q{round(q * 100):02d}": np.quantile(pixels, q, axis=0)
+                                         for q in (0.01, 0.1, 0.5, 0.9, 0.99)}}
+    for name, value in expected.items():
+        np.testing.assert_allclose(stats[name].reshape(3), value, atol=1e-12, err_msg=name)
+    assert stats["count"].tolist() == [5]
 
 
 def test_videos_hold_every_frame_at_its_episode_timestamps(exported, image_dataset):

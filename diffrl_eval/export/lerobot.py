@@ -37,8 +37,8 @@ from diffrl_eval import constants as C
 from diffrl_eval.dataset import Dataset, load_dataset
 from diffrl_eval.export.lerobot_stats import (
     Stats,
-    aggregate_stats,
-    image_stats,
+    histogram_stats,
+    image_histogram,
     stats_to_json,
     vector_stats,
 )
@@ -180,12 +180,12 @@ class LeRobotWriter:
         self.features = lerobot_features(self.cameras, image_shape)
         self.tasks: dict[str, int] = {}
         self.episode_rows: list[dict] = []
-        self.episode_stats: list[dict[str, Stats]] = []
         self.n_frames = 0
         self._data = _RollingFiles(DATA_FILES_SIZE_IN_MB * _MB)
         self._data_writer: pq.ParquetWriter | None = None
         self._videos = {c: _RollingFiles(VIDEO_FILES_SIZE_IN_MB * _MB) for c in self.cameras}
         self._video_writers: dict[str, VideoFileWriter] = {}
+        self._image_histograms: dict[str, np.ndarray] = {}  # camera -> (3, 256) counts
 
     # -- episodes -------------------------------------------------------------------------
     def add_episode(self, episode: _Episode) -> int:
@@ -221,7 +221,9 @@ class LeRobotWriter:
             key = CAMERA_FEATURES[camera]
             frames = episode.images[camera]
             row.update(self._write_video(camera, frames))
-            stats[key] = image_stats(frames)
+            histogram = image_histogram(frames)
+            self._image_histograms[camera] = self._image_histograms.get(camera, 0) + histogram
+            stats[key] = histogram_stats(histogram, n)
         stats.update(self._vector_stats(table))
         row["meta/episodes/chunk_index"] = 0
         row["meta/episodes/file_index"] = 0
@@ -229,7 +231,6 @@ class LeRobotWriter:
             for name, value in feature_stats.items():
                 row[f"stats/{feature}/{name}"] = np.asarray(value).tolist()
         self.episode_rows.append(row)
-        self.episode_stats.append(stats)
         self.n_frames += n
         return index
 
@@ -299,10 +300,10 @@ class LeRobotWriter:
         episodes_path = self.root / EPISODES_PATH.format(chunk_index=0, file_index=0)
         episodes_path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(self.episode_rows), episodes_path, compression="snappy")
-        # Cameras: pooled from the episodes' statistics. Everything else: exact, over all
-        # frames, read back from the data files.
+        # Exact over all frames: cameras from their summed pixel counts, everything else
+        # read back from the data files.
         stats = {
-            CAMERA_FEATURES[c]: aggregate_stats([s[CAMERA_FEATURES[c]] for s in self.episode_stats])
+            CAMERA_FEATURES[c]: histogram_stats(self._image_histograms[c], self.n_frames)
             for c in self.cameras
         }
         data_files = sorted((self.root / "data").glob("*/*.parquet"))

@@ -3,11 +3,13 @@
 Every numeric feature gets ``min``, ``max``, ``mean``, ``std``, ``count`` and the quantiles
 ``q01 q10 q50 q90 q99``; each statistic has the feature's shape, except ``count`` which is
 ``(1,)``. Camera features get per-channel statistics of pixel values scaled to [0, 1], of
-shape ``(3, 1, 1)``.
+shape ``(3, 1, 1)``, computed exactly from pixel value counts (a 256-bin histogram per
+channel, which also adds up over episodes), and ``count`` in frames.
 
 Shapes (N = frames, D = feature width, T = episode frames, H, W = image size):
-    vector_stats(values (N, D))            -> each statistic (D,)
-    image_stats(frames (T, H, W, 3) uint8) -> each statistic (3, 1, 1)
+    vector_stats(values (N, D))                    -> each statistic (D,)
+    image_histogram(frames (T, H, W, 3) uint8)     -> (3, 256) counts
+    histogram_stats(histogram (3, 256), n_frames)  -> each statistic (3, 1, 1)
 """
 
 from __future__ import annotations
@@ -16,9 +18,6 @@ import numpy as np
 
 QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
 QUANTILE_KEYS = tuple(f"q{round(q * 100):02d}" for q in QUANTILES)
-# Per-episode image statistics look at this many frames at most, evenly spaced: pixel
-# statistics barely move between neighbouring frames.
-IMAGE_STATS_MAX_FRAMES = 100
 
 Stats = dict[str, np.ndarray]
 
@@ -40,46 +39,46 @@ def vector_stats(values: np.ndarray) -> Stats:
     return stats
 
 
-def image_stats(frames: np.ndarray) -> Stats:
-    """Per-channel statistics of one episode's frames (T, H, W, 3), pixels scaled to [0, 1].
+def image_histogram(frames: np.ndarray) -> np.ndarray:
+    """Pixel value counts per channel of frames (T, H, W, 3) uint8 -> (3, 256) int64."""
+    pixels = np.asarray(frames, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+    pixels += np.array([0, 256, 512], dtype=np.int32)  # one bincount for the three channels
+    return np.bincount(pixels.ravel(), minlength=768).reshape(3, 256)
 
-    ``count`` is the number of frames looked at.
+
+def histogram_stats(histogram: np.ndarray, n_frames: int) -> Stats:
+    """Exact per-channel statistics of pixels scaled to [0, 1], from their (3, 256) counts.
+
+    Quantiles interpolate linearly between order statistics, as ``np.quantile`` does.
+    ``count`` is ``n_frames``.
     """
-    frames = np.asarray(frames)
-    if frames.shape[0] > IMAGE_STATS_MAX_FRAMES:
-        pick = np.linspace(0, frames.shape[0] - 1, IMAGE_STATS_MAX_FRAMES).round().astype(int)
-        frames = frames[pick]
-    pixels = frames.reshape(-1, 3).astype(np.float64) / 255.0
-    stats = vector_stats(pixels)
-    stats["count"] = np.array([frames.shape[0]], dtype=np.int64)
-    return {k: v if k == "count" else v.reshape(3, 1, 1) for k, v in stats.items()}
-
-
-def aggregate_stats(per_episode: list[Stats]) -> Stats:
-    """Combine per-episode statistics into dataset statistics (used for cameras).
-
-    ``min``/``max``/``mean``/``std`` are exact (pooled variance); the quantiles are the
-    count-weighted mean of the episodes' quantiles, an approximation (LeRobot aggregates
-    the same way).
-    """
-    counts = np.array([s["count"][0] for s in per_episode], dtype=np.float64)
-    total = counts.sum()
-    shape = (-1,) + (1,) * (per_episode[0]["mean"].ndim)
-    weights = (counts / total).reshape(shape)
-    means = np.stack([s["mean"] for s in per_episode])
-    variances = np.stack([s["std"] ** 2 for s in per_episode])
-    mean = (weights * means).sum(axis=0)
-    variance = (weights * (variances + (means - mean) ** 2)).sum(axis=0)
+    histogram = np.asarray(histogram, dtype=np.int64)
+    values = np.arange(256) / 255.0
+    n = histogram.sum(axis=1, keepdims=True)  # (3, 1)
+    mean = (histogram * values).sum(axis=1, keepdims=True) / n
+    variance = (histogram * (values - mean) ** 2).sum(axis=1, keepdims=True) / n
+    seen = histogram > 0
     stats = {
-        "min": np.stack([s["min"] for s in per_episode]).min(axis=0),
-        "max": np.stack([s["max"] for s in per_episode]).max(axis=0),
-        "mean": mean,
-        "std": np.sqrt(variance),
-        "count": np.array([int(total)], dtype=np.int64),
+        "min": values[seen.argmax(axis=1)],
+        "max": values[255 - seen[:, ::-1].argmax(axis=1)],
+        "mean": mean[:, 0],
+        "std": np.sqrt(variance[:, 0]),
+        "count": np.array([n_frames], dtype=np.int64),
     }
-    for key in QUANTILE_KEYS:
-        stats[key] = (weights * np.stack([s[key] for s in per_episode])).sum(axis=0)
-    return stats
+    cumulative = histogram.cumsum(axis=1)
+
+    def order_statistic(channel: int, rank: np.ndarray) -> np.ndarray:
+        return values[np.searchsorted(cumulative[channel], rank, side="right")]
+
+    for q, key in zip(QUANTILES, QUANTILE_KEYS):
+        position = q * (n[:, 0] - 1)
+        low, high = np.floor(position), np.ceil(position)
+        stats[key] = np.array([
+            order_statistic(c, low[c]) + (position[c] - low[c])
+            * (order_statistic(c, high[c]) - order_statistic(c, low[c]))
+            for c in range(3)
+        ])
+    return {k: v if k == "count" else v.reshape(3, 1, 1) for k, v in stats.items()}
 
 
 def stats_to_json(stats: dict[str, Stats]) -> dict[str, dict[str, list]]:
