@@ -26,11 +26,13 @@ from diffrl_eval import constants as C
 from diffrl_eval.dataset import Dataset
 from diffrl_eval.envs.base import EnvBackend
 from diffrl_eval.errors import DatasetError, UserError
+from diffrl_eval.metrics.no_op import no_op_mask
 from vla.observation import OBJECT_MASK, OBJECTS, ObservationLayout, object_slots
 
 # float32 observations of a bit-exact replay match exactly; the slack only absorbs
 # platform differences in the last bits of the physics
 REPLAY_TOLERANCE = 1e-4
+KEPT = "_kept"
 
 
 @dataclass
@@ -68,19 +70,26 @@ class _RecordedEpisode:
     task_id: str
     instruction: str
     states: np.ndarray  # (T, 8)
+    eef_pos: np.ndarray  # (T, 3)
     actions: np.ndarray  # (T, Da)
+    kept: np.ndarray  # (T,) bool: the steps that become samples
     seed: int | None
     init_state_index: int | None
 
 
-def _episodes(dataset: Dataset, successful_only: bool) -> list[_RecordedEpisode]:
+def _episodes(dataset: Dataset, successful_only: bool,
+              drop_no_ops: bool) -> list[_RecordedEpisode]:
     frames = dataset.frames_df.sort(C.COL_EPISODE, C.COL_STEP)
+    frames = frames.with_columns(
+        pl.Series(KEPT, ~no_op_mask(frames) if drop_no_ops else np.ones(frames.height, bool)))
     seeds = dataset.manifest.get("episode_seeds") or []
     starts = dataset.manifest.get("episode_init_states") or []
     episodes = []
     for (index,), rows in frames.group_by([C.COL_EPISODE], maintain_order=True):
         if successful_only and not rows[C.COL_SUCCESS].any():
             continue
+        if not rows[KEPT].any():
+            continue  # nothing but no-ops: no sample to learn from
         index = int(index)
         episodes.append(_RecordedEpisode(
             dataset=dataset,
@@ -88,7 +97,9 @@ def _episodes(dataset: Dataset, successful_only: bool) -> list[_RecordedEpisode]
             task_id=rows[C.COL_TASK][0],
             instruction=rows[C.COL_INSTRUCTION][0],
             states=rows[C.COL_STATE].to_numpy().astype(np.float32),
+            eef_pos=rows[C.COL_EEF_POS].to_numpy().astype(np.float32),
             actions=rows[C.COL_ACTION].to_numpy().astype(np.float32),
+            kept=rows[KEPT].to_numpy(),
             seed=seeds[index] if index < len(seeds) else None,
             init_state_index=starts[index] if index < len(starts) else None,
         ))
@@ -143,11 +154,18 @@ def demonstration_samples(
     horizon: int,
     *,
     successful_only: bool = True,
+    drop_no_ops: bool = False,
     on_episode=None,
 ) -> DemonstrationSamples:
     """All samples of ``datasets`` laid out for ``layout``; ``on_episode()`` is called
-    after each episode (progress)."""
-    episodes = [e for d in datasets for e in _episodes(d, successful_only)]
+    after each episode (progress).
+
+    With ``drop_no_ops`` the no-op steps (OpenVLA's rule, :mod:`diffrl_eval.metrics.no_op`)
+    are removed from each episode before it is cut into samples, as OpenVLA does with
+    LIBERO's demonstrations: an operator's pauses teach a policy to stand still, and
+    the chunks then span the motion that follows instead.
+    """
+    episodes = [e for d in datasets for e in _episodes(d, successful_only, drop_no_ops)]
     if not episodes:
         raise DatasetError("no successful episode to learn from in the given datasets"
                            if successful_only else "the given datasets hold no episodes")
@@ -158,20 +176,22 @@ def demonstration_samples(
     chunks, instruction_index = [], []
     try:
         for episode in episodes:
-            inputs[C.OBS_STATE].append(episode.states)
+            kept = episode.kept
+            inputs[C.OBS_STATE].append(episode.states[kept])
             if layout.mode == "state":
                 poses = _replayed_object_poses(backend, episode, envs)
-                slots, mask = object_slots(poses, layout.max_objects)
+                slots, mask = object_slots(poses[kept], episode.eef_pos[kept],
+                                           layout.max_objects)
                 inputs.setdefault(OBJECTS, []).append(slots)
                 inputs.setdefault(OBJECT_MASK, []).append(mask)
             else:
                 images = episode.dataset.images(episode.episode_index)
                 for camera in layout.cameras:
                     inputs.setdefault(camera, []).append(
-                        resize_frames(images[camera], layout.image_size))
-            chunks.append(action_chunks(episode.actions, horizon))
+                        resize_frames(images[camera][kept], layout.image_size))
+            chunks.append(action_chunks(episode.actions[kept], horizon))
             instruction_index.append(
-                np.full(len(episode.actions), instruction_id[episode.instruction]))
+                np.full(int(kept.sum()), instruction_id[episode.instruction]))
             if on_episode is not None:
                 on_episode()
     finally:

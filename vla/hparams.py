@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diffrl_eval.errors import UserError
+from diffrl_eval.errors import UserError, unknown_choice
 
 OBSERVATION_MODES = ("auto", "state", "image")
 HEADS = ("l1", "diffusion")
@@ -67,6 +67,7 @@ class TinyVLAHparams:
     weight_decay: float = 1e-4
     warmup_steps: int = 200
     successful_only: bool = True  # clone only episodes that reached the goal
+    drop_no_ops: bool = True  # leave no-op steps out of the samples (OpenVLA's filter)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -136,7 +137,7 @@ _QUICK = {
 def default_hparams(preset: str = "full") -> dict[str, Any]:
     """The complete hparams dictionary of ``preset`` ("quick" or "full")."""
     if preset not in PRESETS:
-        raise UserError(f"unknown hparams preset {preset!r}; valid choices: {', '.join(PRESETS)}")
+        raise unknown_choice("hparams preset", preset, PRESETS)
     values = TinyVLAHparams().to_dict()
     if preset == "quick":
         values.update(_QUICK)

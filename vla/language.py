@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from diffrl_eval.errors import UserError
 
 EMBEDDING_DIM = 384
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MIN_SPREAD = 1e-6
 
 _lock = threading.Lock()
 _model = None
@@ -69,3 +71,38 @@ def encode_instructions(instructions: Sequence[str]) -> np.ndarray:
         if not instructions:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         return np.stack([_cache[text] for text in instructions])
+
+
+@dataclass
+class EmbeddingNormalizer:
+    """e -> (e - mean) * scale, fitted on the training instructions (saved in JSON).
+
+    The encoder puts the instructions of one benchmark close together (cosines of
+    0.6-0.85 between tasks of a suite), so the part that tells tasks apart is small next
+    to the part they share; a trunk fed the raw vectors learned to ignore them in favour
+    of layout cues. Centring on the training instructions' mean and scaling their
+    spread to unit RMS norm makes the differences the signal. Unseen instructions (OOD
+    suites) go through the same fixed map.
+    """
+
+    mean: np.ndarray  # (E,)
+    scale: float
+
+    @classmethod
+    def fit(cls, embeddings: np.ndarray) -> EmbeddingNormalizer:
+        """Fit to the (K, E) embeddings of the K distinct training instructions."""
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        mean = embeddings.mean(0)
+        spread = float(np.sqrt(((embeddings - mean) ** 2).sum(1).mean()))
+        # one instruction has no spread: nothing to tell apart, leave the scale alone
+        return cls(mean, 1.0 / spread if spread > MIN_SPREAD else 1.0)
+
+    def normalize(self, embeddings: np.ndarray) -> np.ndarray:
+        return ((embeddings - self.mean) * self.scale).astype(np.float32)
+
+    def to_json(self) -> dict:
+        return {"mean": [float(v) for v in self.mean], "scale": float(self.scale)}
+
+    @classmethod
+    def from_json(cls, values: dict) -> EmbeddingNormalizer:
+        return cls(np.asarray(values["mean"], dtype=np.float32), float(values["scale"]))

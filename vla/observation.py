@@ -4,11 +4,13 @@ Two modes:
 
 * ``state`` - proprioception ``state`` (8,) plus the scene's ``object_poses``. The width of
   ``object_poses`` (7 per object, in the task's own object order) varies between tasks,
-  while one model serves every task of a suite, so the poses are laid into a fixed
-  number of object slots (``max_objects`` x 7, zeros past the task's objects) with a
-  presence mask (``max_objects``,). A slot's meaning is the task's object order, which
-  the backend defines; the model has to learn from language and layout what to do with
-  each slot.
+  while one model serves every task of a suite, so the objects are laid into a fixed
+  number of slots (``max_objects`` x 10, zeros past the task's objects) with a presence
+  mask (``max_objects``,). A slot holds the object's pose (7) and its position relative
+  to the gripper (3): the offset is a function of the observation, but an MLP finds it
+  hard to learn the subtraction precisely enough to grasp. A slot's meaning is the
+  task's object order, which the backend defines; the model has to learn from language
+  and layout what to do with each slot.
 * ``image`` - proprioception plus the agent-view and wrist camera frames.
 
 Low-dimensional inputs are standardized with statistics fitted on the training data
@@ -25,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from diffrl_eval.constants import OBS_OBJECT_POSES, OBS_STATE
+from diffrl_eval.constants import OBS_EEF_POS, OBS_OBJECT_POSES, OBS_STATE
 from diffrl_eval.errors import UserError
 
 POSE_DIM = 7  # position (3) + quaternion (4) per object
-OBJECTS = "objects"  # model input: padded object poses (B, M * 7)
+SLOT_DIM = POSE_DIM + 3  # pose + position relative to the gripper
+OBJECTS = "objects"  # model input: padded object slots (B, M * 10)
 OBJECT_MASK = "object_mask"  # model input: which slots hold an object (B, M)
 MODES = ("state", "image")
 # a dimension that never varies in the data (an object that never moves) is only centred
@@ -52,7 +55,7 @@ class ObservationLayout:
 
     @property
     def object_slots_width(self) -> int:
-        return self.max_objects * POSE_DIM
+        return self.max_objects * SLOT_DIM
 
     def env_options(self) -> dict[str, Any]:
         if self.mode == "image":
@@ -71,7 +74,7 @@ class ObservationLayout:
                     f"reports no {OBS_OBJECT_POSES!r}, which this state-only model reads"
                 )
             width = int(space.spaces[OBS_OBJECT_POSES].shape[-1])
-            if width > self.object_slots_width:
+            if width > self.max_objects * POSE_DIM:
                 raise UserError(
                     f"observation space does not match the checkpoint: task {task_id!r} has "
                     f"{width // POSE_DIM} objects, the model was trained with "
@@ -96,18 +99,23 @@ class ObservationLayout:
                    int(values["image_size"]), values.get("env_image_size"))
 
 
-def object_slots(poses: np.ndarray, max_objects: int) -> tuple[np.ndarray, np.ndarray]:
-    """(B, 7 n) object poses -> padded slots (B, M * 7) and presence mask (B, M)."""
+def object_slots(poses: np.ndarray, gripper_pos: np.ndarray,
+                 max_objects: int) -> tuple[np.ndarray, np.ndarray]:
+    """(B, 7 n) object poses and (B, 3) gripper positions -> slots (B, M * 10) and
+    presence mask (B, M). Slot k: object k's pose (7), its position minus the gripper's
+    (3); zeros for k >= n."""
     poses = np.asarray(poses, dtype=np.float32)
     batch, width = poses.shape
     n_objects = width // POSE_DIM
     if width % POSE_DIM or n_objects > max_objects:
         raise UserError(f"object poses of width {width} do not fit {max_objects} object slots")
-    slots = np.zeros((batch, max_objects * POSE_DIM), dtype=np.float32)
-    slots[:, :width] = poses
+    objects = poses.reshape(batch, n_objects, POSE_DIM)
+    offsets = objects[:, :, :3] - np.asarray(gripper_pos, dtype=np.float32)[:, None, :]
+    slots = np.zeros((batch, max_objects, SLOT_DIM), dtype=np.float32)
+    slots[:, :n_objects] = np.concatenate([objects, offsets], axis=-1)
     mask = np.zeros((batch, max_objects), dtype=np.float32)
     mask[:, :n_objects] = 1.0
-    return slots, mask
+    return slots.reshape(batch, max_objects * SLOT_DIM), mask
 
 
 def stack_observations(
@@ -115,7 +123,7 @@ def stack_observations(
 ) -> dict[str, np.ndarray]:
     """B env observation dictionaries -> model inputs, key -> (B, ...).
 
-    ``state`` (B, 8); in state mode ``objects`` (B, M * 7) and ``object_mask`` (B, M);
+    ``state`` (B, 8); in state mode ``objects`` (B, M * 10) and ``object_mask`` (B, M);
     in image mode each camera (B, H, W, 3) uint8. Tasks with different object counts may
     share a batch.
     """
@@ -123,7 +131,8 @@ def stack_observations(
         OBS_STATE: np.stack([np.asarray(o[OBS_STATE], dtype=np.float32) for o in observations])
     }
     if layout.mode == "state":
-        pairs = [object_slots(np.asarray(o[OBS_OBJECT_POSES])[None], layout.max_objects)
+        pairs = [object_slots(np.asarray(o[OBS_OBJECT_POSES])[None],
+                              np.asarray(o[OBS_EEF_POS])[None], layout.max_objects)
                  for o in observations]
         inputs[OBJECTS] = np.concatenate([p[0] for p in pairs])
         inputs[OBJECT_MASK] = np.concatenate([p[1] for p in pairs])

@@ -44,11 +44,16 @@ from vla.demonstrations import (
 from vla.heads import DiffusionChunkHead, L1ChunkHead
 from vla.hparams import TinyVLAHparams, resolve_hparams
 from vla.interface import VLA, WEIGHTS_FILE
-from vla.language import EMBEDDING_DIM, ENCODER_NAME, encode_instructions
+from vla.language import (
+    EMBEDDING_DIM,
+    ENCODER_NAME,
+    EmbeddingNormalizer,
+    encode_instructions,
+)
 from vla.observation import (
     OBJECT_MASK,
     OBJECTS,
-    POSE_DIM,
+    SLOT_DIM,
     ActionScaler,
     ObservationLayout,
     Standardizer,
@@ -72,7 +77,7 @@ class TinyVLANetwork(nn.Module):
         self.use_language = hp.language
         self.layout = layout
         if layout.mode == "state":
-            observation_dim = C.STATE_DIM + layout.max_objects * (POSE_DIM + 1)
+            observation_dim = C.STATE_DIM + layout.max_objects * (SLOT_DIM + 1)
             self.cameras = nn.ModuleDict()
         else:
             self.cameras = nn.ModuleDict({
@@ -97,9 +102,9 @@ class TinyVLANetwork(nn.Module):
                  index: torch.Tensor) -> torch.Tensor:
         """Model inputs (normalized low-dim, uint8 images) -> trunk features (B, H).
 
-        ``table`` (K, E) holds the embeddings of the K distinct instructions of the batch
-        and ``index`` (B,) picks each sample's: the language path runs once per distinct
-        instruction, not once per sample.
+        ``table`` (K, E) holds the normalized embeddings of the K distinct instructions of
+        the batch and ``index`` (B,) picks each sample's: the language path runs once per
+        distinct instruction, not once per sample.
         """
         parts = [inputs[C.OBS_STATE]]
         if self.layout.mode == "state":
@@ -188,13 +193,14 @@ class TinyVLA(VLA):
                                     visible=progress)
             samples = demonstration_samples(
                 datasets, get_backend(backend_name), self.layout, hp.chunk_size,
-                successful_only=hp.successful_only,
+                successful_only=hp.successful_only, drop_no_ops=hp.drop_no_ops,
                 on_episode=lambda: bars.update(reading, advance=1),
             )
             self.instructions = samples.instructions
             table = encode_instructions(self.instructions)
             self._embeddings = dict(zip(self.instructions, table))
             inputs = self._fit_normalizers(samples)
+            self.normalizers["language"] = EmbeddingNormalizer.fit(table)
             chunks = torch.from_numpy(
                 self.normalizers["action"].normalize(samples.action_chunks))
             instruction_index = torch.from_numpy(samples.instruction_index)
@@ -202,7 +208,8 @@ class TinyVLA(VLA):
             self.network = TinyVLANetwork(hp, self.layout, self.action_dim)
             training = bars.add_task("tiny-vla train", total=hp.train_steps, status="",
                                      visible=progress)
-            self._train(inputs, torch.from_numpy(table), instruction_index, chunks, hp,
+            language = torch.from_numpy(self.normalizers["language"].normalize(table))
+            self._train(inputs, language, instruction_index, chunks, hp,
                         generator,
                         lambda step, loss: bars.update(
                             training, completed=step, status=f"loss {loss:.4f}"))
@@ -218,7 +225,7 @@ class TinyVLA(VLA):
         inputs = {C.OBS_STATE: torch.from_numpy(self.normalizers["state"].normalize(state))}
         if self.layout.mode == "state":
             mask = samples.inputs[OBJECT_MASK]
-            present = np.repeat(mask, POSE_DIM, axis=1).astype(bool)
+            present = np.repeat(mask, SLOT_DIM, axis=1).astype(bool)
             self.normalizers["objects"] = Standardizer.fit(samples.inputs[OBJECTS], present)
             inputs[OBJECTS] = torch.from_numpy(self._normalize_objects(samples.inputs[OBJECTS],
                                                                        mask))
@@ -230,7 +237,7 @@ class TinyVLA(VLA):
 
     def _normalize_objects(self, slots: np.ndarray, mask: np.ndarray) -> np.ndarray:
         normalized = self.normalizers["objects"].normalize(slots)
-        return normalized * np.repeat(mask, POSE_DIM, axis=1)  # empty slots stay exactly 0
+        return normalized * np.repeat(mask, SLOT_DIM, axis=1)  # empty slots stay exactly 0
 
     def _train(self, inputs, table, instruction_index, chunks, hp: TinyVLAHparams, generator,
                report) -> None:
@@ -266,7 +273,7 @@ class TinyVLA(VLA):
                 batch[C.OBS_STATE].shape, generator=generator)
             batch = {**batch, C.OBS_STATE: noisy}
             if self.layout.mode == "state":
-                mask = batch[OBJECT_MASK].repeat_interleave(POSE_DIM, dim=1)
+                mask = batch[OBJECT_MASK].repeat_interleave(SLOT_DIM, dim=1)
                 batch[OBJECTS] = batch[OBJECTS] + mask * hp.observation_noise * torch.randn(
                     batch[OBJECTS].shape, generator=generator)
         if self.layout.mode == "image":
@@ -304,7 +311,8 @@ class TinyVLA(VLA):
             raise ValueError(f"{len(observations)} observations but {len(instructions)} "
                              "instructions")
         distinct = sorted(set(instructions))
-        table = torch.from_numpy(self.instruction_embeddings(distinct))
+        table = torch.from_numpy(self.normalizers["language"].normalize(
+            self.instruction_embeddings(distinct)))
         index = torch.tensor([distinct.index(text) for text in instructions])
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         with self._threads():
@@ -354,6 +362,7 @@ class TinyVLA(VLA):
             model.normalizers = {
                 "state": Standardizer.from_json(normalizers["state"]),
                 "action": ActionScaler.from_json(normalizers["action"]),
+                "language": EmbeddingNormalizer.from_json(normalizers["language"]),
             }
             if "objects" in normalizers:
                 model.normalizers["objects"] = Standardizer.from_json(normalizers["objects"])
@@ -382,7 +391,9 @@ class TinyVLA(VLA):
         try:
             model.network.load_state_dict(tensors, strict=True)
         except RuntimeError as exc:
-            raise UserError(f"corrupt checkpoint {weights}: {str(exc).splitlines()[0]}") from None
+            detail = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            raise UserError(f"corrupt checkpoint {weights}: the weights do not fit the network "
+                            f"its config describes ({detail[-1] if detail else exc})") from None
         model.network.eval()
         return model
 

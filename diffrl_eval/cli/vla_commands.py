@@ -1,38 +1,148 @@
-"""`vla train` and `vla eval`: the downstream half of the comparison."""
+"""`vla train` and `vla eval`: the downstream half of the comparison.
+
+The VLA code is reached lazily (importing torch and the models costs seconds), so
+``--help`` and argument errors stay instant.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from diffrl_eval.atomic import check_new_file, write_text_atomic
 from diffrl_eval.errors import UserError
 
 vla_app = typer.Typer(help="Fine-tune and evaluate VLA models.", no_args_is_help=True)
+console = Console()
 
-_UNAVAILABLE = "is not available yet: no VLA is installed in this version"
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--seeds expects comma-separated integers, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds expects distinct comma-separated integers, got {text!r}")
+    return seeds
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 @vla_app.command("train")
 def vla_train(
-    data: list[Path] = typer.Option(..., "--data", help="Dataset directory (repeatable)."),
+    data: list[Path] = typer.Option(..., "--data", help="Dataset directory (repeatable: several sources train one model)."),
     out: Path = typer.Option(..., "--out", "-o", help="Checkpoint directory to create."),
-    vla: str = typer.Option("tiny-vla", "--vla", help="VLA name."),
+    vla: str = typer.Option("tiny-vla", "--vla", help="VLA name (see the diffrl_eval.vlas entry points)."),
     seed: int = typer.Option(0, "--seed", help="Training seed."),
+    seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds: one checkpoint per seed, OUT/seed-<n>."),
+    hparams: Path = typer.Option(None, "--hparams", help="Hyper-parameter JSON file (its hash goes into every result)."),
+    preset: str = typer.Option(None, "--preset", help="quick | full, when no --hparams file is given."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
 ) -> None:
-    """Fine-tune a VLA on one or more datasets."""
-    raise UserError(f"'vla train' {_UNAVAILABLE}")
+    """Fine-tune a VLA on one or more datasets (one backend, one action dimension)."""
+    from vla.hparams import PRESET_KEY, hparams_hash, load_hparams
+    from vla.training import train_vla, train_vla_seeds
+
+    if hparams is not None and preset is not None:
+        raise UserError("give --hparams or --preset, not both (a file may name its preset)")
+    values = load_hparams(hparams) if hparams is not None else {PRESET_KEY: preset or "full"}
+    if seeds is not None:
+        paths = train_vla_seeds(data, out, seeds=_parse_seeds(seeds), vla=vla, hparams=values,
+                                overwrite=overwrite)
+    else:
+        paths = [train_vla(data, out, vla=vla, hparams=values, seed=seed, overwrite=overwrite)]
+    info = json.loads((paths[0] / "checkpoint.json").read_text())
+    console.print(f"hparams {hparams_hash(info['hparams'])}")
+    for path in paths:
+        console.print(f"wrote {path}")
+
+
+def _rate(summary: dict) -> str:
+    return (f"{summary['successes']}/{summary['episodes']}  {summary['rate']:.0%} "
+            f"[{summary['ci_low']:.0%}, {summary['ci_high']:.0%}]")
+
+
+def _result_table(result: dict) -> Table:
+    table = Table(title=f"{result['vla']} {result['protocol']} ({', '.join(result['training']['sources'])})")
+    table.add_column("suite")
+    table.add_column("task")
+    table.add_column("success [95% CI]", justify="right")
+    for task_id, task in result["per_task"].items():
+        table.add_row(task["suite"], task_id, _rate(task))
+    for suite, summary in result["per_suite"].items():
+        table.add_row(suite, "[bold]all tasks[/bold]", _rate(summary))
+    table.add_row("[bold]overall[/bold]", "", _rate(result["overall"]))
+    return table
+
+
+def _seeds_table(aggregate: dict) -> Table:
+    seeds = ", ".join(str(s) for s in aggregate["seeds"])
+    table = Table(title=f"{aggregate['protocol']} ({', '.join(aggregate['sources'])}), "
+                        f"seeds {seeds}: mean ± std")
+    table.add_column("suite / task")
+    table.add_column("success", justify="right")
+    table.add_column("per seed", justify="right")
+
+    def row(name: str, spread: dict) -> None:
+        table.add_row(name, f"{spread['mean']:.1%} ± {spread['std']:.1%}",
+                      "  ".join(f"{r:.0%}" for r in spread["rates"]))
+
+    for task_id, spread in aggregate["per_task"].items():
+        row(task_id, spread)
+    for suite, spread in aggregate["per_suite"].items():
+        row(f"[bold]{suite}[/bold]", spread)
+    row("[bold]overall[/bold]", aggregate["overall"])
+    return table
 
 
 @vla_app.command("eval")
 def vla_eval(
-    ckpt: Path = typer.Option(..., "--ckpt", help="Checkpoint directory."),
-    suite: str = typer.Option(..., "--suite", "-s", help="Suite to evaluate on."),
-    episodes_per_task: int = typer.Option(50, "--episodes-per-task", help="Trials per task."),
+    ckpt: list[Path] = typer.Option(..., "--ckpt", help="Checkpoint directory (repeatable; a multi-seed directory counts as all its seeds)."),
+    suite: str = typer.Option(..., "--suite", "--suites", "--eval-suites", "-s", help="Suite(s) to evaluate on, comma-separated."),
+    episodes_per_task: int = typer.Option(50, "--episodes-per-task", help="Episodes per task (episode i starts from fixed initial state i)."),
     seed: int = typer.Option(0, "--seed", help="Evaluation seed."),
+    task: list[str] = typer.Option(None, "--task", "-t", help="Only this task (repeatable)."),
+    protocol: str = typer.Option(None, "--protocol", help="in-distribution | ood-zero-shot (default: from the training suites)."),
+    envs: int = typer.Option(25, "--envs", help="Environments run side by side."),
+    json_out: Path = typer.Option(None, "--json", help="Write the result JSON here."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
 ) -> None:
-    """Evaluate a VLA checkpoint: success per task and suite with Wilson intervals."""
-    raise UserError(f"'vla eval' {_UNAVAILABLE}")
+    """Evaluate VLA checkpoints: success per task, suite and overall with Wilson 95%
+    intervals; several checkpoints (training seeds) give mean ± std."""
+    from vla.checkpoint import checkpoint_dirs, read_info
+    from vla.evaluation import aggregate_seeds, evaluate_checkpoint
+    from vla.results import check_same_hparams
+
+    if episodes_per_task <= 0:
+        raise UserError(f"--episodes-per-task must be a positive integer, got {episodes_per_task}")
+    if envs <= 0:
+        raise UserError(f"--envs must be a positive integer, got {envs}")
+    if json_out is not None:
+        check_new_file(json_out, overwrite=overwrite)
+    suites = _split(suite)
+    checkpoints = [path for given in ckpt for path in checkpoint_dirs(given)]
+    infos = [read_info(path) for path in checkpoints]
+    # refuse before spending time on evaluation
+    check_same_hparams([info["hparams_hash"] for info in infos], [str(p) for p in checkpoints])
+    results = [
+        evaluate_checkpoint(path, suites, episodes_per_task=episodes_per_task, seed=seed,
+                            tasks=task or None, protocol=protocol, n_envs=envs)
+        for path in checkpoints
+    ]
+    for result in results:
+        console.print(_result_table(result))
+    output = results[0] if len(results) == 1 else aggregate_seeds(results)
+    if len(results) > 1:
+        console.print(_seeds_table(output))
+    if json_out is not None:
+        write_text_atomic(json_out, json.dumps(output, indent=2) + "\n", overwrite=overwrite)
+        console.print(f"wrote {json_out}")
 
 
 def register(app: typer.Typer) -> None:
