@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from diffrl_eval.errors import UserError
+console = Console()
 
 
 def compare(
@@ -14,15 +16,37 @@ def compare(
         "human,gaussian-ppo,diffusion-ppo", "--sources", help="Comma-separated generator names."
     ),
     backend: str = typer.Option("tabletop", "--backend", "-b", help="Environment backend."),
-    preset: str = typer.Option("quick", "--preset", help="quick | full."),
+    preset: str = typer.Option("quick", "--preset", help="quick (minutes) | full (the paper's counts)."),
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated VLA training seeds."),
-    out: Path = typer.Option(Path("runs/compare"), "--out", "-o", help="Run directory."),
+    out: Path = typer.Option(Path("runs/compare"), "--out", "-o", help="Run directory (created; reruns resume it)."),
+    hparams: Path = typer.Option(None, "--hparams", help="VLA hparams JSON (default: the preset's)."),
 ) -> None:
-    """End to end: generate per source, measure, train and evaluate a VLA per source, report."""
-    raise UserError(
-        "'compare' is not available yet: it needs the RL generators and the VLA stage, "
-        "which this version does not ship; use 'generate', 'metrics' and 'report'"
-    )
+    """End to end: generate per source, measure, train and evaluate a VLA per source, report.
+
+    Every stage is keyed by a hash of its settings and inputs: rerunning the same command
+    skips finished stages, so an interrupted run continues where it stopped.
+    """
+    from diffrl_eval.compare import execute, plan_compare
+
+    run = plan_compare(sources, backend, preset, seeds, out, hparams)
+    console.print(f"compare: preset {run.preset.name}, sources {', '.join(run.sources)}, "
+                  f"{run.n_stages()} stages, run directory {run.out}")
+    summary = execute(run)
+    table = Table(title="VLA success (see the report for intervals)")
+    for column in ("protocol", "trained on", "evaluated on", "seed", "success"):
+        table.add_column(column)
+    import polars as pl
+
+    rows = pl.read_parquet(run.out / "results" / "vla_success.parquet")
+    for row in rows.iter_rows(named=True):
+        table.add_row(row["protocol"], row["train_sources"], row["eval_suite"], str(row["seed"]),
+                      f"{row['successes']}/{row['episodes']} ({row['rate']:.0%})")
+    console.print(table)
+    for failure in summary["failures"]:
+        console.print(f"[yellow]failed stage[/yellow] {failure['stage']}: {failure['error']}")
+    console.print(f"stages run {summary['stages_run']}, reused {summary['stages_reused']}; "
+                  f"results hash {summary['results_hash']}")
+    console.print(f"wrote {run.out / summary['report']}")
 
 
 def register(app: typer.Typer) -> None:

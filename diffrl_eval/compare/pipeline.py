@@ -1,0 +1,441 @@
+"""`compare`: the whole question for several data sources, resumably.
+
+For every source: generate a dataset per suite (in-distribution suites and the OOD
+training suite), measure it, train the VLA on it (one hparams file for every source,
+one model per training seed), evaluate in-distribution on the suite's fixed initial
+states and zero-shot on the OOD suites, including a Human+RL mixture. Then write
+``results/`` (Parquet + JSON) and ``report.html``.
+
+Every stage is keyed by a hash of its configuration and inputs (:mod:`.stages`), so a
+rerun skips what is done and an interruption loses at most the stage in progress.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from diffrl_eval import __version__, registry
+from diffrl_eval.atomic import write_bytes_atomic, write_text_atomic
+from diffrl_eval.compare.presets import Preset, get_preset, preset_tasks
+from diffrl_eval.compare.stages import StageStore, digest
+from diffrl_eval.envs.base import EnvBackend, get_backend
+from diffrl_eval.errors import UserError, unknown_choice
+from diffrl_eval.progress import progress_bar
+
+RESULTS_DIR = "results"
+REPORT_FILE = "report.html"
+RUN_FILE = "run.json"
+HUMAN = "human"
+MIX_PARTNER = "diffusion-ppo"  # the paper's Human+RL row mixes human with its RL data
+DATA_SEED = 0
+EVAL_SEED = 0
+
+
+@dataclass
+class CompareRun:
+    """The plan of one `compare` invocation."""
+
+    sources: list[str]
+    backend: EnvBackend
+    preset: Preset
+    seeds: list[int]
+    out: Path
+    hparams: dict[str, Any]
+    vla: str = "tiny-vla"
+    store: StageStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = StageStore(self.out)
+
+    # --- what runs ------------------------------------------------------------------------
+    @property
+    def in_distribution(self) -> dict[str, list[str]]:
+        return {suite: preset_tasks(self.backend, suite, count)
+                for suite, count in self.preset.in_distribution.items()}
+
+    @property
+    def ood_train(self) -> tuple[str, list[str]]:
+        suite, count = self.preset.ood_train
+        return suite, preset_tasks(self.backend, suite, count)
+
+    @property
+    def ood_eval(self) -> dict[str, list[str]]:
+        return {suite: preset_tasks(self.backend, suite, count)
+                for suite, count in self.preset.ood_eval.items()}
+
+    def data_suites(self) -> dict[str, list[str]]:
+        suite, tasks = self.ood_train
+        return {**self.in_distribution, suite: tasks}
+
+    def training_mixes(self) -> list[list[str]]:
+        """Source lists trained on the OOD suite: each source alone, and Human+RL."""
+        mixes = [[source] for source in self.sources]
+        if HUMAN in self.sources and MIX_PARTNER in self.sources:
+            mixes.append(sorted([HUMAN, MIX_PARTNER]))
+        return mixes
+
+    def n_stages(self) -> int:
+        n_data = len(self.sources) * len(self.data_suites())
+        n_id = len(self.sources) * len(self.in_distribution) * len(self.seeds)
+        n_ood = len(self.training_mixes()) * len(self.seeds)
+        return 2 * n_data + 2 * n_id + 2 * n_ood + 1
+
+    # --- stages -----------------------------------------------------------------------------
+    def dataset_stage(self, source: str, suite: str, tasks: list[str]) -> dict[str, Any]:
+        options = self.preset.options_for(source)
+        key = {"source": source, "backend": self.backend.name, "suite": suite, "tasks": tasks,
+               "episodes": self.preset.episodes_per_task, "seed": DATA_SEED,
+               "options": options, "version": __version__}
+
+        def produce(directory: Path) -> dict[str, Any]:
+            from diffrl_eval.generation import generate_dataset
+
+            generator_cls = registry.generators.load(source)
+            generator = generator_cls(self.backend, generator_cls.make_config(options),
+                                      workdir=self.out)
+            started = time.perf_counter()
+            specs = [self.backend.task(t) for t in tasks]
+            path = generate_dataset(generator, specs, n_episodes=self.preset.episodes_per_task,
+                                    seed=DATA_SEED, out=directory / "dataset", suite=suite)
+            seconds = time.perf_counter() - started
+            from diffrl_eval.dataset import load_dataset
+
+            dataset = load_dataset(path)
+            expert_steps, expert_seconds = _expert_cost(generator, specs)
+            return {"content_hash": dataset.content_hash,
+                    "episodes": int(dataset.manifest["n_episodes"]),
+                    "env_steps": int(dataset.frames_df.height),
+                    "wall_seconds": round(seconds, 3),
+                    "expert_env_steps": expert_steps, "expert_seconds": expert_seconds}
+
+        directory, record = self.store.run("dataset", key, produce,
+                                           expected_errors=(UserError,))
+        return {**record, "path": str(directory / "dataset"), "source": source,
+                "suite": suite}
+
+    def metrics_stage(self, dataset: dict[str, Any]) -> dict[str, Any]:
+        key = {"content_hash": dataset["result"]["content_hash"], "version": __version__}
+
+        def produce(directory: Path) -> dict[str, Any]:
+            from diffrl_eval.dataset import load_dataset
+            from diffrl_eval.metrics import compute_metrics
+
+            result = compute_metrics(load_dataset(dataset["path"]))
+            (directory / "metrics.json").write_text(json.dumps(result, indent=2))
+            return {}
+
+        directory, _ = self.store.run("metrics", key, produce)
+        return json.loads((directory / "metrics.json").read_text())
+
+    def train_stage(self, datasets: list[dict[str, Any]], seed: int) -> dict[str, Any]:
+        from vla.hparams import hparams_hash
+
+        key = {"datasets": sorted(d["result"]["content_hash"] for d in datasets),
+               "hparams": hparams_hash(self.hparams), "seed": seed, "vla": self.vla,
+               "version": __version__}
+
+        def produce(directory: Path) -> dict[str, Any]:
+            from vla.training import train_vla
+
+            train_vla([Path(d["path"]) for d in datasets], directory / "checkpoint",
+                      vla=self.vla, hparams=self.hparams, seed=seed)
+            return {}
+
+        directory, record = self.store.run("vla-train", key, produce)
+        return {**record, "checkpoint": str(directory / "checkpoint"),
+                "digest": directory.name}
+
+    def eval_stage(self, trained: dict[str, Any], suites: dict[str, list[str]],
+                   protocol: str) -> dict[str, Any]:
+        key = {"trained": trained["digest"], "suites": suites, "protocol": protocol,
+               "episodes_per_task": self.preset.eval_episodes_per_task, "seed": EVAL_SEED,
+               "version": __version__}
+
+        def produce(directory: Path) -> dict[str, Any]:
+            from vla.evaluation import evaluate_checkpoint
+
+            tasks = [task for suite_tasks in suites.values() for task in suite_tasks]
+            result = evaluate_checkpoint(
+                Path(trained["checkpoint"]), list(suites),
+                episodes_per_task=self.preset.eval_episodes_per_task, seed=EVAL_SEED,
+                tasks=tasks, protocol=protocol,
+            )
+            (directory / "eval.json").write_text(json.dumps(result, indent=2))
+            return {}
+
+        directory, _ = self.store.run("vla-eval", key, produce)
+        return json.loads((directory / "eval.json").read_text())
+
+
+def _expert_cost(generator: Any, tasks: Sequence[Any]) -> tuple[int | None, float | None]:
+    """Environment steps and seconds the generator's experts took to train (None for a
+    source without experts)."""
+    if not hasattr(generator, "expert_run"):
+        return None, None
+    steps, seconds = 0, 0.0
+    for task in tasks:
+        summary = generator.expert_run(task).directory / "expert.json"
+        if summary.is_file():
+            values = json.loads(summary.read_text())
+            steps += int(values.get("env_steps", 0))
+            seconds += float(values.get("ppo_seconds", 0.0)) + float(
+                values.get("bc", {}).get("seconds", 0.0))
+    return steps, round(seconds, 3)
+
+
+def parse_sources(text: str) -> list[str]:
+    sources = [s.strip() for s in text.split(",") if s.strip()]
+    if not sources:
+        raise UserError("--sources must name at least one generator")
+    if len(set(sources)) != len(sources):
+        raise UserError(f"--sources lists a generator twice: {text}")
+    known = registry.generators.names()
+    for source in sources:
+        if source not in known:
+            raise unknown_choice("generator", source, known)
+    return sources
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise UserError(f"--seeds must list distinct non-negative integers, got {text!r}")
+    return seeds
+
+
+def plan_compare(sources: str, backend: str, preset: str, seeds: str, out: Path,
+                 hparams_file: Path | None = None) -> CompareRun:
+    """Validate every input before any work starts."""
+    from vla.hparams import default_hparams, load_hparams
+
+    source_list = parse_sources(sources)
+    seed_list = parse_seeds(seeds)
+    env_backend = get_backend(backend)
+    chosen = get_preset(preset, env_backend)
+    hparams = (load_hparams(hparams_file) if hparams_file is not None
+               else default_hparams(chosen.vla_hparams_preset))
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out must be a directory, got the file {out}")
+    run_file = out / RUN_FILE
+    if run_file.is_file():
+        try:
+            previous = json.loads(run_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            previous = {}
+        if previous.get("kind") != RUN_KIND:
+            raise UserError(f"{out} holds something other than a compare run")
+    return CompareRun(source_list, env_backend, chosen, seed_list, out, hparams)
+
+
+RUN_KIND = "diffrl-eval/compare-run"
+
+
+def execute(run: CompareRun, *, show_progress: bool = True) -> dict[str, Any]:
+    """Run (or finish) every stage, then write results and the report."""
+    from vla.hparams import hparams_hash
+
+    started = time.perf_counter()
+    datasets: dict[tuple[str, str], dict[str, Any]] = {}
+    metrics: list[dict[str, Any]] = []
+    evaluations: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
+    with progress_bar() as progress:
+        overall = progress.add_task("compare", total=run.n_stages(), status="",
+                                    visible=show_progress)
+
+        def advance(label: str) -> None:
+            progress.update(overall, advance=1, description=f"compare: {label}")
+
+        for source in run.sources:
+            for suite, tasks in run.data_suites().items():
+                progress.update(overall, description=f"compare: generate {source} {suite}")
+                record = run.dataset_stage(source, suite, tasks)
+                datasets[(source, suite)] = record
+                advance(f"generated {source} {suite}")
+                if record["status"] != "done":
+                    failures.append({"stage": f"generate {source} {suite}",
+                                     "error": record["error"]})
+                    advance("skipped metrics")
+                    continue
+                progress.update(overall, description=f"compare: metrics {source} {suite}")
+                metrics.append(run.metrics_stage(record))
+                advance(f"measured {source} {suite}")
+
+        def usable(source: str, suite: str) -> dict[str, Any] | None:
+            record = datasets.get((source, suite))
+            return record if record and record["status"] == "done" else None
+
+        for source in run.sources:
+            for suite, tasks in run.in_distribution.items():
+                for seed in run.seeds:
+                    record = usable(source, suite)
+                    if record is None:
+                        advance("skipped")
+                        advance("skipped")
+                        continue
+                    progress.update(overall, description=f"compare: train {source} {suite} "
+                                                         f"seed {seed}")
+                    trained = run.train_stage([record], seed)
+                    advance(f"trained {source} {suite}")
+                    progress.update(overall, description=f"compare: evaluate {source} {suite}")
+                    evaluations.append(run.eval_stage(trained, {suite: tasks},
+                                                      "in-distribution"))
+                    advance(f"evaluated {source} {suite}")
+        train_suite, _ = run.ood_train
+        for mix in run.training_mixes():
+            for seed in run.seeds:
+                records = [usable(source, train_suite) for source in mix]
+                if any(r is None for r in records):
+                    advance("skipped")
+                    advance("skipped")
+                    continue
+                name = "+".join(mix)
+                progress.update(overall, description=f"compare: train {name} {train_suite}")
+                trained = run.train_stage(records, seed)  # type: ignore[arg-type]
+                advance(f"trained {name} {train_suite}")
+                progress.update(overall, description=f"compare: zero-shot {name}")
+                evaluations.append(run.eval_stage(trained, run.ood_eval, "ood-zero-shot"))
+                advance(f"evaluated {name} zero-shot")
+        progress.update(overall, description="compare: report")
+        summary = write_results(run, datasets, metrics, evaluations, failures,
+                                hparams_hash(run.hparams))
+        advance("report written")
+    summary["wall_seconds"] = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def generation_cost(datasets: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """Per source: environment steps and wall time of data generation (and experts)."""
+    cost: dict[str, dict[str, Any]] = {}
+    for (source, _), record in sorted(datasets.items()):
+        if record["status"] != "done":
+            continue
+        result = record["result"]
+        entry = cost.setdefault(source, {"env_steps": 0, "wall_seconds": 0.0, "episodes": 0,
+                                         "expert_env_steps": None, "expert_seconds": None})
+        entry["env_steps"] += result["env_steps"]
+        entry["wall_seconds"] = round(entry["wall_seconds"] + result["wall_seconds"], 3)
+        entry["episodes"] += result["episodes"]
+        if result.get("expert_env_steps") is not None:
+            entry["expert_env_steps"] = (entry["expert_env_steps"] or 0) + result[
+                "expert_env_steps"]
+            entry["expert_seconds"] = round((entry["expert_seconds"] or 0.0)
+                                            + result["expert_seconds"], 3)
+    return cost
+
+
+def _quality_rows(metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for result in metrics:
+        overall = result["overall"]
+        rows.append({
+            "source": result["dataset"]["source"], "suite": result["dataset"]["suite"],
+            "content_hash": result["dataset"]["content_hash"],
+            "episodes": result["dataset"]["n_episodes"],
+            "success_rate": overall["success"]["rate"],
+            "trajectory_length_mean": overall["trajectory_length"]["mean"],
+            "no_op_count": overall["no_op_count"],
+            "no_op_fraction": overall["no_op_fraction"],
+            "mean_squared_jerk_mean": overall["mean_squared_jerk"]["mean"],
+            "log_dimensionless_jerk_mean": overall["log_dimensionless_jerk"]["mean"],
+            "action_variance": overall["action_variance"],
+        })
+    return rows
+
+
+def _vla_rows(evaluations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for result in evaluations:
+        for suite, summary in result["per_suite"].items():
+            rows.append({
+                "protocol": result["protocol"],
+                "train_sources": "+".join(result["training"]["sources"]),
+                "train_suites": ",".join(result["training"]["train_suites"]),
+                "eval_suite": suite, "seed": result["training"]["seed"],
+                "successes": summary["successes"], "episodes": summary["episodes"],
+                "rate": summary["rate"], "ci_low": summary["ci_low"],
+                "ci_high": summary["ci_high"], "hparams_hash": result["hparams_hash"],
+            })
+    return rows
+
+
+def results_hash(datasets: dict[tuple[str, str], dict[str, Any]],
+                 metrics: list[dict[str, Any]], evaluations: list[dict[str, Any]]) -> str:
+    """A digest of every result value that must repeat (no paths, no timings)."""
+    content = {
+        "datasets": sorted((s, suite, r["status"], r["result"].get("content_hash"))
+                           for (s, suite), r in datasets.items()),
+        "quality": sorted(json.dumps(row, sort_keys=True) for row in _quality_rows(metrics)),
+        "vla": sorted(json.dumps({k: v for k, v in row.items()}, sort_keys=True)
+                      for row in _vla_rows(evaluations)),
+        "per_task": sorted(json.dumps([e["protocol"], e["training"]["sources"],
+                                       e["training"]["seed"],
+                                       {t: v["successes"] for t, v in e["per_task"].items()}])
+                           for e in evaluations),
+    }
+    return digest(content)
+
+
+def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    pl.DataFrame(rows).write_parquet(buffer)
+    write_bytes_atomic(path, buffer.getvalue(), overwrite=True)
+
+
+def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
+                  hparams_digest: str) -> dict[str, Any]:
+    results = run.out / RESULTS_DIR
+    cost = generation_cost(datasets)
+    _write_parquet(results / "data_quality.parquet", _quality_rows(metrics))
+    _write_parquet(results / "vla_success.parquet", _vla_rows(evaluations))
+    write_text_atomic(results / "metrics.json", json.dumps(metrics, indent=2), overwrite=True)
+    write_text_atomic(results / "vla_evaluations.json", json.dumps(evaluations, indent=2),
+                      overwrite=True)
+    write_text_atomic(results / "generation_cost.json", json.dumps(cost, indent=2),
+                      overwrite=True)
+    digest_value = results_hash(datasets, metrics, evaluations)
+    metadata = {
+        "preset": run.preset.name, "backend": run.backend.name,
+        "sources": ", ".join(run.sources), "vla": run.vla,
+        "training seeds": ", ".join(str(s) for s in run.seeds),
+        "hparams hash": hparams_digest, "results hash": digest_value,
+        "diffrl-eval": __version__, "python": platform.python_version(),
+    }
+    if failures:
+        metadata["failed stages"] = "; ".join(f"{f['stage']}: {f['error']}" for f in failures)
+    build_report = registry.report_builders.load("html")
+    report_path = run.out / REPORT_FILE
+    # the builder never overwrites; a rerun's page replaces the old one by rename
+    staged = run.out / f".{REPORT_FILE}.{os.getpid()}.html"
+    staged.unlink(missing_ok=True)
+    try:
+        build_report(metrics, staged, title=f"diffrl-eval compare ({run.preset.name})",
+                     metadata=metadata, vla_results=evaluations or None,
+                     generation_cost=cost or None, preset_note=run.preset.note)
+        staged.replace(report_path)
+    finally:
+        staged.unlink(missing_ok=True)
+    summary = {
+        "kind": RUN_KIND, "schema_version": 1, "preset": run.preset.name,
+        "backend": run.backend.name, "sources": run.sources, "seeds": run.seeds,
+        "hparams_hash": hparams_digest, "results_hash": digest_value,
+        "failures": failures, "report": REPORT_FILE,
+        "stages_run": len(run.store.ran), "stages_reused": len(run.store.reused),
+    }
+    write_text_atomic(run.out / RUN_FILE, json.dumps(summary, indent=2), overwrite=True)
+    return summary
