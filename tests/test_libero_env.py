@@ -29,6 +29,7 @@ from diffrl_eval.envs.libero import (
     LiberoEnv,
     runtime,
 )
+from diffrl_eval.envs.tabletop.rendering import gl_available
 from diffrl_eval.errors import UserError
 
 pytestmark = pytest.mark.skipif(
@@ -216,6 +217,7 @@ def test_half_of_a_two_part_goal_is_not_success(backend):
         env.close()
 
 
+@pytest.mark.skipif(not gl_available(), reason="no OpenGL backend for camera images")
 def test_camera_mode_returns_both_cameras_upright(backend):
     env = backend.make_env(SUITE_TASKS["libero_goal"], images=True, image_size=64)
     try:

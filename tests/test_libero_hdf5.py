@@ -54,11 +54,14 @@ def run_episode(env, *, seed: int, init_state_index: int, policy, max_steps: int
 
 def drawer_push(env):
     """Above the open drawer's front, down to its height, then push it shut."""
-    x = env.libero_env.object_states_dict["wooden_cabinet_1_top_region"].get_geom_state()["pos"][0]
-    waypoints = [np.array([x, 0.06, 1.20]), np.array([x, 0.06, 1.06]), np.array([x, -0.25, 1.06])]
-    target = [0]
+    waypoints, target = [], [0]
 
     def policy(obs, _step):
+        if not waypoints:  # the drawer is where this episode's reset put it
+            drawer = env.libero_env.object_states_dict["wooden_cabinet_1_top_region"]
+            x = drawer.get_geom_state()["pos"][0]
+            waypoints.extend([np.array([x, 0.06, 1.20]), np.array([x, 0.06, 1.06]),
+                              np.array([x, -0.25, 1.06])])
         error = waypoints[target[0]] - obs[C.OBS_EEF_POS]
         if np.linalg.norm(error) < 0.01 and target[0] < len(waypoints) - 1:
             target[0] += 1
@@ -72,19 +75,21 @@ def drawer_push(env):
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory):
+def env():
+    env = get_backend("libero").make_env(TASK)
+    yield env
+    env.close()
+
+
+@pytest.fixture(scope="module")
+def recorded(env, tmp_path_factory):
     """A dataset of two real LIBERO episodes, its LIBERO export and the re-import."""
     backend = get_backend("libero")
-    env = backend.make_env(TASK)
-    try:
-        env.reset(seed=0, options={INIT_STATE_OPTION: 0})
-        pushed = run_episode(env, seed=0, init_state_index=0, policy=drawer_push(env),
-                             max_steps=150)
-        rng = np.random.default_rng(0)
-        wander = run_episode(env, seed=1, init_state_index=7, max_steps=15,
-                             policy=lambda obs, step: rng.uniform(-1, 1, 7))
-    finally:
-        env.close()
+    pushed = run_episode(env, seed=0, init_state_index=0, policy=drawer_push(env),
+                         max_steps=150)
+    rng = np.random.default_rng(0)
+    wander = run_episode(env, seed=1, init_state_index=7, max_steps=15,
+                         policy=lambda obs, step: rng.uniform(-1, 1, 7))
     assert pushed.success and not wander.success
     root = tmp_path_factory.mktemp("libero_hdf5")
     dataset = write_dataset(root / "real", [pushed, wander], source="human", backend="libero",
@@ -127,20 +132,15 @@ def test_import_gives_back_the_frames_as_a_human_dataset(recorded):
                                    original.frames_df[column].to_numpy(), atol=1e-6)
 
 
-def test_replaying_the_exported_actions_reproduces_each_episode(recorded):
+def test_replaying_the_exported_actions_reproduces_each_episode(env, recorded):
     _, exported, _, (pushed, wander) = recorded
     (path,) = exported.iterdir()
-    env = get_backend("libero").make_env(TASK)
-    try:
-        with h5py.File(path, "r") as handle:
-            for name, episode in (("demo_0", pushed), ("demo_1", wander)):
-                demo = handle["data"][name]
-                start = json.loads(demo.attrs[layout.PROVENANCE])
-                check = replay_check(TASK, demo["actions"][()],
-                                     init_state_index=start["init_state_index"],
-                                     seed=start["seed"],
-                                     recorded_success=bool(demo["rewards"][()].any()), env=env)
-                assert check.reproduced
-                np.testing.assert_array_equal(check.successes, episode.successes)
-    finally:
-        env.close()
+    with h5py.File(path, "r") as handle:
+        for name, episode in (("demo_0", pushed), ("demo_1", wander)):
+            demo = handle["data"][name]
+            start = json.loads(demo.attrs[layout.PROVENANCE])
+            check = replay_check(TASK, demo["actions"][()],
+                                 init_state_index=start["init_state_index"], seed=start["seed"],
+                                 recorded_success=bool(demo["rewards"][()].any()), env=env)
+            assert check.reproduced
+            np.testing.assert_array_equal(check.successes, episode.successes)
