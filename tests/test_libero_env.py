@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -27,6 +28,8 @@ from diffrl_eval.envs.libero import (
     SETTLE_STEPS_OPTION,
     SUITE_MAX_STEPS,
     LiberoEnv,
+    gym_id,
+    register_gym_envs,
     runtime,
 )
 from diffrl_eval.envs.tabletop.rendering import gl_available
@@ -114,6 +117,15 @@ def test_the_five_suites_hold_130_tasks_with_their_step_budgets(backend):
 def test_task_specs_carry_libero_instructions(backend):
     spec = backend.task("turn_on_the_stove")
     assert (spec.suite, spec.instruction, spec.max_steps) == ("libero_goal", "turn on the stove", 300)
+
+
+def test_every_task_can_be_registered_with_gymnasium():
+    register_gym_envs()
+    register_gym_envs()  # idempotent
+    spec = gym.spec(gym_id("turn_on_the_stove"))
+    assert spec.id == "libero/turn_on_the_stove-v0"
+    assert spec.kwargs == {"task_id": "turn_on_the_stove"}
+    assert sum(env_id.startswith("libero/") for env_id in gym.registry) == 130
 
 
 def test_unknown_task_and_suite_names_are_one_line_errors(backend):

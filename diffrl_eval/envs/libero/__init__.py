@@ -5,7 +5,7 @@ Public API:
 * :class:`LiberoBackend` - the ``libero`` env backend (five suites, 130 tasks, official
   initial states, ``make_env`` / ``make_vector_env``, ``replay_frames``).
 * :class:`LiberoEnv` - one task as a ``gymnasium.Env`` in the project's observation
-  schema; ``env.unwrapped.sim_state()`` / ``model_xml()`` give what LIBERO's HDF5 files
+  schema; :func:`register_gym_envs` registers all 130 as ``libero/<task_id>-v0``; ``env.unwrapped.sim_state()`` / ``model_xml()`` give what LIBERO's HDF5 files
   record, ``env.unwrapped.libero_env`` hf-libero's own environment.
 * :func:`replay_check` - replay a recorded episode from its first state and compare.
 * :mod:`.runtime` - finding hf-libero and its assets, importing it offline without
@@ -16,7 +16,7 @@ Importing this package does not import hf-libero: the backend can be listed (and
 extra. Headless camera rendering uses EGL, which robosuite selects itself on Linux.
 """
 
-from diffrl_eval.envs.libero.backend import LiberoBackend
+from diffrl_eval.envs.libero.backend import LiberoBackend, gym_id, register_gym_envs
 from diffrl_eval.envs.libero.env import (
     DUMMY_ACTION,
     INIT_SIM_STATE_OPTION,
@@ -51,9 +51,11 @@ __all__ = [
     "ReplayCheck",
     "asset_candidates",
     "find_assets",
+    "gym_id",
     "import_libero",
     "installed",
     "portable_model_xml",
+    "register_gym_envs",
     "render_episode",
     "replay_check",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import gymnasium as gym
 import numpy as np
 
 from diffrl_eval.constants import OBS_AGENTVIEW_IMAGE
@@ -18,6 +19,30 @@ from diffrl_eval.envs.libero.tasks import (
     load_init_states,
     suite_tasks,
 )
+
+GYM_NAMESPACE = "libero"
+
+
+def gym_id(task_id: str) -> str:
+    """The gymnasium id of a task, e.g. ``libero/turn_on_the_stove-v0``."""
+    return f"{GYM_NAMESPACE}/{task_id}-v0"
+
+
+def register_gym_envs() -> None:
+    """Register every LIBERO task with gymnasium (idempotent). Not done on import: listing
+    the tasks imports hf-libero, which a machine without the extra does not have."""
+    for task_id in all_tasks():
+        if gym_id(task_id) not in gym.registry:
+            gym.register(id=gym_id(task_id),
+                         entry_point="diffrl_eval.envs.libero.backend:make_task_env",
+                         kwargs={"task_id": task_id},
+                         max_episode_steps=None,  # the env truncates at its suite's budget
+                         disable_env_checker=True)
+
+
+def make_task_env(task_id: str, **kwargs: Any) -> LiberoEnv:
+    """Entry point of the registered gymnasium ids."""
+    return LiberoEnv(get_task(task_id), **kwargs)
 
 
 def _spec(task: LiberoTask) -> TaskSpec:
