@@ -245,7 +245,7 @@ def render_page(
     preset_note: str | None = None,
 ) -> str:
     """The report page as one HTML string (see ``build_report``)."""
-    validate_results(results, allow_none=bool(vla_results))
+    validate_results(results, allow_none=bool(vla_results) or bool(ablation))
     sources = name_sources(results)
     runs = evaluation_runs(vla_results or [])
     order = series_names(sources)

@@ -56,7 +56,8 @@ def read_result(path: Path) -> dict[str, Any]:
 def validate_results(results: Sequence[Any], *, allow_none: bool = False) -> None:
     """Validate every result; raise ``UserError`` for the first problem, naming the result.
 
-    ``allow_none``: an empty list is fine (the report has VLA results to show instead).
+    ``allow_none``: an empty list is fine (the report has VLA results or an ablation to
+    show instead).
     """
     if not results and not allow_none:
         raise UserError("a report needs at least one metrics result; none was given")

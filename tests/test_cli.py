@@ -140,12 +140,6 @@ def test_report_refuses_a_non_html_output(toy_dataset, tmp_path, capsys):
     assert_one_line_error(code, err, ".html")
 
 
-@pytest.mark.parametrize("command", [["compare"]])
-def test_commands_not_in_this_version_say_so_with_exit_2(command, capsys):
-    code, _, err = run_cli(command, capsys)
-    assert_one_line_error(code, err, "not available")
-
-
 def test_unusable_mujoco_gl_setting_is_one_line_exit_2_and_writes_nothing(tmp_path):
     # MuJoCo sets PYOPENGL_PLATFORM when this process imports it; a user's shell has none.
     env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}

@@ -194,3 +194,33 @@ def test_a_corrupted_trainer_state_is_refused_on_resume(tmp_path, capsys):
     (state / "trainer.json").write_text("{}")
     code, text = run_cli([*args, "--resume"], capsys)
     assert code == 2 and "corrupted trainer state" in text
+
+
+def test_ablate_trains_each_variant_and_writes_curves_and_a_chart(tmp_path, capsys):
+    out = tmp_path / "ablation"
+    flags = [f for f in TINY_FLAGS if f not in ("--task", TASK)]
+    flags[flags.index("--n-envs"):flags.index("--n-envs") + 2] = ["--option", "ppo.n_envs=2"]
+    flags[flags.index("--batch-size"):flags.index("--batch-size") + 2] = ["--option",
+                                                                          "ppo.batch_size=16"]
+    # long enough rollouts that episodes end (at the step limit) and curves have points
+    flags[flags.index("ppo.n_steps=2")] = "ppo.n_steps=40"
+    code, text = run_cli(["ablate", "--task", TASK, "--out", str(out), "--source",
+                          "gaussian-ppo", "--variants", "default,constant-lr",
+                          "--iterations", "2", *flags], capsys)
+    assert code == 0, text
+    curves = pl.read_parquet(out / "curves.parquet")
+    assert curves["variant"].unique(maintain_order=True).to_list() == ["default", "constant-lr"]
+    for variant in ("default", "constant-lr"):
+        part = curves.filter(pl.col("variant") == variant)
+        assert part["iteration"].to_list() == [0, 1]
+        history = pl.read_parquet(out / variant / CURVES_FILE)
+        # env steps accumulate over the variant's own iterations
+        assert part["env_steps"].to_list() == history["env_steps"].cum_sum().cast(int).to_list()
+    runs = {v: json.loads((out / v / "run.json").read_text()) for v in ("default", "constant-lr")}
+    assert runs["default"]["settings"]["ppo"].get("lr_schedule") is None
+    assert runs["constant-lr"]["settings"]["ppo"]["lr_schedule"] == "constant"
+    page = (out / "ablation.html").read_text()
+    assert "constant-lr" in page
+    code, text = run_cli(["ablate", "--task", TASK, "--out", str(out), "--variants", "warp-drive"],
+                         capsys)
+    assert code == 2 and "warp-drive" in text and "constant-lr" in text

@@ -15,6 +15,7 @@ from diffrl_eval.cli.data import parse_options
 from diffrl_eval.envs.base import EnvBackend, TaskSpec, get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.progress import progress_bar
+from generators.expert.ablation import DEFAULT_VARIANTS, VARIANTS
 
 console = Console()
 
@@ -177,9 +178,91 @@ def train_expert(
     console.print(summary)
 
 
+def ablate(
+    task: str = typer.Option(..., "--task", "-t", help="Task to run the ablation on."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for the variants' runs, curves and chart (reruns resume)."),
+    source: str = typer.Option("diffusion-ppo", "--source", help="RL generator: diffusion-ppo | gaussian-ppo."),
+    variants: str = typer.Option(",".join(DEFAULT_VARIANTS), "--variants", help="Comma-separated variants: " + ", ".join(VARIANTS) + "."),
+    backend: str = typer.Option("tabletop", "--backend", "-b", help="Environment backend."),
+    seed: int = typer.Option(0, "--seed", help="Expert seed, the same for every variant."),
+    iterations: int = typer.Option(None, "--iterations", help="PPO iterations per variant."),
+    bc_steps: int = typer.Option(None, "--bc-steps", help="Behaviour-cloning gradient steps."),
+    demos: int = typer.Option(None, "--demos", help="Human demonstrations cloned."),
+    option: list[str] = typer.Option(None, "--option", help="Setting for every variant, KEY=VALUE; policy.KEY / ppo.KEY reach nested settings."),
+) -> None:
+    """Stabilizer ablation: one expert per variant, success against environment steps.
+
+    Writes OUT/<variant>/ (resumable expert runs), OUT/curves.parquet and OUT/ablation.html.
+    """
+    from generators.expert.ablation import (
+        ablation_curves,
+        ablation_report_input,
+        parse_variants,
+        variant_overrides,
+    )
+
+    env_backend = get_backend(backend)
+    spec = env_backend.task(task)
+    chosen = parse_variants(variants)
+    base = expert_overrides(option, iterations=iterations, bc_steps=bc_steps, demos=demos)
+    base["expert_seed"] = seed
+    runs = {}
+    for variant in chosen:  # every variant's settings are checked before any training
+        generator = expert_generator(source, env_backend, variant_overrides(base, variant))
+        runs[variant] = generator.expert_run(spec, out / variant)
+        runs[variant].check_same_run()
+    histories = {}
+    with progress_bar() as progress:
+        overall = progress.add_task(f"ablation on {task}", total=len(runs), status="")
+        for variant, run in runs.items():
+            total = run.settings.ppo_config().n_iterations
+            bar = progress.add_task(f"  {variant}", total=total, status="",
+                                    completed=len(run.history()))
+
+            def on_iteration(stats: dict[str, float], bar=bar) -> None:
+                progress.update(bar, completed=int(stats["iteration"]) + 1,
+                                status=f"success {_fmt(stats['success_rate'])}")
+
+            run.train(on_iteration=on_iteration)
+            histories[variant] = run.history()
+            progress.update(overall, advance=1)
+    curves = ablation_curves(histories)
+    import io
+
+    from diffrl_eval.atomic import write_bytes_atomic
+
+    buffer = io.BytesIO()
+    curves.write_parquet(buffer)
+    write_bytes_atomic(out / "curves.parquet", buffer.getvalue(), overwrite=True)
+    chart = out / "ablation.html"
+    report_input = ablation_report_input(task, curves)
+    if report_input["curves"]:
+        staged = out / ".ablation.staged.html"
+        staged.unlink(missing_ok=True)
+        registry.report_builders.load("html")(
+            [], staged, title=f"Stabilizer ablation: {task}",
+            metadata={"task": task, "source": source, "seed": seed,
+                      "variants": ", ".join(chosen)},
+            ablation=report_input,
+        )
+        staged.replace(chart)
+    else:
+        console.print("no training episode ended in any variant: no chart (run more "
+                      "iterations or longer rollouts)")
+    table = Table(title=f"ablation on {task}")
+    for column in ("variant", "iterations", "env steps", "last success"):
+        table.add_column(column)
+    for variant, history in histories.items():
+        table.add_row(variant, str(len(history)), str(int(sum(h["env_steps"] for h in history))),
+                      _fmt(history[-1]["success_rate"]) if history else "-")
+    console.print(table)
+    console.print(f"wrote {out / 'curves.parquet'}" + (f" and {chart}" if chart.exists() else ""))
+
+
 def register(app: typer.Typer) -> None:
     """Top-level commands of this module."""
     app.command("train-expert")(train_expert)
+    app.command("ablate")(ablate)
 
 
 __all__ = ["expert_overrides", "register", "train_expert"]
