@@ -111,3 +111,28 @@ def test_policy_gradient_is_zero_for_steps_clipped_in_the_advantage_direction():
     )
     out.loss.backward()
     assert new.grad.abs().item() == 0.0
+
+
+def test_masked_elements_do_not_move_the_ratio():
+    torch.manual_seed(0)
+    old = torch.randn(3, 2, 4, 2)
+    new = old + 0.1 * torch.randn(3, 2, 4, 2)
+    mask = torch.zeros(4, 2, dtype=torch.bool)
+    mask[:2, 0] = True  # two executed steps of the first dimension
+    changed = new.clone()
+    changed[:, :, 2:, :] += 5.0  # unexecuted steps
+    changed[:, :, :, 1] -= 3.0  # a constant dimension
+    kwargs = dict(advantages=torch.tensor([1.0, -0.5, 0.2]), new_values=torch.zeros(3),
+                  returns=torch.zeros(3), entropy=torch.zeros(3, 2), clip_coef=0.2,
+                  gamma_denoise=0.9, vf_coef=0.5, ent_coef=0.0, element_mask=mask)
+    first = ppo_loss(new, old, **kwargs)
+    second = ppo_loss(changed, old, **kwargs)
+    torch.testing.assert_close(first.loss, second.loss)
+    # and the masked mean is the mean over the two kept elements, by hand
+    expected_log_ratio = (new - old)[:, :, :2, 0].mean(-1)  # (B, K)
+    ratio = expected_log_ratio.exp()
+    weights = torch.tensor([0.9, 1.0])
+    step_advantages = kwargs["advantages"][:, None] * weights
+    by_hand = torch.maximum(-step_advantages * ratio,
+                            -step_advantages * ratio.clamp(0.8, 1.2)).mean()
+    torch.testing.assert_close(first.policy_loss, by_hand)

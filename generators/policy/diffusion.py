@@ -22,7 +22,11 @@ from generators.policy.config import PolicyConfig
 from generators.policy.encoders import ObservationEncoder
 from generators.policy.mlp_decoder import MLPDecoder
 from generators.policy.noise_schedule import cosine_schedule, denoising_step_distribution
-from generators.policy.normalizer import RangeNormalizer, chunk_to_action
+from generators.policy.normalizer import (
+    RangeNormalizer,
+    chunk_to_action,
+    executed_element_mask,
+)
 from generators.policy.unet1d import ConditionalUNet1D
 
 Observation = dict[str, torch.Tensor]
@@ -147,6 +151,11 @@ class DiffusionModel(nn.Module):
         """x_K ~ N(0, I): (B, Ta, Da)."""
         shape = (batch, self.config.horizon, self.config.action_dim)
         return torch.randn(shape, generator=generator, device=self.alphas_cumprod.device)
+
+    def likelihood_mask(self) -> torch.Tensor:
+        """(Ta, Da) bool: the elements PPO scores (executed steps, non-constant dims)."""
+        return executed_element_mask(self.action_normalizer, self.config.horizon,
+                                     self.config.action_steps)
 
     def to_action(self, x0: torch.Tensor) -> torch.Tensor:
         """Normalized chunk (B, Ta, Da) -> executable actions in data units."""

@@ -20,7 +20,11 @@ from generators.policy.config import PolicyConfig
 from generators.policy.diffusion import Observation
 from generators.policy.diffusion_likelihood import PolicyStep, gaussian_entropy
 from generators.policy.encoders import ObservationEncoder
-from generators.policy.normalizer import RangeNormalizer, chunk_to_action
+from generators.policy.normalizer import (
+    RangeNormalizer,
+    chunk_to_action,
+    executed_element_mask,
+)
 
 
 class GaussianPolicy(nn.Module):
@@ -61,6 +65,11 @@ class GaussianPolicy(nn.Module):
         """Behaviour cloning: negative log-likelihood per action element, averaged."""
         target = self.action_normalizer.normalize(action_chunks)
         return -self.distribution(obs).log_prob(target).mean()
+
+    def likelihood_mask(self) -> torch.Tensor:
+        """(Ta, Da) bool: the elements PPO scores (executed steps, non-constant dims)."""
+        return executed_element_mask(self.action_normalizer, self.config.horizon,
+                                     self.config.action_steps)
 
     def to_action(self, sample: torch.Tensor) -> torch.Tensor:
         """Normalized chunk (B, Ta, Da) -> executable actions in data units."""

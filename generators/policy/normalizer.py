@@ -66,3 +66,15 @@ def chunk_to_action(normalizer: RangeNormalizer, sample: torch.Tensor, *,
         action = action.clone()
         action[..., GRIPPER_ACTION_INDEX] = torch.where(gripper >= 0, 1.0, -1.0)
     return action
+
+
+def executed_element_mask(normalizer: RangeNormalizer, horizon: int, action_steps: int
+                          ) -> torch.Tensor:
+    """(Ta, Da) bool: the chunk elements that reach the environment.
+
+    The first Te steps are executed; dimensions constant in the data are replaced by
+    their constant on the way out (:meth:`RangeNormalizer.unnormalize`), so whatever the
+    policy samples there has no effect.
+    """
+    executed = torch.arange(horizon, device=normalizer.varies.device) < action_steps
+    return executed[:, None] & normalizer.varies[None, :]

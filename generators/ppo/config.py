@@ -37,6 +37,8 @@ class PPOConfig:
     lr_schedule: str = "cosine"
     min_lr_fraction: float = 0.1  # cosine decays to this fraction of the initial rate
     critic_warmup_iterations: int = 2  # iterations that update only the critic
+    # score only the chunk elements that reach the env (executed steps, varying dims)
+    executed_likelihood: bool = True
 
     def __post_init__(self) -> None:
         for name in ("n_envs", "n_steps", "n_iterations", "batch_size", "update_epochs"):

@@ -52,6 +52,7 @@ def ppo_loss(
     gamma_denoise: float,
     vf_coef: float,
     ent_coef: float,
+    element_mask: torch.Tensor | None = None,
 ) -> PPOLossOutput:
     """Clipped surrogate over (decision, denoising step) pairs, plus value and entropy terms.
 
@@ -61,9 +62,18 @@ def ppo_loss(
     loss = mean_{b,k} max(-A_bk r_bk, -A_bk clip(r_bk, 1 - c, 1 + c))
            + vf_coef * 0.5 * mean_b (V_b - R_b)^2 - ent_coef * mean entropy,
     with A_bk = A_b * gamma_denoise^(K-1-k).
+
+    ``element_mask`` (Ta, Da) bool, optional: the chunk elements that reach the
+    environment (executed steps, dimensions that are not constants); the log-ratio is
+    averaged over those only, so that elements with no effect on the return add no noise.
     """
     steps = new_log_prob.shape[1]
-    log_ratio = (new_log_prob - old_log_prob).mean((-2, -1))  # (B, K)
+    difference = new_log_prob - old_log_prob
+    if element_mask is None:
+        log_ratio = difference.mean((-2, -1))  # (B, K)
+    else:
+        weights = element_mask.to(difference.dtype)
+        log_ratio = (difference * weights).sum((-2, -1)) / weights.sum()
     ratio = log_ratio.exp()
     weights = denoising_discount(steps, gamma_denoise).to(advantages.device)
     step_advantages = advantages[:, None] * weights[None, :]  # (B, K)

@@ -98,6 +98,7 @@ def ppo_update(
                 gamma_denoise=config.gamma_denoise,
                 vf_coef=config.vf_coef,
                 ent_coef=config.ent_coef,
+                element_mask=policy.likelihood_mask() if config.executed_likelihood else None,
             )
             actor_optimizer.zero_grad(set_to_none=True)
             critic_optimizer.zero_grad(set_to_none=True)
