@@ -27,10 +27,18 @@ def compare(
     skips finished stages, so an interrupted run continues where it stopped.
     """
     from diffrl_eval.compare import execute, plan_compare
+    from diffrl_eval.compare.pipeline import estimate_cost
 
     run = plan_compare(sources, backend, preset, seeds, out, hparams)
     console.print(f"compare: preset {run.preset.name}, sources {', '.join(run.sources)}, "
                   f"{run.n_stages()} stages, run directory {run.out}")
+    cost = estimate_cost(run)
+    console.print(
+        f"estimated cost from scratch (upper bound): {cost['env_steps']:,.0f} env steps, "
+        f"{cost['gradient_steps']:,.0f} gradient steps, about {cost['hours']:.1f} h on a "
+        f"2-core machine at {cost['env_steps_per_second']:,.0f} env steps/s; finished "
+        "stages are reused"
+    )
     summary = execute(run)
     table = Table(title="VLA success (see the report for intervals)")
     for column in ("protocol", "trained on", "evaluated on", "seed", "success"):

@@ -176,6 +176,41 @@ class CompareRun:
         return json.loads((directory / "eval.json").read_text())
 
 
+# measured on the reference machine (2 CPU cores): environment steps per second with a
+# policy in the loop, and seconds per gradient step of the experts' BC and of tiny-vla
+ENV_STEPS_PER_SECOND = {"tabletop": 3000.0, "libero": 19.0}
+BC_STEP_SECONDS = 0.03
+VLA_STEP_SECONDS = 0.05
+
+
+def estimate_cost(run: CompareRun) -> dict[str, float]:
+    """Environment steps, gradient steps and hours the plan takes from scratch (upper
+    bound: every episode runs to its step limit)."""
+    limits = {t.task_id: t.max_steps for t in run.backend.tasks()}
+    env_steps = grad_steps = 0.0
+    for source in run.sources:
+        options = run.preset.options_for(source)
+        ppo = options.get("ppo", {})
+        for tasks in run.data_suites().values():
+            for task in tasks:
+                env_steps += run.preset.episodes_per_task * limits[task]
+                if "bc_gradient_steps" in options:
+                    grad_steps += options["bc_gradient_steps"]
+                    env_steps += (ppo.get("n_iterations", 0) * ppo.get("n_envs", 0)
+                                  * ppo.get("n_steps", 0) * 8)
+    trainings = (len(run.sources) * len(run.in_distribution) + len(run.training_mixes()))
+    grad_steps_vla = trainings * len(run.seeds) * float(run.hparams.get("train_steps", 0))
+    eval_tasks = [t for tasks in run.in_distribution.values() for t in tasks]
+    ood_tasks = [t for tasks in run.ood_eval.values() for t in tasks]
+    env_steps += len(run.seeds) * run.preset.eval_episodes_per_task * (
+        len(run.sources) * sum(limits[t] for t in eval_tasks)
+        + len(run.training_mixes()) * sum(limits[t] for t in ood_tasks))
+    rate = ENV_STEPS_PER_SECOND.get(run.backend.name, ENV_STEPS_PER_SECOND["libero"])
+    seconds = env_steps / rate + grad_steps * BC_STEP_SECONDS + grad_steps_vla * VLA_STEP_SECONDS
+    return {"env_steps": env_steps, "gradient_steps": grad_steps + grad_steps_vla,
+            "hours": seconds / 3600.0, "env_steps_per_second": rate}
+
+
 def _expert_cost(generator: Any, tasks: Sequence[Any]) -> tuple[int | None, float | None]:
     """Environment steps and seconds the generator's experts took to train (None for a
     source without experts)."""
