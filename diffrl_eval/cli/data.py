@@ -30,6 +30,18 @@ def parse_options(pairs: list[str] | None) -> dict[str, object]:
     return options
 
 
+def executor_option() -> typer.models.OptionInfo:
+    return typer.Option("local", "--executor", help="Where per-task work runs: local (this process, one task after another) | ray (Ray workers).")
+
+
+def ray_address_option() -> typer.models.OptionInfo:
+    return typer.Option(None, "--ray-address", help="Ray cluster to join (auto, HOST:PORT or ray://HOST:PORT); default: start Ray on this machine.")
+
+
+def workers_option() -> typer.models.OptionInfo:
+    return typer.Option(None, "--workers", help="Ray tasks at once (default: one per CPU of the runtime).")
+
+
 def generate(
     source: str = typer.Option(..., "--source", help="Generator name (see 'generators list')."),
     suite: str = typer.Option(None, "--suite", "-s", help="Suite whose tasks to generate."),
@@ -41,8 +53,12 @@ def generate(
     images: bool = typer.Option(False, "--images/--no-images", help="Record agent-view and wrist camera images."),
     image_size: int = typer.Option(128, "--image-size", help="Camera image height and width in pixels."),
     option: list[str] = typer.Option(None, "--option", help="Generator setting KEY=VALUE (repeatable)."),
+    executor: str = executor_option(),
+    ray_address: str = ray_address_option(),
+    workers: int = workers_option(),
 ) -> None:
     """Generate a dataset: EPISODES per task of a suite (or of the given tasks)."""
+    from diffrl_eval.executor import make_executor
     from diffrl_eval.generation import generate_dataset
 
     if episodes <= 0:
@@ -61,9 +77,11 @@ def generate(
     config = generator_cls.make_config(parse_options(option))
     env_options = {"images": images, "image_size": image_size} if images else {}
     generator = generator_cls(env_backend, config, workdir=None, env_options=env_options)
-    path = generate_dataset(
-        generator, tasks, n_episodes=episodes, seed=seed, out=out, suite=suite
-    )
+    with make_executor(executor, address=ray_address, workers=workers) as runner:
+        path = generate_dataset(
+            generator, tasks, n_episodes=episodes, seed=seed, out=out, suite=suite,
+            executor=runner,
+        )
     console.print(f"wrote {path}")
 
 

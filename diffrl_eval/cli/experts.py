@@ -11,7 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from diffrl_eval import registry
-from diffrl_eval.cli.data import parse_options
+from diffrl_eval.cli.data import (
+    executor_option,
+    parse_options,
+    ray_address_option,
+    workers_option,
+)
 from diffrl_eval.envs.base import EnvBackend, TaskSpec, get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.progress import progress_bar
@@ -103,6 +108,17 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def train_expert_run(run: Any, on_iteration: Any = None, on_stage: Any = None
+                     ) -> list[dict[str, float]]:
+    """Train (or finish) one expert run; its curves (one row per PPO iteration).
+
+    Module-level so that a Ray worker can import it; the trained policy stays on disk in
+    the run directory rather than travelling back.
+    """
+    run.train(on_iteration=on_iteration, on_stage=on_stage)
+    return run.history()
+
+
 def train_expert(
     source: str = typer.Option("diffusion-ppo", "--source", help="RL generator: diffusion-ppo | gaussian-ppo."),
     suite: str = typer.Option(None, "--suite", "-s", help="Train an expert for every task of this suite."),
@@ -122,13 +138,20 @@ def train_expert(
     decoder: str = typer.Option(None, "--decoder", help="unet | mlp (diffusion only)."),
     encoder: str = typer.Option(None, "--encoder", help="mlp (state) | resnet (images)."),
     option: list[str] = typer.Option(None, "--option", help="Expert setting KEY=VALUE; policy.KEY / ppo.KEY reach nested settings (repeatable)."),
+    executor: str = executor_option(),
+    ray_address: str = ray_address_option(),
+    workers: int = workers_option(),
 ) -> None:
     """Train RL experts: BC on human demonstrations, then PPO; resumable, with curves.
 
     Each task's run directory holds the policy and value checkpoints (safetensors + JSON),
     curves.parquet (success, return, KL, clip fraction, value loss per iteration) and
-    expert.json. Experts trained into the default cache are reused by 'generate'.
+    expert.json. Experts trained into the default cache are reused by 'generate'. With
+    --executor ray each task's expert trains on its own Ray worker.
     """
+    from diffrl_eval.executor import make_executor
+
+    runner = make_executor(executor, address=ray_address, workers=workers)
     env_backend = get_backend(backend)
     tasks = select_tasks(env_backend, suite, task)
     overrides = expert_overrides(
@@ -138,7 +161,8 @@ def train_expert(
     )
     overrides["expert_seed"] = seed
     generator = expert_generator(source, env_backend, overrides)
-    runs = [generator.expert_run(t, out / t.task_id if out is not None else None)
+    # absolute, so that workers started elsewhere write where this process looks
+    runs = [generator.expert_run(t, (out / t.task_id).absolute() if out is not None else None)
             for t in tasks]
     for run in runs:  # refuse before any work starts
         run.check_same_run()
@@ -151,26 +175,36 @@ def train_expert(
     summary = Table(title=f"{source} experts")
     for column in ("task", "iterations", "env steps", "last success", "directory"):
         summary.add_column(column)
-    with progress_bar() as progress:
-        overall = progress.add_task(f"{source}", total=len(runs), status="")
-        for run in runs:
-            if run.finished:
-                console.print(f"{run.task.task_id}: finished expert found in {run.directory}")
+    for run in runs:
+        if run.finished:
+            console.print(f"{run.task.task_id}: finished expert found in {run.directory}")
+    with runner, progress_bar() as progress:
+        where = "" if runner.in_process else f" on {runner.describe()}"
+        overall = progress.add_task(f"{source}{where}", total=len(runs), status="")
+
+        def train_here(run: Any) -> list[dict[str, float]]:
+            """In this process: one bar per task, advancing per PPO iteration."""
             bar = progress.add_task(f"  {run.task.task_id}", total=n_iterations, status="",
                                     completed=len(run.history()))
 
-            def on_iteration(stats: dict[str, float], bar=bar) -> None:
+            def on_iteration(stats: dict[str, float]) -> None:
                 progress.update(bar, completed=int(stats["iteration"]) + 1,
                                 status=f"success {_fmt(stats['success_rate'])} "
                                        f"kl {_fmt(stats.get('approx_kl'), 4)}")
 
-            def on_stage(stage: str, bar=bar, task_id=run.task.task_id) -> None:
-                progress.update(bar, description=f"  {task_id}: {stage}")
+            def on_stage(stage: str) -> None:
+                progress.update(bar, description=f"  {run.task.task_id}: {stage}")
 
-            run.train(on_iteration=on_iteration, on_stage=on_stage)
+            history = train_expert_run(run, on_iteration=on_iteration, on_stage=on_stage)
             progress.update(bar, completed=n_iterations)
-            progress.update(overall, advance=1)
-            history = run.history()
+            return history
+
+        histories = runner.imap(
+            train_here if runner.in_process else train_expert_run, runs,
+            desc=f"train-expert {source}", labels=[run.task.task_id for run in runs],
+            on_done=lambda _: progress.update(overall, advance=1),
+        )
+        for run, history in zip(runs, histories):
             summary.add_row(run.task.task_id, str(len(history)),
                             str(int(sum(r["env_steps"] for r in history))),
                             _fmt(history[-1]["success_rate"]) if history else "-",
