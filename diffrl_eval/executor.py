@@ -208,30 +208,53 @@ def _unwrap(ray: Any, exc: BaseException) -> BaseException:
     return exc
 
 
+def _worker_lost(exc: BaseException) -> bool:
+    """Ray's errors for work that never finished (matched by name: Ray is optional)."""
+    return any(cls.__name__ in WORKER_LOST for cls in type(exc).__mro__)
+
+
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if isinstance(exc, UserError):
         return text
-    worker_lost = type(exc).__name__ in ("WorkerCrashedError", "NodeDiedError",
-                                         "OutOfMemoryError", "TaskCancelledError")
-    if worker_lost:
+    if _worker_lost(exc):
         return f"{type(exc).__name__} (its worker died on every attempt)"
     first = text.split(". ")[0][:200]
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+class TasksFailedError(UserError):
+    """Some items of a remote run failed; the others finished first.
+
+    ``failed`` maps each failed item's label to why. ``lost_workers`` is True when an item
+    failed because its worker died on every attempt rather than because the work raised:
+    such a failure says nothing about the work, and a rerun may succeed.
+    """
+
+    def __init__(self, message: str, *, failed: dict[str, str], lost_workers: bool) -> None:
+        super().__init__(message)
+        self.failed = failed
+        self.lost_workers = lost_workers
+
+
+WORKER_LOST = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "TaskCancelledError",
+               "LocalRayletDiedError", "ObjectLostError")
+
+
 def failed_items_error(desc: str, names: Sequence[str], failures: dict[int, BaseException],
-                       *, executor: str) -> UserError:
+                       *, executor: str) -> TasksFailedError:
     """One line naming every failed item and why; tracebacks of bugs go to stderr."""
     for index in sorted(failures):
         exc = failures[index]
         if not isinstance(exc, UserError) and exc.__traceback__ is not None:
             print(f"--- {desc}: {names[index]} failed on {executor} ---", file=sys.stderr)
             traceback.print_exception(exc, file=sys.stderr)
-    listed = "; ".join(f"{names[index]} ({_reason(failures[index])})"
-                       for index in sorted(failures))
-    return UserError(f"{desc}: {len(failures)} of {len(names)} items failed on {executor}, "
-                     f"nothing was written as complete: {listed}")
+    failed = {names[index]: _reason(failures[index]) for index in sorted(failures)}
+    listed = "; ".join(f"{name} ({reason})" for name, reason in failed.items())
+    lost = any(_worker_lost(exc) for exc in failures.values())
+    return TasksFailedError(
+        f"{desc}: {len(failures)} of {len(names)} items failed on {executor}, nothing was "
+        f"written as complete: {listed}", failed=failed, lost_workers=lost)
 
 
 def import_ray() -> Any:
@@ -260,5 +283,5 @@ def make_executor(kind: str = "local", *, address: str | None = None,
     return RayExecutor(address=address, workers=workers)
 
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "RayExecutor", "failed_items_error",
-           "import_ray", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "RayExecutor", "TasksFailedError",
+           "failed_items_error", "import_ray", "make_executor"]

@@ -16,10 +16,11 @@ import polars as pl
 import pytest
 
 from diffrl_eval.cli import main
+from diffrl_eval.compare import CompareRun, Preset
 from diffrl_eval.dataset import load_dataset
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
-from diffrl_eval.executor import LocalExecutor, RayExecutor, make_executor
+from diffrl_eval.executor import LocalExecutor, RayExecutor, TasksFailedError, make_executor
 from diffrl_eval.generation import generate_dataset
 from generators.human import HumanGenerator
 
@@ -41,6 +42,14 @@ class FailingHumanGenerator(HumanGenerator):
         if task.task_id == FAILING_TASK:
             raise RuntimeError(f"no strategy for {task.task_id}")
         yield from super().generate(task, n_episodes, seed)
+
+
+class DyingHumanGenerator(HumanGenerator):
+    """Simulated teleoperation whose worker process dies whenever it generates."""
+
+    def generate(self, task, n_episodes, seed):
+        os._exit(1)
+        yield from ()
 
 
 @pytest.fixture(scope="module")
@@ -152,15 +161,63 @@ def test_train_expert_on_ray_trains_the_same_expert_as_locally(ray_runtime, tmp_
     assert curves[0].equals(curves[1])
 
 
-def test_ray_results_come_back_in_item_order_when_later_items_finish_first(ray_runtime):
+def test_compare_dataset_stage_on_ray_gives_the_local_dataset(ray_runtime, tmp_path):
+    from vla.hparams import default_hparams
+
+    preset = Preset(
+        name="tiny", in_distribution={"tabletop-spatial": 2}, ood_train=("tabletop-90", 1),
+        ood_eval={"tabletop-goal": 1}, episodes_per_task=2, eval_episodes_per_task=1,
+        vla_hparams_preset="quick", note="dataset stage only",
+    )
+    records = {}
+    for name, executor in (("local", None), ("ray", RayExecutor(workers=2))):
+        run = CompareRun(["human"], get_backend("tabletop"), preset, [0], tmp_path / name,
+                         default_hparams("quick"), executor=executor)
+        (suite, tasks), = run.in_distribution.items()
+        records[name] = run.dataset_stage("human", suite, tasks)
+    assert records["ray"]["status"] == "done", records["ray"]["error"]
+    results = {name: record["result"] for name, record in records.items()}
+    assert results["ray"]["content_hash"] == results["local"]["content_hash"]
+    assert results["ray"]["episodes"] == 4
+
+
+def test_compare_records_no_dataset_stage_when_ray_workers_are_lost(ray_runtime, tmp_path,
+                                                                   monkeypatch):
+    from diffrl_eval import registry
+    from vla.hparams import default_hparams
+
+    monkeypatch.setattr(registry.generators, "load", lambda name: DyingHumanGenerator)
+    preset = Preset(
+        name="tiny", in_distribution={"tabletop-spatial": 1}, ood_train=("tabletop-90", 1),
+        ood_eval={"tabletop-goal": 1}, episodes_per_task=1, eval_episodes_per_task=1,
+        vla_hparams_preset="quick", note="dataset stage only",
+    )
+    executor = RayExecutor(workers=1, max_retries=0)
+    run = CompareRun(["human"], get_backend("tabletop"), preset, [0], tmp_path / "run",
+                     default_hparams("quick"), executor=executor)
+    (suite, tasks), = run.in_distribution.items()
+    with pytest.raises(TasksFailedError) as error:
+        run.dataset_stage("human", suite, tasks)
+    assert error.value.lost_workers
+    assert list((tmp_path / "run" / "stages").iterdir()) == [], \
+        "a rerun tries again instead of reusing a failure recorded as final"
+
+
+def test_ray_results_come_back_in_item_order_when_later_items_finish_first(ray_runtime,
+                                                                           tmp_path):
     finished = []
 
-    def slow_first(item):
-        time.sleep(0.6 if item == 0 else 0.0)
+    def last_to_finish_is_item_0(item):
+        if item == 0:  # holds one worker until every other item is done on the other
+            deadline = time.monotonic() + 120  # a guard against a hang, not a speed check
+            while len(list(tmp_path.iterdir())) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        else:
+            (tmp_path / f"done-{item}").touch()
         return item * 10, os.getpid()
 
-    results = RayExecutor(workers=2).map(slow_first, [0, 1, 2, 3], desc="order",
-                                         on_done=finished.append)
+    results = RayExecutor(workers=2).map(last_to_finish_is_item_0, [0, 1, 2, 3],
+                                         desc="order", on_done=finished.append)
     assert [value for value, _ in results] == [0, 10, 20, 30]
     assert finished[-1] == 0, "item 0 finished last, yet came back first"
     assert os.getpid() not in {pid for _, pid in results}, "the work ran on Ray workers"

@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from diffrl_eval.cli.data import executor_option, ray_address_option, workers_option
+
 console = Console()
 
 
@@ -20,6 +22,9 @@ def compare(
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated VLA training seeds."),
     out: Path = typer.Option(Path("runs/compare"), "--out", "-o", help="Run directory (created; reruns resume it)."),
     hparams: Path = typer.Option(None, "--hparams", help="VLA hparams JSON (default: the preset's)."),
+    executor: str = executor_option(),
+    ray_address: str = ray_address_option(),
+    workers: int = workers_option(),
 ) -> None:
     """End to end: generate per source, measure, train and evaluate a VLA per source, report.
 
@@ -28,8 +33,11 @@ def compare(
     """
     from diffrl_eval.compare import execute, plan_compare
     from diffrl_eval.compare.pipeline import estimate_cost
+    from diffrl_eval.executor import make_executor
 
+    runner = make_executor(executor, address=ray_address, workers=workers)
     run = plan_compare(sources, backend, preset, seeds, out, hparams)
+    run.executor = runner
     console.print(f"compare: preset {run.preset.name}, sources {', '.join(run.sources)}, "
                   f"{run.n_stages()} stages, run directory {run.out}")
     cost = estimate_cost(run)
@@ -39,7 +47,8 @@ def compare(
         f"2-core machine at {cost['env_steps_per_second']:,.0f} env steps/s; finished "
         "stages are reused"
     )
-    summary = execute(run)
+    with runner:
+        summary = execute(run)
     table = Table(title="VLA success (see the report for intervals)")
     for column in ("protocol", "trained on", "evaluated on", "seed", "success"):
         table.add_column(column)

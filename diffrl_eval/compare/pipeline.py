@@ -29,6 +29,7 @@ from diffrl_eval.compare.presets import Preset, get_preset, preset_tasks
 from diffrl_eval.compare.stages import StageStore, digest
 from diffrl_eval.envs.base import EnvBackend, get_backend
 from diffrl_eval.errors import UserError, unknown_choice
+from diffrl_eval.executor import Executor, TasksFailedError
 from diffrl_eval.progress import progress_bar
 
 RESULTS_DIR = "results"
@@ -38,6 +39,15 @@ HUMAN = "human"
 MIX_PARTNER = "diffusion-ppo"  # the paper's Human+RL row mixes human with its RL data
 DATA_SEED = 0
 EVAL_SEED = 0
+
+
+class _NotRecorded(Exception):
+    """Carries a stage's error past the stage store, which would record it as the stage's
+    lasting outcome: Ray workers lost on every attempt may not be lost on a rerun."""
+
+    def __init__(self, error: UserError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass
@@ -51,6 +61,9 @@ class CompareRun:
     out: Path
     hparams: dict[str, Any]
     vla: str = "tiny-vla"
+    # runs each dataset's per-task generation (None: in this process); not part of any
+    # stage key, since every executor gives the same datasets
+    executor: Executor | None = None
     store: StageStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -104,8 +117,15 @@ class CompareRun:
                                       workdir=self.out)
             started = time.perf_counter()
             specs = [self.backend.task(t) for t in tasks]
-            path = generate_dataset(generator, specs, n_episodes=self.preset.episodes_per_task,
-                                    seed=DATA_SEED, out=directory / "dataset", suite=suite)
+            try:
+                path = generate_dataset(
+                    generator, specs, n_episodes=self.preset.episodes_per_task,
+                    seed=DATA_SEED, out=directory / "dataset", suite=suite,
+                    executor=self.executor)
+            except TasksFailedError as exc:
+                if exc.lost_workers:  # not the work's fault: fail now, record nothing
+                    raise _NotRecorded(exc) from exc
+                raise
             seconds = time.perf_counter() - started
             from diffrl_eval.dataset import load_dataset
 
@@ -117,8 +137,11 @@ class CompareRun:
                     "wall_seconds": round(seconds, 3),
                     "expert_env_steps": expert_steps, "expert_seconds": expert_seconds}
 
-        directory, record = self.store.run("dataset", key, produce,
-                                           expected_errors=(UserError,))
+        try:
+            directory, record = self.store.run("dataset", key, produce,
+                                               expected_errors=(UserError,))
+        except _NotRecorded as wrapped:
+            raise wrapped.error from None
         return {**record, "path": str(directory / "dataset"), "source": source,
                 "suite": suite}
 
