@@ -201,9 +201,22 @@ class ExpertRun:
     # --- training ---------------------------------------------------------------------------
     def train(self, on_iteration: IterationCallback | None = None,
               on_stage: Callable[[str], None] | None = None):
-        """Run (or finish) the training; returns the trained policy in eval mode."""
+        """Run (or finish) the training; returns the trained policy in eval mode.
+
+        Runs on one torch thread: the networks are small, so intra-op threads gain little
+        and, beside the environments or other workers, mostly contend for the cores.
+        """
         if self.finished:
             return self.load_policy()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._train(on_iteration, on_stage)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _train(self, on_iteration: IterationCallback | None,
+               on_stage: Callable[[str], None] | None):
         self.check_same_run()
         write_text_atomic(self.directory / RUN_FILE,
                           json.dumps(self.description, indent=2, sort_keys=True), overwrite=True)
