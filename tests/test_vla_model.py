@@ -184,6 +184,20 @@ def test_the_checkpoint_records_hparams_hash_and_provenance(goal_ckpt, goal_data
         "n_episodes": 2 * DEMOS_PER_TASK}]
 
 
+def test_one_model_trains_on_several_sources_and_records_each(workdir, goal_data):
+    # the paper's Human+RL row: a second source's dataset beside the human one
+    backend = get_backend("tabletop")
+    episodes = HumanGenerator(backend).generate(backend.task(BLUE), 2, seed=5)
+    other = write_dataset(workdir / "second-source", episodes, source="diffusion-ppo",
+                          backend="tabletop", suite="tabletop-goal", seed=5)
+    ckpt = train_vla([goal_data, other], workdir / "mixed-ckpt", progress=False,
+                     hparams={**TINY, "train_steps": 10})
+    training = read_info(ckpt)["training"]
+    assert training["sources"] == ["diffusion-ppo", "human"]
+    assert [d["source"] for d in training["datasets"]] == ["human", "diffusion-ppo"]
+    assert [d["n_episodes"] for d in training["datasets"]] == [2 * DEMOS_PER_TASK, 2]
+
+
 def test_corrupt_checkpoint_files_are_one_line_errors(goal_ckpt, workdir):
     broken = workdir / "broken"
     broken.mkdir()
