@@ -219,7 +219,8 @@ def _reason(exc: BaseException) -> str:
         return text
     if _worker_lost(exc):
         return f"{type(exc).__name__} (its worker died on every attempt)"
-    first = text.split(". ")[0][:200]
+    lines = str(exc).strip().splitlines()
+    first = " ".join(lines[0].split())[:200] if lines else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
