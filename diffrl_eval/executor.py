@@ -127,9 +127,11 @@ class RayExecutor(Executor):
 
         options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
         if self.address is None:
+            # "local": a new runtime even when a cluster runs on this machine (ray.init()
+            # alone would join that one)
             options["num_cpus"] = self.workers or os.cpu_count() or 1
         try:
-            ray.init(address=self.address, **options)
+            ray.init(address=self.address or "local", **options)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             target = self.address or "a local runtime"
             message = " ".join(str(exc).split())

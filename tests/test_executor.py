@@ -58,7 +58,7 @@ def ray_runtime():
     ray = pytest.importorskip("ray")
     # the workers cannot import this test module by name: send its functions by value
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
     yield ray
     ray.shutdown()
 
