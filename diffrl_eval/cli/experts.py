@@ -20,7 +20,7 @@ from diffrl_eval.cli.data import (
 from diffrl_eval.envs.base import EnvBackend, TaskSpec, get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.progress import progress_bar
-from generators.expert.ablation import DEFAULT_VARIANTS, VARIANTS
+from generators.ablation_variants import DEFAULT_VARIANTS, VARIANTS
 
 console = Console()
 

@@ -14,19 +14,10 @@ from typing import Any
 import polars as pl
 
 from diffrl_eval.errors import unknown_choice
+from generators.ablation_variants import DEFAULT_VARIANTS, VARIANTS
 
-# variant name -> overrides of the expert configuration (nested "policy" / "ppo" dicts)
-VARIANTS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "ddpm-sampler": {"policy": {"sampler": "ddpm"}},
-    "ddim-10-steps": {"policy": {"denoising_steps": 10}},
-    "constant-lr": {"ppo": {"lr_schedule": "constant"}},
-    "few-envs": {"ppo": {"n_envs": 5}},
-    "small-batch": {"ppo": {"batch_size": 250}},
-    "unet-decoder": {"policy": {"decoder": "unet"}},
-    "mlp-decoder": {"policy": {"decoder": "mlp"}},
-}
-DEFAULT_VARIANTS = ("default", "ddim-10-steps", "constant-lr", "few-envs", "small-batch")
+__all__ = ["DEFAULT_VARIANTS", "VARIANTS", "ablation_curves", "ablation_report_input",
+           "parse_variants", "variant_overrides"]
 
 
 def parse_variants(text: str) -> list[str]:

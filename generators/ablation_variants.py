@@ -1,0 +1,22 @@
+"""The stabilizer-ablation variants (the paper's Fig. 5) as configuration overrides.
+
+A module of data only, so that the command line can list the variants without importing
+the training code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# variant name -> overrides of the expert configuration (nested "policy" / "ppo" dicts)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "ddpm-sampler": {"policy": {"sampler": "ddpm"}},
+    "ddim-10-steps": {"policy": {"denoising_steps": 10}},
+    "constant-lr": {"ppo": {"lr_schedule": "constant"}},
+    "few-envs": {"ppo": {"n_envs": 5}},
+    "small-batch": {"ppo": {"batch_size": 250}},
+    "unet-decoder": {"policy": {"decoder": "unet"}},
+    "mlp-decoder": {"policy": {"decoder": "mlp"}},
+}
+DEFAULT_VARIANTS = ("default", "ddim-10-steps", "constant-lr", "few-envs", "small-batch")
