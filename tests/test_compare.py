@@ -30,8 +30,11 @@ def tiny_plan(out: Path) -> CompareRun:
         ood_eval={"tabletop-goal": 1}, episodes_per_task=3, eval_episodes_per_task=2,
         vla_hparams_preset="quick", note="tiny plan for tests",
     )
-    return CompareRun(["human"], TabletopBackend(), preset, [0], out,
-                      resolve_hparams(TINY_HPARAMS))
+    backend = TabletopBackend()
+    run = CompareRun(["human"], backend, preset, [0], out, resolve_hparams(TINY_HPARAMS))
+    # Fig. 7 on the OOD training task, not the report's default (the first task)
+    run.variance_task = backend.tasks("tabletop-90")[0].task_id
+    return run
 
 
 SCRIPT = """
@@ -77,6 +80,8 @@ def test_compare_writes_results_and_a_report_with_both_protocols(finished_run):
     assert len({e["hparams_hash"] for e in evaluations}) == 1  # one hparams for all
     page = (out / "report.html").read_text()
     assert "tiny plan for tests" in page
+    variance_task = TabletopBackend().tasks("tabletop-90")[0].task_id
+    assert f"normalized time — task {variance_task}" in page
     assert summary["results_hash"] in page
     cost = json.loads((out / "results" / "generation_cost.json").read_text())
     assert cost["human"]["episodes"] == 6
@@ -127,6 +132,8 @@ def test_compare_bad_input_is_a_one_line_error(tmp_path, capsys):
         (["--seeds", "0,a"], "--seeds"),
         (["--seeds", "1,1"], "distinct"),
         (["--backend", "nowhere"], "nowhere"),
+        (["--variance-task", "goal_open_drawer"], "a task of this run"),
+        (["--variance-dimension", "7"], "--variance-dimension must be in 0..6"),
     ]
     for extra, message in cases:
         with pytest.raises(SystemExit) as exit_info:

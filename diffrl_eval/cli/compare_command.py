@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from diffrl_eval.cli.data import executor_option, ray_address_option, workers_option
+from diffrl_eval.constants import ACTION_DIM
+from diffrl_eval.errors import UserError, unknown_choice
 
 console = Console()
 
@@ -25,6 +27,8 @@ def compare(
     executor: str = executor_option(),
     ray_address: str = ray_address_option(),
     workers: int = workers_option(),
+    variance_task: str = typer.Option(None, "--variance-task", help="Task of the report's action-variance figure (Fig. 7); default: the first task of the run."),
+    variance_dimension: int = typer.Option(1, "--variance-dimension", help="Action dimension Fig. 7 opens on, 0-6 (default 1 = y)."),
 ) -> None:
     """End to end: generate per source, measure, train and evaluate a VLA per source, report.
 
@@ -38,6 +42,13 @@ def compare(
     runner = make_executor(executor, address=ray_address, workers=workers)
     run = plan_compare(sources, backend, preset, seeds, out, hparams)
     run.executor = runner
+    run_tasks = [t for tasks in run.data_suites().values() for t in tasks]
+    if variance_task is not None and variance_task not in run_tasks:
+        raise unknown_choice("--variance-task (a task of this run)", variance_task, run_tasks)
+    if not 0 <= variance_dimension < ACTION_DIM:
+        raise UserError(f"--variance-dimension must be in 0..{ACTION_DIM - 1}, "
+                        f"got {variance_dimension}")
+    run.variance_task, run.variance_dimension = variance_task, variance_dimension
     console.print(f"compare: preset {run.preset.name}, sources {', '.join(run.sources)}, "
                   f"{run.n_stages()} stages, run directory {run.out}")
     cost = estimate_cost(run)

@@ -64,6 +64,10 @@ class CompareRun:
     # runs each dataset's per-task generation (None: in this process); not part of any
     # stage key, since every executor gives the same datasets
     executor: Executor | None = None
+    # Fig. 7 of the report: the task and the first action dimension of the variance band
+    # (None: the report's default, the first task every source has a curve for)
+    variance_task: str | None = None
+    variance_dimension: int = 1
     store: StageStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -484,7 +488,9 @@ def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
     try:
         build_report(metrics, staged, title=f"diffrl-eval compare ({run.preset.name})",
                      metadata=metadata, vla_results=evaluations or None,
-                     generation_cost=cost or None, preset_note=run.preset.note)
+                     generation_cost=cost or None, preset_note=run.preset.note,
+                     variance_task=run.variance_task,
+                     variance_dimension=run.variance_dimension)
         staged.replace(report_path)
     finally:
         staged.unlink(missing_ok=True)
