@@ -46,6 +46,9 @@ OBS_AGENTVIEW_IMAGE = "agentview_image"
 OBS_WRIST_IMAGE = "wrist_image"
 CAMERA_KEYS = (OBS_AGENTVIEW_IMAGE, OBS_WRIST_IMAGE)
 
+# --- env.reset options every backend understands ------------------------------------------
+INIT_STATE_OPTION = "init_state_index"  # start from the task's fixed initial state i
+
 # --- entry-point groups ------------------------------------------------------------------
 EP_GENERATORS = "diffrl_eval.generators"
 EP_VLAS = "diffrl_eval.vlas"

@@ -110,7 +110,7 @@ def _replayed_object_poses(
     backend: EnvBackend, episode: _RecordedEpisode, envs: dict[str, object]
 ) -> np.ndarray:
     """Object poses before each of the episode's actions, (T, 7 n_objects)."""
-    from diffrl_eval.envs.tabletop import INIT_STATE_OPTION
+    from diffrl_eval.constants import INIT_STATE_OPTION
 
     if episode.seed is None and episode.init_state_index is None:
         raise DatasetError(

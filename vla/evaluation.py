@@ -75,7 +75,7 @@ def episode_jobs(backend: EnvBackend, tasks: Sequence[TaskSpec], episodes_per_ta
 
 
 def _reset_options(init_state_index: int) -> dict[str, int]:
-    from diffrl_eval.envs.tabletop import INIT_STATE_OPTION
+    from diffrl_eval.constants import INIT_STATE_OPTION
 
     return {INIT_STATE_OPTION: int(init_state_index)}
 

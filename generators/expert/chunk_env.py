@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from diffrl_eval.constants import ACTION_DIM, OBS_EEF_POS, OBS_STATE
+from diffrl_eval.constants import ACTION_DIM, INIT_STATE_OPTION, OBS_EEF_POS, OBS_STATE
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import TaskSpec
-from diffrl_eval.envs.tabletop import INIT_STATE_OPTION
 from generators.expert.observation import LOWDIM_KEYS, ObservationHistory
 
 

@@ -46,6 +46,7 @@ import numpy as np
 from diffrl_eval.constants import (
     ACTION_DIM,
     EEF_POS_DIM,
+    INIT_STATE_OPTION,
     OBS_AGENTVIEW_IMAGE,
     OBS_EEF_POS,
     OBS_OBJECT_POSES,
@@ -59,7 +60,6 @@ from diffrl_eval.envs.libero.tasks import LiberoTask, load_init_states
 from diffrl_eval.errors import UserError
 
 CONTROL_HZ = 20
-INIT_STATE_OPTION = "init_state_index"
 INIT_SIM_STATE_OPTION = "init_state"
 MODEL_XML_OPTION = "model_xml"
 SETTLE_STEPS_OPTION = "settle_steps"

@@ -35,6 +35,7 @@ import numpy as np
 from diffrl_eval.constants import (
     ACTION_DIM,
     EEF_POS_DIM,
+    INIT_STATE_OPTION,
     OBS_EEF_POS,
     OBS_OBJECT_POSES,
     OBS_STATE,
@@ -57,7 +58,6 @@ from diffrl_eval.errors import UserError
 
 CONTROL_HZ = 20
 SUBSTEPS = round(1.0 / (CONTROL_HZ * TIMESTEP))
-INIT_STATE_OPTION = "init_state_index"
 _PROPRIO_SENSORS = 9  # gripper position (3), quaternion (4), finger joints (2)
 
 
