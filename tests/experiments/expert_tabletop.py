@@ -97,7 +97,7 @@ def main() -> None:
                     env_steps += int(stats["env_steps"])
                     print(json.dumps({k: round(v, 4) for k, v in stats.items()
                                       if k in ("iteration", "success_rate", "approx_kl",
-                                               "clip_fraction", "value_loss", "env_steps",
+                                               "clip_fraction", "value_loss", "env_steps", "entropy",
                                                "rollout_seconds", "update_seconds")}),
                           flush=True)
                 result = evaluate(policy, backend, task, states, seed=1)
