@@ -11,8 +11,9 @@ for one task at a time) is timed too and reported, not judged.
 
 The per-task costs (behaviour-cloning seconds per step, PPO seconds per environment step,
 wall seconds per task) are printed for the README's scaling model, with the tasks' CPU
-share (CPU seconds over wall seconds): on a machine shared with other work it falls below 1
-and tells a slow-down caused by the neighbours from one caused by Ray.
+share (CPU seconds over wall seconds) and, as a control, the cores two plain processes get
+at once before and after: on a machine shared with other work these fall below 1 and 2,
+and tell a slow-down caused by the neighbours from one caused by Ray.
 
 Run: ``pytest tests/benchmarks/test_bench_ray.py --benchmark-only -p no:cacheprovider -s``
 """
@@ -20,6 +21,7 @@ Run: ``pytest tests/benchmarks/test_bench_ray.py --benchmark-only -p no:cachepro
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -77,6 +79,21 @@ def warm_worker(_: int) -> int:
     return os.getpid()
 
 
+def burn_cpu(seconds: float) -> tuple[float, float]:
+    """Busy-loop for ``seconds`` of CPU time; the wall and CPU seconds that took."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    while time.process_time() - cpu < seconds:
+        pass
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def free_cores() -> float:
+    """Cores two plain processes get at once here (2.0 on an idle 2-core machine)."""
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        timings = pool.map(burn_cpu, [2.0, 2.0])
+    return sum(cpu / wall for wall, cpu in timings)
+
+
 def expert_costs(root: Path) -> list[dict[str, float]]:
     costs = []
     for task in TASKS:
@@ -105,6 +122,7 @@ def test_two_ray_workers_train_two_experts_at_least_1_8x_faster_than_one(
     pids = RayExecutor(workers=2).map(warm_worker, [0, 1], desc="warm-up")
     assert len(set(pids)) == 2, "two worker processes are running"
     load_before = os.getloadavg()[0]
+    cores_before = free_cores()
     one_worker_s, one_results = train_all(RayExecutor(workers=1), tmp_path / "one")
     rounds = iter(range(100))
 
@@ -115,6 +133,7 @@ def test_two_ray_workers_train_two_experts_at_least_1_8x_faster_than_one(
                                                     rounds=1, iterations=1)
     local_s, _ = train_all(LocalExecutor(), tmp_path / "local")
     load_after = os.getloadavg()[0]
+    cores_after = free_cores()
     speedup = one_worker_s / two_workers_s
     costs = expert_costs(tmp_path / "one")
     benchmark.extra_info.update(
@@ -124,11 +143,13 @@ def test_two_ray_workers_train_two_experts_at_least_1_8x_faster_than_one(
         cpu_share_one_worker=cpu_share(one_results),
         cpu_share_two_workers=cpu_share(two_results),
         load_average_before=load_before, load_average_after=load_after,
+        free_cores_before=cores_before, free_cores_after=cores_after,
     )
     print(f"\n2 experts: 1 Ray worker {one_worker_s:.1f} s, 2 Ray workers {two_workers_s:.1f} s "
           f"(speed-up {speedup:.2f}x), in-process {local_s:.1f} s; load average "
           f"{load_before:.1f} -> {load_after:.1f}; CPU share of the tasks "
-          f"{cpu_share(one_results):.2f} (1 worker), {cpu_share(two_results):.2f} (2 workers)")
+          f"{cpu_share(one_results):.2f} (1 worker), {cpu_share(two_results):.2f} (2 workers); "
+          f"two plain processes got {cores_before:.2f} -> {cores_after:.2f} cores")
     for label, results in (("1 worker", one_results), ("2 workers", two_results)):
         print(f"  {label}: task wall s " + ", ".join(f"{wall:.1f}" for _, wall, _ in results))
     for task, cost in zip(TASKS, costs):
