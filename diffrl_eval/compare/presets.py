@@ -25,27 +25,19 @@ IN_DISTRIBUTION_SUITES = {
     "tabletop": ("tabletop-spatial", "tabletop-object", "tabletop-goal", "tabletop-long"),
     "libero": ("libero_spatial", "libero_object", "libero_goal", "libero_10"),
 }
-# The RL sources' expert settings per preset. The diffusion head uses the MLP decoder on
-# CPU (the U-Net's behaviour cloning alone takes several minutes per task on two cores)
-# and needs about 2,000 BC steps before its deterministic rollouts succeed often enough
-# to draw data from (1,000 gave 3 successes in 200 attempts). The PPO steps are the
-# small ones that, in the measurements of the README, left success flat rather than
-# lowering it.
-_GAUSSIAN_PPO = {"actor_lr": 3e-5, "clip_coef": 0.01, "update_epochs": 2}
-_DIFFUSION_PPO = {"actor_lr": 1e-5, "update_epochs": 2}
-_DIFFUSION_POLICY = {"decoder": "mlp", "rl_eta": 0.5, "min_std": 0.05}
+# The RL sources' budgets per preset; each head's own PPO settings are its generator's
+# recipe. The diffusion head needs about 2,000 BC steps before its deterministic rollouts
+# succeed often enough to draw data from (1,000 gave 3 successes in 200 attempts).
 _QUICK_PPO = {"n_iterations": 2, "n_envs": 10, "n_steps": 32, "batch_size": 1000,
               "critic_warmup_iterations": 1}
-_FULL_PPO = {"n_iterations": 60, "n_envs": 25, "n_steps": 40, "batch_size": 2000}
+_FULL_PPO = {"n_iterations": 80, "n_envs": 50, "n_steps": 20, "batch_size": 2000}
 
 
 def _expert_options(common: dict[str, Any], ppo: dict[str, Any], gaussian_bc: int,
                     diffusion_bc: int) -> dict[str, dict[str, Any]]:
     return {
-        "gaussian-ppo": {**common, "bc_gradient_steps": gaussian_bc,
-                         "ppo": {**ppo, **_GAUSSIAN_PPO}},
-        "diffusion-ppo": {**common, "bc_gradient_steps": diffusion_bc,
-                          "ppo": {**ppo, **_DIFFUSION_PPO}, "policy": dict(_DIFFUSION_POLICY)},
+        "gaussian-ppo": {**common, "bc_gradient_steps": gaussian_bc, "ppo": dict(ppo)},
+        "diffusion-ppo": {**common, "bc_gradient_steps": diffusion_bc, "ppo": dict(ppo)},
     }
 
 

@@ -10,6 +10,7 @@ fixed initial states in turn and keeps the successful episodes.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from diffrl_eval.dataset.episode import Episode
-from diffrl_eval.envs.base import TaskSpec
+from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from diffrl_eval.generator import Generator, GeneratorConfig
 from generators.expert.bc import BCConfig
@@ -103,8 +104,25 @@ class ExpertGenerator(Generator):
     config_cls: ClassVar[type[GeneratorConfig]] = ExpertConfig
     policy_cls: ClassVar[type] = type(None)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    # per-head defaults under the user's overrides (nested "policy"/"ppo" dicts merge key by
+    # key); see the README's measurements for where they come from
+    recipe: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def make_config(cls, overrides: dict[str, Any] | None = None) -> GeneratorConfig:
+        """The head's recipe with ``overrides`` on top; unknown keys are a one-line error."""
+        merged = copy.deepcopy(cls.recipe)
+        for key, value in (overrides or {}).items():
+            if key in ("policy", "ppo") and isinstance(value, dict):
+                merged[key] = {**merged.get(key, {}), **value}
+            else:
+                merged[key] = value
+        return super().make_config(merged)
+
+    def __init__(self, backend: EnvBackend, config: GeneratorConfig | None = None,
+                 *args: Any, **kwargs: Any) -> None:
+        super().__init__(backend, config if config is not None else self.make_config(),
+                         *args, **kwargs)
         self.experts: dict[str, torch.nn.Module] = {}
         self.training_history: dict[str, list[dict[str, float]]] = {}
 
