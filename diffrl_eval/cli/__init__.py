@@ -7,7 +7,9 @@ their entry-point registries, never imported by name.
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -37,6 +39,22 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+@app.callback()
+def _global_options(
+    libero_assets: Path = typer.Option(
+        None, "--libero-assets",
+        help="LIBERO scene-assets folder for every command of this call (same as "
+             "DIFFRL_LIBERO_ASSETS).",
+    ),
+) -> None:
+    """Options that apply to every command."""
+    if libero_assets is not None:
+        if not libero_assets.is_dir():
+            raise UserError(f"--libero-assets: no such folder {libero_assets}")
+        # the libero backend reads the folder from the environment when it is first used
+        os.environ["DIFFRL_LIBERO_ASSETS"] = str(libero_assets.resolve())
+
 
 app.add_typer(catalog.generators_app, name="generators")
 app.add_typer(catalog.tasks_app, name="tasks")
