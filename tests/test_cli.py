@@ -157,15 +157,17 @@ def test_unusable_mujoco_gl_setting_is_one_line_exit_2_and_writes_nothing(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_libero_assets_is_a_global_option_every_command_passes_to_the_backend(tmp_path, capsys,
-                                                                                monkeypatch):
-    monkeypatch.delenv("DIFFRL_LIBERO_ASSETS", raising=False)
+def test_libero_assets_is_a_global_option_every_command_passes_to_the_backend(tmp_path, capsys):
     folder = tmp_path / "assets"
     folder.mkdir()
-    code, out, _ = run_cli(["--libero-assets", folder, "doctor", "--json"], capsys)
-    assert code == 0
+    # a fresh process: the backend remembers the folder it configured for the process
+    env = {k: v for k, v in os.environ.items() if k != "DIFFRL_LIBERO_ASSETS"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "diffrl_eval", "--libero-assets", str(folder), "doctor", "--json"],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
     # the backend's asset check sees the folder (empty here, so it lists what is missing)
-    assert f"{folder} lacks scenes" in out
-    assert os.environ["DIFFRL_LIBERO_ASSETS"] == str(folder.resolve())
+    assert f"{folder.resolve()} lacks scenes" in proc.stdout
     code, _, err = run_cli(["--libero-assets", tmp_path / "nowhere", "tasks", "list"], capsys)
     assert_one_line_error(code, err, "--libero-assets: no such folder")
