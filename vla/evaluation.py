@@ -1,20 +1,32 @@
 """Evaluate a VLA checkpoint on suites: success per task, per suite and overall.
 
 Episode ``i`` of a task starts from the task's fixed initial state ``i mod N_init`` (the
-benchmark's evaluation states), with an env reset seed derived from the evaluation seed
-and the task. Episodes run in a pool of in-process environments (a tabletop step costs
-~0.1 ms, less than shipping observations between processes); at every decision the
-model is asked once for all running episodes, whatever their task, and each episode
-executes the first Te actions of its chunk. The protocol is in-distribution when every
-evaluated suite was trained on, otherwise OOD zero-shot.
+benchmark's evaluation states), with an env reset seed drawn for (evaluation seed, task,
+i). The policy's sampling noise at the episode's k-th decision is seeded by (episode
+seed, k) alone, so an episode does not depend on which other episodes run beside it.
+
+The episodes are cut into jobs: one per task and checkpoint, or chunks of
+``episodes_per_job`` episodes of one task. An :class:`~diffrl_eval.executor.Executor`
+runs the jobs, in this process or on Ray workers, and the results are assembled in job
+order. A job always runs the same way, wherever it runs: its episodes in a pool of up to
+``n_envs`` in-process environments of its task (a tabletop step costs ~0.1 ms, less
+than shipping observations between processes), the model asked once per decision for
+every running episode, each episode executing the first Te actions of its chunk, and
+torch on one thread (how many threads, and which rows share a batch, can change the last
+bits of a prediction). So the results are the same whichever executor ran the jobs. The
+protocol is in-distribution when every evaluated suite was trained on, otherwise OOD
+zero-shot.
 
 Shape legend: n running episodes, Ta action horizon, Te executed steps, Da action dim.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,26 +36,40 @@ import numpy as np
 from diffrl_eval import __version__
 from diffrl_eval.envs.base import EnvBackend, TaskSpec, get_backend
 from diffrl_eval.errors import UserError, unknown_choice
+from diffrl_eval.executor import Executor, LocalExecutor
 from diffrl_eval.generation import task_seed
 from diffrl_eval.progress import progress_bar
-from vla.checkpoint import load_vla, weights_hash
+from vla.checkpoint import load_vla, read_info, weights_hash
 from vla.interface import VLA
 from vla.results import EVAL_KIND, PROTOCOLS, SCHEMA_VERSION, aggregate_seeds, success_summary
 
 DEFAULT_EVAL_ENVS = 25
 
-__all__ = ["aggregate_seeds", "evaluate_checkpoint", "evaluation_tasks", "run_episodes"]
+__all__ = ["EvalJob", "EpisodeJob", "aggregate_seeds", "check_eval_options",
+           "evaluate_checkpoint", "evaluate_checkpoints", "evaluation_tasks", "run_episodes",
+           "run_eval_job"]
 
 
 @dataclass
 class EpisodeJob:
-    """One evaluation episode: its task, fixed initial state and env reset seed."""
+    """One evaluation episode: its task, index in the task, fixed initial state and env
+    reset seed; ``success``, ``steps``, ``decisions`` and ``actions_digest`` (SHA-256 of
+    the executed actions as float64) are filled in as it runs."""
 
     task: TaskSpec
+    index: int
     init_state_index: int
     seed: int
     success: bool = False
     steps: int = 0
+    decisions: int = 0
+    actions_digest: str = ""
+
+    def noise_seed(self) -> int:
+        """The policy's noise seed for this episode's next decision: from the episode's
+        seed and the decision's index alone (64 bits)."""
+        state = np.random.SeedSequence([self.seed, self.decisions]).generate_state(1, np.uint64)
+        return int(state[0])
 
 
 def evaluation_tasks(backend: EnvBackend, suites: Sequence[str],
@@ -65,12 +91,16 @@ def evaluation_tasks(backend: EnvBackend, suites: Sequence[str],
 
 def episode_jobs(backend: EnvBackend, tasks: Sequence[TaskSpec], episodes_per_task: int,
                  seed: int) -> list[EpisodeJob]:
+    """Every task's episodes, in task order. Episode i's reset seed is the i-th draw of a
+    generator seeded by (``seed``, task): it does not depend on the other tasks or on how
+    many episodes the task has."""
     jobs = []
     for task in tasks:
         n_init = len(backend.init_states(task.task_id))
         seeds = np.random.default_rng(task_seed(seed, task.task_id)).integers(
             2**31, size=episodes_per_task)
-        jobs += [EpisodeJob(task, i % n_init, int(seeds[i])) for i in range(episodes_per_task)]
+        jobs += [EpisodeJob(task, index=i, init_state_index=i % n_init, seed=int(seeds[i]))
+                 for i in range(episodes_per_task)]
     return jobs
 
 
@@ -81,16 +111,20 @@ def _reset_options(init_state_index: int) -> dict[str, int]:
 
 
 def run_episodes(model: VLA, backend: EnvBackend, jobs: Sequence[EpisodeJob], *,
-                 seed: int = 0, n_envs: int = DEFAULT_EVAL_ENVS, on_episode=None) -> int:
-    """Run every job to success or its step limit, filling in ``success`` and ``steps``;
-    returns the environment steps taken. ``on_episode(job)`` is called as each ends."""
+                 n_envs: int = DEFAULT_EVAL_ENVS,
+                 on_episode: Callable[[EpisodeJob], None] | None = None) -> int:
+    """Run every job to success or its step limit, filling in ``success``, ``steps``,
+    ``decisions`` and ``actions_digest``; returns the environment steps taken.
+    ``on_episode(job)`` is called as each ends. Up to ``n_envs`` episodes run side by side,
+    started in the given order."""
     env_options = model.env_options()
     envs: list[Any] = []
     env_tasks: list[str | None] = []
     obs: list[Any] = []
     running: dict[int, EpisodeJob] = {}  # slot -> episode
+    hashers: dict[int, Any] = {}  # slot -> SHA-256 of its episode's executed actions
     pending = list(jobs)[::-1]  # popped from the end: the given order
-    env_steps, decision = 0, 0
+    env_steps = 0
     checked: set[str] = set()
 
     def start(slot: int) -> None:
@@ -106,6 +140,7 @@ def run_episodes(model: VLA, backend: EnvBackend, jobs: Sequence[EpisodeJob], *,
         obs[slot], _ = envs[slot].reset(seed=job.seed,
                                         options=_reset_options(job.init_state_index))
         running[slot] = job
+        hashers[slot] = hashlib.sha256()
 
     try:
         for slot in range(min(n_envs, len(pending))):
@@ -115,19 +150,21 @@ def run_episodes(model: VLA, backend: EnvBackend, jobs: Sequence[EpisodeJob], *,
             start(slot)
         while running:
             slots = sorted(running)
-            chunks = model.predict_batch([obs[s] for s in slots],
-                                         [running[s].task.instruction for s in slots],
-                                         seed=seed * 1_000_003 + decision)
-            decision += 1
+            chunks = model.predict_rows([obs[s] for s in slots],
+                                        [running[s].task.instruction for s in slots],
+                                        [running[s].noise_seed() for s in slots])
             chunks = np.clip(chunks[:, : model.executed_steps], -1.0, 1.0)
             for slot, chunk in zip(slots, chunks):
                 job = running[slot]
+                job.decisions += 1
                 for action in chunk:
+                    hashers[slot].update(np.asarray(action, dtype=np.float64).tobytes())
                     obs[slot], _, terminated, truncated, info = envs[slot].step(action)
                     job.steps += 1
                     env_steps += 1
                     if terminated or truncated:
                         job.success = bool(info.get("success", terminated))
+                        job.actions_digest = hashers[slot].hexdigest()
                         del running[slot]
                         if on_episode is not None:
                             on_episode(job)
@@ -141,12 +178,192 @@ def run_episodes(model: VLA, backend: EnvBackend, jobs: Sequence[EpisodeJob], *,
     return env_steps
 
 
+# --- jobs: what an executor runs ---------------------------------------------------------------
+@dataclass(frozen=True)
+class EvalJob:
+    """One executor item: some episodes of one task, evaluated with one checkpoint.
+
+    ``checkpoint`` is an absolute path that every worker must be able to read;
+    ``checkpoint_hash`` is its weights hash as the caller saw it.
+    """
+
+    checkpoint: str
+    checkpoint_hash: str
+    backend: str
+    episodes: tuple[EpisodeJob, ...]
+    n_envs: int
+    label: str
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a job sends back: per episode (in the job's order) success, steps and the
+    digest of its executed actions."""
+
+    successes: tuple[bool, ...]
+    steps: tuple[int, ...]
+    digests: tuple[str, ...]
+    env_steps: int
+    seconds: float
+
+
+_loaded: dict[tuple[str, str], VLA] = {}  # this process's last model: jobs of one checkpoint
+
+
+def _model(checkpoint: str, expected_hash: str) -> VLA:
+    """The model of ``checkpoint``, loaded once per process while its jobs come in; a
+    checkpoint whose weights are not the ones the caller hashed is refused."""
+    key = (checkpoint, expected_hash)
+    if key not in _loaded:
+        _loaded.clear()
+        found = weights_hash(Path(checkpoint))
+        if found != expected_hash:
+            raise UserError(
+                f"checkpoint {checkpoint} has weights hash {found} here, {expected_hash} "
+                "where the evaluation started: every worker must read the same checkpoint")
+        _loaded[key], _ = load_vla(Path(checkpoint))
+    return _loaded[key]
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_eval_job(job: EvalJob, on_episode: Callable[[EpisodeJob], None] | None = None
+                 ) -> JobOutcome:
+    """Run one job (in this process or on a worker): the same pool, batches and threads
+    wherever it runs, so the same outcome."""
+    started = time.perf_counter()
+    episodes = [dataclasses.replace(episode) for episode in job.episodes]  # fresh outcomes
+    with _one_torch_thread():
+        model = _model(job.checkpoint, job.checkpoint_hash)
+        env_steps = run_episodes(model, get_backend(job.backend), episodes, n_envs=job.n_envs,
+                                 on_episode=on_episode)
+    return JobOutcome(tuple(bool(e.success) for e in episodes),
+                      tuple(int(e.steps) for e in episodes),
+                      tuple(e.actions_digest for e in episodes), int(env_steps),
+                      time.perf_counter() - started)
+
+
 def default_protocol(eval_suites: Sequence[str], train_suites: Sequence[str]) -> str:
     return "in-distribution" if set(eval_suites) <= set(train_suites) else "ood-zero-shot"
 
 
-def evaluate_checkpoint(
-    ckpt: Path,
+@dataclass
+class _Plan:
+    """One checkpoint's part of an evaluation, before and after its jobs ran."""
+
+    ckpt: Path
+    info: dict[str, Any]
+    checkpoint_hash: str
+    tasks: list[TaskSpec]
+    protocol: str
+    episodes: list[EpisodeJob]
+    env_steps: int = 0
+    seconds: float = 0.0
+
+
+def _plan(ckpt: Path, suites: list[str], tasks: Sequence[str] | None, episodes_per_task: int,
+          seed: int, protocol: str | None) -> _Plan:
+    info = read_info(ckpt)
+    backend = get_backend(info["backend"])
+    selected = evaluation_tasks(backend, suites, tasks)
+    train_suites = info["training"].get("train_suites") or []
+    return _Plan(Path(ckpt), info, weights_hash(Path(ckpt)), selected,
+                 protocol or default_protocol(suites, train_suites),
+                 episode_jobs(backend, selected, episodes_per_task, seed))
+
+
+def _jobs(plans: Sequence[_Plan], n_envs: int, episodes_per_job: int | None
+          ) -> tuple[list[EvalJob], list[int]]:
+    """Every plan's jobs, checkpoint by checkpoint and task by task, and each job's plan."""
+    jobs: list[EvalJob] = []
+    owners: list[int] = []
+    for number, plan in enumerate(plans):
+        prefix = f"{plan.ckpt.name}:" if len(plans) > 1 else ""
+        for task in plan.tasks:
+            own = [e for e in plan.episodes if e.task.task_id == task.task_id]
+            size = episodes_per_job or len(own)
+            for first in range(0, len(own), size):
+                part = own[first: first + size]
+                label = prefix + task.task_id
+                if size < len(own):
+                    label += f" episodes {part[0].index}-{part[-1].index}"
+                jobs.append(EvalJob(str(plan.ckpt.resolve()), plan.checkpoint_hash,
+                                    plan.info["backend"], tuple(part), n_envs, label))
+                owners.append(number)
+    return jobs, owners
+
+
+def _actions_hash(episodes: Sequence[EpisodeJob]) -> str:
+    """One hash of every action the episodes executed, in episode order: two runs that
+    executed the same actions (the same results, reproduced) give the same hash."""
+    digest = hashlib.sha256()
+    for episode in episodes:
+        digest.update(episode.actions_digest.encode())
+    return digest.hexdigest()
+
+
+def _result(plan: _Plan, seed: int, episodes_per_task: int, suites: list[str]
+            ) -> dict[str, Any]:
+    """The ``diffrl-eval/vla-eval`` result of one checkpoint whose episodes have run."""
+    per_task: dict[str, Any] = {}
+    for task in plan.tasks:
+        own = [e for e in plan.episodes if e.task.task_id == task.task_id]
+        per_task[task.task_id] = {
+            "suite": task.suite,
+            "instruction": task.instruction,
+            **success_summary(sum(e.success for e in own), len(own)),
+            "init_state_indices": [e.init_state_index for e in own],
+            "episode_seeds": [e.seed for e in own],
+            "actions_sha256": _actions_hash(own),
+        }
+    per_suite = {}
+    for suite in suites:
+        own = [e for e in plan.episodes if e.task.suite == suite]
+        per_suite[suite] = success_summary(sum(e.success for e in own), len(own))
+    training = plan.info["training"]
+    return {
+        "kind": EVAL_KIND,
+        "schema_version": SCHEMA_VERSION,
+        "vla": plan.info["vla"],
+        "checkpoint": str(plan.ckpt),
+        "checkpoint_hash": plan.checkpoint_hash,
+        "hparams_hash": plan.info["hparams_hash"],
+        "training": {key: training[key] for key in
+                     ("seed", "datasets", "sources", "train_suites")},
+        "backend": plan.info["backend"],
+        "protocol": plan.protocol,
+        "eval_seed": int(seed),
+        "episodes_per_task": int(episodes_per_task),
+        "per_task": per_task,
+        "per_suite": per_suite,
+        "overall": success_summary(sum(e.success for e in plan.episodes), len(plan.episodes)),
+        "env_steps": int(plan.env_steps),
+        "wall_seconds": round(plan.seconds, 3),
+        "tool_version": __version__,
+    }
+
+
+def check_eval_options(episodes_per_task: int, n_envs: int,
+                       episodes_per_job: int | None = None) -> None:
+    """One-line errors for counts an evaluation cannot run with (named as the CLI's flags)."""
+    for flag, value in (("--episodes-per-task", episodes_per_task), ("--envs", n_envs),
+                        ("--episodes-per-job", episodes_per_job)):
+        if value is not None and value <= 0:
+            raise UserError(f"{flag} must be a positive integer, got {value}")
+
+
+def evaluate_checkpoints(
+    ckpts: Sequence[Path],
     suites: Sequence[str],
     *,
     episodes_per_task: int,
@@ -155,68 +372,74 @@ def evaluate_checkpoint(
     protocol: str | None = None,
     progress: bool = True,
     n_envs: int = DEFAULT_EVAL_ENVS,
-) -> dict[str, Any]:
-    """Success of checkpoint ``ckpt`` on every task of ``suites`` (kind ``diffrl-eval/vla-eval``)."""
-    if episodes_per_task <= 0:
-        raise UserError(f"--episodes-per-task must be a positive integer, got {episodes_per_task}")
-    if n_envs <= 0:
-        raise UserError(f"n_envs must be positive, got {n_envs}")
+    episodes_per_job: int | None = None,
+    executor: Executor | None = None,
+) -> list[dict[str, Any]]:
+    """Success of each checkpoint of ``ckpts`` on every task of ``suites``: one result
+    (kind ``diffrl-eval/vla-eval``) per checkpoint, in order.
+
+    ``executor`` runs the jobs (default: one after the other in this process): one per
+    task and checkpoint, or chunks of ``episodes_per_job`` episodes of a task. The
+    results do not depend on the executor; ``n_envs`` and ``episodes_per_job`` decide
+    which episodes share the model's batches, so they may change the last bits of the
+    predictions. If a job fails, no result comes back. ``wall_seconds`` is the time the
+    checkpoint's jobs ran, summed over its jobs.
+    """
+    check_eval_options(episodes_per_task, n_envs, episodes_per_job)
     if protocol is not None and protocol not in PROTOCOLS:
         raise unknown_choice("protocol", protocol, PROTOCOLS)
+    if not ckpts:
+        raise UserError("give at least one checkpoint to evaluate")
+    executor = executor if executor is not None else LocalExecutor()
     suites = list(dict.fromkeys(suites))
-    model, info = load_vla(Path(ckpt))
-    backend = get_backend(info["backend"])
-    selected = evaluation_tasks(backend, suites, tasks)
-    training = info["training"]
-    protocol = protocol or default_protocol(suites, training.get("train_suites") or [])
-    jobs = episode_jobs(backend, selected, episodes_per_task, seed)
+    plans = [_plan(Path(c), suites, tasks, episodes_per_task, seed, protocol) for c in ckpts]
+    jobs, owners = _jobs(plans, n_envs, episodes_per_job)
 
-    started = time.perf_counter()
-    with progress_bar() as bars:
-        bar = bars.add_task(f"eval {Path(ckpt).name}", total=len(jobs), status="",
-                            visible=progress)
-        done = [0, 0]
+    name = plans[0].ckpt.name if len(plans) == 1 else f"{len(plans)} checkpoints"
+    where = "" if executor.in_process else f" on {executor.describe()}"
+    total = sum(len(job.episodes) for job in jobs)
+    try:
+        with progress_bar() as bars:
+            bar = bars.add_task(f"eval {name}{where}", total=total, status="",
+                                visible=progress)
+            done = [0, 0]
 
-        def ended(job: EpisodeJob) -> None:
-            done[0] += 1
-            done[1] += job.success
-            bars.update(bar, advance=1, status=f"success {done[1]}/{done[0]}")
+            def ended(episode: EpisodeJob) -> None:
+                done[0] += 1
+                done[1] += episode.success
+                bars.update(bar, advance=1, status=f"success {done[1]}/{done[0]}")
 
-        env_steps = run_episodes(model, backend, jobs, seed=seed, n_envs=n_envs,
-                                 on_episode=ended)
-    wall = time.perf_counter() - started
+            def job_done(index: int) -> None:
+                if not executor.in_process:  # in this process, ended() counted the episodes
+                    bars.update(bar, advance=len(jobs[index].episodes))
 
-    per_task: dict[str, Any] = {}
-    for task in selected:
-        own = [job for job in jobs if job.task.task_id == task.task_id]
-        per_task[task.task_id] = {
-            "suite": task.suite,
-            "instruction": task.instruction,
-            **success_summary(sum(j.success for j in own), len(own)),
-            "init_state_indices": [j.init_state_index for j in own],
-            "episode_seeds": [j.seed for j in own],
-        }
-    per_suite = {}
-    for suite in suites:
-        own = [job for job in jobs if job.task.suite == suite]
-        per_suite[suite] = success_summary(sum(j.success for j in own), len(own))
-    return {
-        "kind": EVAL_KIND,
-        "schema_version": SCHEMA_VERSION,
-        "vla": info["vla"],
-        "checkpoint": str(ckpt),
-        "checkpoint_hash": weights_hash(Path(ckpt)),
-        "hparams_hash": info["hparams_hash"],
-        "training": {key: training[key] for key in
-                     ("seed", "datasets", "sources", "train_suites")},
-        "backend": info["backend"],
-        "protocol": protocol,
-        "eval_seed": int(seed),
-        "episodes_per_task": int(episodes_per_task),
-        "per_task": per_task,
-        "per_suite": per_suite,
-        "overall": success_summary(sum(j.success for j in jobs), len(jobs)),
-        "env_steps": int(env_steps),
-        "wall_seconds": round(wall, 3),
-        "tool_version": __version__,
-    }
+            work = (lambda job: run_eval_job(job, ended)) if executor.in_process \
+                else run_eval_job
+            outcomes = executor.map(work, jobs, desc=f"vla eval {name}",
+                                    labels=[job.label for job in jobs], on_done=job_done)
+    finally:
+        _loaded.clear()  # the model is not kept beyond the evaluation in this process
+
+    for job, owner, outcome in zip(jobs, owners, outcomes):
+        plan = plans[owner]
+        by_key = {(e.task.task_id, e.index): e for e in plan.episodes}
+        for episode, success, steps, digest in zip(job.episodes, outcome.successes,
+                                                   outcome.steps, outcome.digests):
+            target = by_key[(episode.task.task_id, episode.index)]
+            target.success, target.steps, target.actions_digest = success, steps, digest
+        plan.env_steps += outcome.env_steps
+        plan.seconds += outcome.seconds
+    return [_result(plan, seed, episodes_per_task, suites) for plan in plans]
+
+
+def evaluate_checkpoint(ckpt: Path, suites: Sequence[str], *, episodes_per_task: int,
+                        seed: int = 0, tasks: Sequence[str] | None = None,
+                        protocol: str | None = None, progress: bool = True,
+                        n_envs: int = DEFAULT_EVAL_ENVS, episodes_per_job: int | None = None,
+                        executor: Executor | None = None) -> dict[str, Any]:
+    """Success of checkpoint ``ckpt`` on every task of ``suites`` (kind
+    ``diffrl-eval/vla-eval``); see :func:`evaluate_checkpoints`."""
+    return evaluate_checkpoints(
+        [ckpt], suites, episodes_per_task=episodes_per_task, seed=seed, tasks=tasks,
+        protocol=protocol, progress=progress, n_envs=n_envs,
+        episodes_per_job=episodes_per_job, executor=executor)[0]

@@ -39,8 +39,11 @@ class L1ChunkHead(nn.Module):
         """Mean absolute error against normalized ``chunks`` (B, Ta, Da)."""
         return F.l1_loss(self.sample(features), chunks)
 
-    def sample(self, features: torch.Tensor,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+    #: draws no noise: :meth:`sample` ignores ``generator`` and ``noise``
+    stochastic = False
+
+    def sample(self, features: torch.Tensor, generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None) -> torch.Tensor:
         return self.out(features).view(-1, self.horizon, self.action_dim)
 
 
@@ -86,13 +89,20 @@ class DiffusionChunkHead(nn.Module):
         noisy = alpha_bar.sqrt() * chunks + (1.0 - alpha_bar).sqrt() * noise
         return F.mse_loss(self._clean(noisy, timesteps, features), chunks)
 
-    def sample(self, features: torch.Tensor,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """Deterministic DDIM from noise drawn with ``generator``: (B, Ta, Da)."""
+    #: starts from noise: :meth:`sample` draws it with ``generator`` unless given
+    stochastic = True
+
+    def sample(self, features: torch.Tensor, generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Deterministic DDIM (B, Ta, Da) from ``noise`` (B, Ta, Da), or from noise drawn
+        with ``generator`` when none is given."""
         from generators.policy.noise_schedule import denoising_step_distribution
 
         batch = features.shape[0]
-        x = torch.randn((batch, self.horizon, self.action_dim), generator=generator)
+        shape = (batch, self.horizon, self.action_dim)
+        if noise is not None and tuple(noise.shape) != shape:
+            raise ValueError(f"noise of shape {tuple(noise.shape)}, expected {shape}")
+        x = noise if noise is not None else torch.randn(shape, generator=generator)
         steps = list(self.timesteps) + [torch.tensor(-1)]
         for t, prev in zip(steps[:-1], steps[1:]):
             alpha_bar = self.schedule.alpha_bar(t)

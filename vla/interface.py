@@ -12,6 +12,9 @@ Contract
 3. :meth:`VLA.predict_batch` maps B observations (env observation dictionaries, keys from
    :mod:`diffrl_eval.constants`) and their B instructions to action chunks (B, Ta, Da)
    in the env's action units; :meth:`VLA.predict` is the single-observation case.
+   Evaluation calls :meth:`VLA.predict_rows`, where each row's sampling noise comes from
+   its own seed; its default asks :meth:`VLA.predict_batch` once per row, and a VLA that
+   samples noise should override it with a batched version.
 4. :meth:`VLA.save` writes the model into a directory: its weights as
    :data:`WEIGHTS_FILE` (safetensors) and a JSON config holding everything else,
    normalizers included, so that :meth:`VLA.load` needs nothing but the directory. No
@@ -75,6 +78,26 @@ class VLA(ABC):
 
         ``seed`` fixes any sampling noise (stochastic heads); deterministic heads ignore it.
         """
+
+    def predict_rows(
+        self,
+        observations: Sequence[dict[str, np.ndarray]],
+        instructions: Sequence[str],
+        seeds: Sequence[int],
+    ) -> np.ndarray:
+        """Action chunks (B, Ta, Da) where row b's sampling noise comes from ``seeds[b]``
+        alone: a row's chunk does not depend on which other rows share the batch, so an
+        evaluation may split its episodes between processes without changing their noise.
+
+        Row b is ``predict_batch([observations[b]], [instructions[b]], seed=seeds[b])[0]``
+        (up to floating-point rounding, which may depend on the batch size). This default
+        computes exactly that, one row at a time; override it to batch the rows.
+        """
+        if not len(observations) == len(instructions) == len(seeds):
+            raise ValueError(f"{len(observations)} observations, {len(instructions)} "
+                             f"instructions and {len(seeds)} seeds")
+        return np.stack([self.predict_batch([obs], [text], seed=int(seed))[0]
+                         for obs, text, seed in zip(observations, instructions, seeds)])
 
     def predict(
         self, observation: dict[str, np.ndarray], instruction: str, *, seed: int | None = None

@@ -310,15 +310,42 @@ class TinyVLA(VLA):
         if len(observations) != len(instructions):
             raise ValueError(f"{len(observations)} observations but {len(instructions)} "
                              "instructions")
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        return self._predict(observations, instructions, generator=generator)
+
+    @torch.no_grad()
+    def predict_rows(self, observations: Sequence[dict[str, np.ndarray]],
+                     instructions: Sequence[str], seeds: Sequence[int]) -> np.ndarray:
+        """One batch; row b's initial noise (Ta, Da) is drawn from a generator seeded with
+        ``seeds[b]``, as :meth:`predict_batch` draws a one-row batch's."""
+        if self.network is None:
+            raise RuntimeError("tiny-vla is not trained: call fit() or load() first")
+        if not len(observations) == len(instructions) == len(seeds):
+            raise ValueError(f"{len(observations)} observations, {len(instructions)} "
+                             f"instructions and {len(seeds)} seeds")
+        head = self.network.head
+        noise = None
+        if head.stochastic:
+            noise = torch.stack([
+                torch.randn((1, head.horizon, head.action_dim),
+                            generator=torch.Generator().manual_seed(int(seed)))[0]
+                for seed in seeds])
+        return self._predict(observations, instructions, noise=noise)
+
+    def _predict(self, observations: Sequence[dict[str, np.ndarray]],
+                 instructions: Sequence[str], *, generator: torch.Generator | None = None,
+                 noise: torch.Tensor | None = None) -> np.ndarray:
+        """(B, Ta, Da) in action units; the head's noise is ``noise`` (B, Ta, Da) or drawn
+        with ``generator``."""
+        assert self.network is not None
         distinct = sorted(set(instructions))
         table = torch.from_numpy(self.normalizers["language"].normalize(
             self.instruction_embeddings(distinct)))
         index = torch.tensor([distinct.index(text) for text in instructions])
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
         with self._threads():
             features = self.network.features(self.model_inputs(observations), table, index)
-            scaled = self.network.head.sample(features, generator).clamp(-1.0, 1.0).numpy()
-        return self.normalizers["action"].unnormalize(scaled)
+            scaled = self.network.head.sample(features, generator, noise)
+        return self.normalizers["action"].unnormalize(scaled.clamp(-1.0, 1.0).numpy())
 
     # --- checkpoint ------------------------------------------------------------------------
     def save(self, directory: Path) -> None:

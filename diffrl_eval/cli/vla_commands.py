@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from diffrl_eval.atomic import check_new_file, write_text_atomic
+from diffrl_eval.cli.data import executor_option, ray_address_option, workers_option
 from diffrl_eval.errors import UserError
 
 vla_app = typer.Typer(help="Fine-tune and evaluate VLA models.", no_args_is_help=True)
@@ -109,20 +110,24 @@ def vla_eval(
     seed: int = typer.Option(0, "--seed", help="Evaluation seed."),
     task: list[str] = typer.Option(None, "--task", "-t", help="Only this task (repeatable)."),
     protocol: str = typer.Option(None, "--protocol", help="in-distribution | ood-zero-shot (default: from the training suites)."),
-    envs: int = typer.Option(25, "--envs", help="Environments run side by side."),
+    envs: int = typer.Option(25, "--envs", help="Environments run side by side in one job."),
+    episodes_per_job: int = typer.Option(None, "--episodes-per-job", help="Cut each task's episodes into jobs of this many (default: one job per task and checkpoint)."),
     json_out: Path = typer.Option(None, "--json", help="Write the result JSON here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
+    executor: str = executor_option(),
+    ray_address: str = ray_address_option(),
+    workers: int = workers_option(),
 ) -> None:
     """Evaluate VLA checkpoints: success per task, suite and overall with Wilson 95%
-    intervals; several checkpoints (training seeds) give mean ± std."""
+    intervals; several checkpoints (training seeds) give mean ± std. With --executor ray
+    each job (a task of a checkpoint) runs on a Ray worker; the results are the same."""
+    from diffrl_eval.executor import make_executor
     from vla.checkpoint import checkpoint_dirs, read_info
-    from vla.evaluation import aggregate_seeds, evaluate_checkpoint
+    from vla.evaluation import aggregate_seeds, check_eval_options, evaluate_checkpoints
     from vla.results import check_same_hparams
 
-    if episodes_per_task <= 0:
-        raise UserError(f"--episodes-per-task must be a positive integer, got {episodes_per_task}")
-    if envs <= 0:
-        raise UserError(f"--envs must be a positive integer, got {envs}")
+    check_eval_options(episodes_per_task, envs, episodes_per_job)
+    runner = make_executor(executor, address=ray_address, workers=workers)  # starts nothing yet
     if json_out is not None:
         check_new_file(json_out, overwrite=overwrite)
     suites = _split(suite)
@@ -130,11 +135,11 @@ def vla_eval(
     infos = [read_info(path) for path in checkpoints]
     # refuse before spending time on evaluation
     check_same_hparams([info["hparams_hash"] for info in infos], [str(p) for p in checkpoints])
-    results = [
-        evaluate_checkpoint(path, suites, episodes_per_task=episodes_per_task, seed=seed,
-                            tasks=task or None, protocol=protocol, n_envs=envs)
-        for path in checkpoints
-    ]
+    with runner:
+        results = evaluate_checkpoints(
+            checkpoints, suites, episodes_per_task=episodes_per_task, seed=seed,
+            tasks=task or None, protocol=protocol, n_envs=envs,
+            episodes_per_job=episodes_per_job, executor=runner)
     for result in results:
         console.print(_result_table(result))
     output = results[0] if len(results) == 1 else aggregate_seeds(results)
