@@ -8,7 +8,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from diffrl_eval.cli.data import executor_option, ray_address_option, workers_option
+from diffrl_eval.cli.data import (
+    check_compare_sources,
+    executor_option,
+    ray_address_option,
+    workers_option,
+)
 from diffrl_eval.constants import ACTION_DIM
 from diffrl_eval.errors import UserError, unknown_choice
 
@@ -58,6 +63,7 @@ def compare(
         f"2-core machine at {cost['env_steps_per_second']:,.0f} env steps/s; finished "
         "stages are reused"
     )
+    check_compare_sources(run.backend, run.sources)
     with runner:
         summary = execute(run)
     table = Table(title="VLA success (see the report for intervals)")

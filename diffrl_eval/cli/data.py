@@ -10,10 +10,13 @@ from rich.console import Console
 
 from diffrl_eval import registry
 from diffrl_eval.atomic import check_new_file, write_text_atomic
-from diffrl_eval.envs.base import get_backend
+from diffrl_eval.envs.base import EnvBackend, get_backend
 from diffrl_eval.errors import UserError
 
 console = Console()
+
+# the demonstrations every comparison measures against; the RL experts clone them
+HUMAN_SOURCE = "human"
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, object]:
@@ -28,6 +31,44 @@ def parse_options(pairs: list[str] | None) -> dict[str, object]:
         except json.JSONDecodeError:
             options[key.replace("-", "_")] = raw
     return options
+
+
+def cloning_sources() -> list[str]:
+    """The generators that clone human demonstrations (the RL experts)."""
+    return [name for name in registry.generators.names()
+            if hasattr(registry.generators.load(name), "check_demonstrations")]
+
+
+def check_compare_sources(backend: EnvBackend, sources: list[str]) -> None:
+    """Refuse a comparison that would generate human demonstrations, or clone them, on a
+    backend whose human demonstrations exist only as recordings."""
+    hint = backend.human_demonstrations_hint
+    if hint is None:
+        return
+    cloning = cloning_sources()
+    for source in sources:
+        if source == HUMAN_SOURCE or source in cloning:
+            raise UserError(
+                f"compare generates every source's data, but on backend {backend.name!r} "
+                f"source {source!r} needs human demonstrations, which it does not generate: "
+                f"{hint}, then run 'generate --demos-from OUT', 'vla train' and 'vla eval' "
+                "step by step"
+            )
+
+
+def nest_options(options: dict[str, object]) -> dict[str, object]:
+    """``SECTION.KEY`` options as nested settings: {"ppo.n_envs": 2} -> {"ppo": {"n_envs": 2}},
+    merged over a whole ``SECTION`` given as a JSON object."""
+    nested = {key: value for key, value in options.items() if "." not in key}
+    for key, value in options.items():
+        section, dot, field = key.partition(".")
+        if not dot:
+            continue
+        inner = nested.setdefault(section, {})
+        if not isinstance(inner, dict):
+            raise UserError(f"--option {key}: {section} is not a group of settings")
+        nested[section] = {**inner, field: value}
+    return nested
 
 
 def executor_option() -> typer.models.OptionInfo:
@@ -52,12 +93,17 @@ def generate(
     backend: str = typer.Option("tabletop", "--backend", "-b", help="Environment backend."),
     images: bool = typer.Option(False, "--images/--no-images", help="Record agent-view and wrist camera images."),
     image_size: int = typer.Option(128, "--image-size", help="Camera image height and width in pixels."),
-    option: list[str] = typer.Option(None, "--option", help="Generator setting KEY=VALUE (repeatable)."),
+    option: list[str] = typer.Option(None, "--option", help="Generator setting KEY=VALUE (repeatable); SECTION.KEY=VALUE reaches a nested setting (ppo.n_envs=8)."),
+    demos_from: Path = typer.Option(None, "--demos-from", help="RL sources: clone the human demonstrations of this dataset (written by 'import' or 'generate'); needed on libero."),
     executor: str = executor_option(),
     ray_address: str = ray_address_option(),
     workers: int = workers_option(),
 ) -> None:
-    """Generate a dataset: EPISODES per task of a suite (or of the given tasks)."""
+    """Generate a dataset: EPISODES per task of a suite (or of the given tasks).
+
+    On libero the human source is not generated: 'import' brings in LIBERO's HDF5
+    demonstrations, and the RL sources clone them with --demos-from.
+    """
     from diffrl_eval.executor import make_executor
     from diffrl_eval.generation import generate_dataset
 
@@ -69,14 +115,26 @@ def generate(
         raise UserError("give exactly one of --suite or --task")
     generator_cls = registry.generators.load(source)
     env_backend = get_backend(backend)
+    if source == HUMAN_SOURCE and env_backend.human_demonstrations_hint is not None:
+        raise UserError(f"the human source is not generated on backend {backend!r}: "
+                        f"{env_backend.human_demonstrations_hint}")
     if suite is not None:
         env_backend.check_suite(suite)
         tasks = env_backend.tasks(suite)
     else:
         tasks = [env_backend.task(t) for t in task]
-    config = generator_cls.make_config(parse_options(option))
+    options = nest_options(parse_options(option))
+    if demos_from is not None:
+        if source not in cloning_sources():
+            raise UserError(f"--demos-from is for the sources that clone demonstrations "
+                            f"({', '.join(cloning_sources())}), not {source!r}")
+        options["demos_from"] = str(demos_from.absolute())
+    config = generator_cls.make_config(options)
     env_options = {"images": images, "image_size": image_size} if images else {}
     generator = generator_cls(env_backend, config, workdir=None, env_options=env_options)
+    if hasattr(generator, "check_demonstrations"):
+        for spec in tasks:  # refuse before any expert trains
+            generator.check_demonstrations(spec)
     with make_executor(executor, address=ray_address, workers=workers) as runner:
         path = generate_dataset(
             generator, tasks, n_episodes=episodes, seed=seed, out=out, suite=suite,

@@ -21,6 +21,7 @@ from diffrl_eval.envs.base import EnvBackend, TaskSpec, get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.progress import progress_bar
 from generators.ablation_variants import DEFAULT_VARIANTS, VARIANTS
+from generators.ppo.config import PPOConfig
 
 console = Console()
 
@@ -42,10 +43,12 @@ def expert_overrides(
     iterations: int | None = None,
     bc_steps: int | None = None,
     demos: int | None = None,
+    demos_from: Path | None = None,
 ) -> dict[str, Any]:
     """The expert configuration overrides that flags and ``--option KEY=VALUE`` give.
 
     ``--option policy.KEY=V`` / ``ppo.KEY=V`` reach the nested policy and PPO settings.
+    ``demos_from`` is made absolute, so that Ray workers started elsewhere read it too.
     """
     overrides: dict[str, Any] = {}
     policy: dict[str, Any] = {}
@@ -73,6 +76,8 @@ def expert_overrides(
         overrides["bc_gradient_steps"] = bc_steps
     if demos is not None:
         overrides["n_demonstrations"] = demos
+    if demos_from is not None:
+        overrides["demos_from"] = str(demos_from.absolute())
     if policy:
         overrides["policy"] = {**overrides.get("policy", {}), **policy}
     if ppo:
@@ -90,8 +95,26 @@ def select_tasks(backend: EnvBackend, suite: str | None, tasks: list[str] | None
     return [backend.task(t) for t in tasks or []]
 
 
-def expert_generator(source: str, backend: EnvBackend, overrides: dict[str, Any]):
-    """An RL generator (one with experts to train) built from ``overrides``."""
+def check_iterations(generator_cls: Any, overrides: dict[str, Any], iterations: int | None
+                     ) -> None:
+    """``--iterations`` must leave PPO at least one iteration after the critic's warm-up
+    (a count below 1 is refused by the PPO settings themselves)."""
+    if iterations is None or iterations < 1:
+        return
+    ppo = {**getattr(generator_cls, "recipe", {}).get("ppo", {}), **overrides.get("ppo", {})}
+    warmup = int(ppo.get("critic_warmup_iterations", PPOConfig.critic_warmup_iterations))
+    if iterations <= warmup:
+        raise UserError(
+            f"--iterations must be greater than the {warmup} critic warm-up iterations "
+            f"(they train only the value network); got {iterations}: give --iterations "
+            f"{warmup + 1} or more, or --option ppo.critic_warmup_iterations={max(iterations - 1, 0)}"
+        )
+
+
+def expert_generator(source: str, backend: EnvBackend, overrides: dict[str, Any],
+                     iterations: int | None = None):
+    """An RL generator (one with experts to train) built from ``overrides`` (``iterations``:
+    the --iterations flag they hold, checked against the critic's warm-up)."""
     generator_cls = registry.generators.load(source)
     if not hasattr(generator_cls, "expert_run"):
         rl = [name for name in registry.generators.names()
@@ -99,6 +122,7 @@ def expert_generator(source: str, backend: EnvBackend, overrides: dict[str, Any]
         raise UserError(
             f"generator {source!r} has no expert to train; valid choices: {', '.join(rl)}"
         )
+    check_iterations(generator_cls, overrides, iterations)
     return generator_cls(backend, generator_cls.make_config(overrides))
 
 
@@ -130,6 +154,7 @@ def train_expert(
     iterations: int = typer.Option(None, "--iterations", help="PPO iterations."),
     bc_steps: int = typer.Option(None, "--bc-steps", help="Behaviour-cloning gradient steps."),
     demos: int = typer.Option(None, "--demos", help="Human demonstrations cloned per task."),
+    demos_from: Path = typer.Option(None, "--demos-from", help="Clone the human demonstrations of this dataset (written by 'import' or 'generate'); needed on libero. Default: the tabletop's simulated teleoperator."),
     sampler: str = typer.Option(None, "--sampler", help="ddim | ddpm (diffusion only)."),
     denoising_steps: int = typer.Option(None, "--denoising-steps", help="DDIM steps K (diffusion only)."),
     lr_schedule: str = typer.Option(None, "--lr-schedule", help="cosine | constant."),
@@ -144,6 +169,10 @@ def train_expert(
 ) -> None:
     """Train RL experts: BC on human demonstrations, then PPO; resumable, with curves.
 
+    The demonstrations are the simulated teleoperator's (tabletop) or, with --demos-from,
+    the first --demos successful episodes of each task in a human dataset (on libero:
+    LIBERO's HDF5 demonstrations brought in with 'diffrl-eval import').
+
     Each task's run directory holds the policy and value checkpoints (safetensors + JSON),
     curves.parquet (success, return, KL, clip fraction, value loss per iteration) and
     expert.json. Experts trained into the default cache are reused by 'generate'. With
@@ -157,15 +186,16 @@ def train_expert(
     overrides = expert_overrides(
         option, sampler=sampler, denoising_steps=denoising_steps, lr_schedule=lr_schedule,
         n_envs=n_envs, batch_size=batch_size, decoder=decoder, encoder=encoder,
-        iterations=iterations, bc_steps=bc_steps, demos=demos,
+        iterations=iterations, bc_steps=bc_steps, demos=demos, demos_from=demos_from,
     )
     overrides["expert_seed"] = seed
-    generator = expert_generator(source, env_backend, overrides)
+    generator = expert_generator(source, env_backend, overrides, iterations)
     # absolute, so that workers started elsewhere write where this process looks
     runs = [generator.expert_run(t, (out / t.task_id).absolute() if out is not None else None)
             for t in tasks]
     for run in runs:  # refuse before any work starts
         run.check_same_run()
+        generator.check_demonstrations(run.task, run)
         if run.started and not resume:
             raise UserError(
                 f"{run.directory} holds an interrupted run; pass --resume to continue it "
@@ -222,6 +252,7 @@ def ablate(
     iterations: int = typer.Option(None, "--iterations", help="PPO iterations per variant."),
     bc_steps: int = typer.Option(None, "--bc-steps", help="Behaviour-cloning gradient steps."),
     demos: int = typer.Option(None, "--demos", help="Human demonstrations cloned."),
+    demos_from: Path = typer.Option(None, "--demos-from", help="Clone the human demonstrations of this dataset (needed on libero)."),
     option: list[str] = typer.Option(None, "--option", help="Setting for every variant, KEY=VALUE; policy.KEY / ppo.KEY reach nested settings."),
 ) -> None:
     """Stabilizer ablation: one expert per variant, success against environment steps.
@@ -238,13 +269,16 @@ def ablate(
     env_backend = get_backend(backend)
     spec = env_backend.task(task)
     chosen = parse_variants(variants)
-    base = expert_overrides(option, iterations=iterations, bc_steps=bc_steps, demos=demos)
+    base = expert_overrides(option, iterations=iterations, bc_steps=bc_steps, demos=demos,
+                            demos_from=demos_from)
     base["expert_seed"] = seed
     runs = {}
     for variant in chosen:  # every variant's settings are checked before any training
-        generator = expert_generator(source, env_backend, variant_overrides(base, variant))
+        generator = expert_generator(source, env_backend, variant_overrides(base, variant),
+                                     iterations)
         runs[variant] = generator.expert_run(spec, out / variant)
         runs[variant].check_same_run()
+        generator.check_demonstrations(spec, runs[variant])
     histories = {}
     with progress_bar() as progress:
         overall = progress.add_task(f"ablation on {task}", total=len(runs), status="")

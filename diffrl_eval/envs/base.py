@@ -42,6 +42,9 @@ class EnvBackend(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     control_hz: ClassVar[int] = 20
+    # None: the ``human`` generator produces this backend's demonstrations. Otherwise they
+    # exist only as recordings, and this one line says how to bring them in.
+    human_demonstrations_hint: ClassVar[str | None] = None
 
     @abstractmethod
     def suites(self) -> list[str]:

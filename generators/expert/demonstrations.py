@@ -1,5 +1,10 @@
 """Demonstration episodes as behaviour-cloning samples (observation history, action chunk).
 
+Where the demonstrations come from: the ``human`` generator (the tabletop's simulated
+teleoperator), or, given a dataset directory (``demos_from``, written by ``import`` or
+``generate --source human``), that dataset's episodes of the task. A backend whose
+human demonstrations exist only as recordings (LIBERO) needs the dataset.
+
 Recorded :class:`~diffrl_eval.dataset.Episode` objects carry proprioception and actions
 but not object poses, which a state-only policy needs. The environments are
 deterministic (same start, same actions, same trajectory), so the full observations are
@@ -12,22 +17,30 @@ Da action dim, D a key's width.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from diffrl_eval import constants as C
+from diffrl_eval import registry
 from diffrl_eval.constants import OBS_STATE
+from diffrl_eval.dataset import Dataset, load_dataset
 from diffrl_eval.dataset.episode import Episode
-from diffrl_eval.envs.base import EnvBackend
-from diffrl_eval.errors import DatasetError
+from diffrl_eval.dataset.format import MANIFEST_NAME
+from diffrl_eval.envs.base import EnvBackend, TaskSpec
+from diffrl_eval.errors import DatasetError, UserError
 from generators.expert.chunk_env import reset_options
 from generators.expert.observation import LOWDIM_KEYS, history_windows
 
 # float32 observations of a bit-exact replay match exactly; the slack only absorbs
 # platform differences in the last bits of the physics
 REPLAY_TOLERANCE = 1e-4
+DEMONSTRATION_SOURCE = "human"  # the generator, and the dataset source, experts clone
+DEMOS_FROM_FLAG = "--demos-from"
 
 
 @dataclass
@@ -74,15 +87,20 @@ def episode_no_op_mask(actions: np.ndarray) -> np.ndarray:
 
 
 def replay_observations(
-    backend: EnvBackend, episode: Episode, keys: tuple[str, ...] = LOWDIM_KEYS
+    backend: EnvBackend, episode: Episode, keys: tuple[str, ...] = LOWDIM_KEYS, *, env=None
 ) -> dict[str, np.ndarray]:
-    """The observations before each of ``episode``'s actions: key -> (T, D) float32."""
+    """The observations before each of ``episode``'s actions: key -> (T, D) float32.
+
+    ``env`` (an env of the episode's task) is reused when given: making one costs seconds
+    on some backends.
+    """
     if episode.seed is None and episode.init_state_index is None:
         raise DatasetError(
             f"episode of task {episode.task_id!r} records neither its seed nor its initial "
             "state, so its object poses cannot be recovered by replay"
         )
-    env = backend.make_env(episode.task_id)
+    own_env = env is None
+    env = backend.make_env(episode.task_id) if own_env else env
     try:
         obs, _ = env.reset(seed=episode.seed, options=reset_options(episode.init_state_index))
         seen: dict[str, list[np.ndarray]] = {key: [] for key in keys}
@@ -91,7 +109,8 @@ def replay_observations(
                 seen[key].append(np.asarray(obs[key], dtype=np.float32))
             obs, *_ = env.step(action)
     finally:
-        env.close()
+        if own_env:
+            env.close()
     replayed = {key: np.stack(values) for key, values in seen.items()}
     if OBS_STATE in replayed and not np.allclose(
         replayed[OBS_STATE], episode.states, atol=REPLAY_TOLERANCE
@@ -125,15 +144,139 @@ def demonstration_set(
         raise DatasetError("no successful demonstration to clone")
     obs: dict[str, list[np.ndarray]] = {key: [] for key in keys}
     chunks = []
-    for episode in kept:
-        replayed = replay_observations(backend, episode, keys)
-        keep = (~episode_no_op_mask(episode.actions) if drop_no_ops
-                else np.ones(len(episode.actions), dtype=bool))
-        for key in keys:
-            obs[key].append(history_windows(replayed[key][keep], n_obs_steps))
-        chunks.append(action_chunks(episode.actions[keep], horizon))
+    envs: dict[str, object] = {}  # one env per task, reused across its episodes
+    try:
+        for episode in kept:
+            if episode.task_id not in envs:
+                envs[episode.task_id] = backend.make_env(episode.task_id)
+            replayed = replay_observations(backend, episode, keys, env=envs[episode.task_id])
+            keep = (~episode_no_op_mask(episode.actions) if drop_no_ops
+                    else np.ones(len(episode.actions), dtype=bool))
+            for key in keys:
+                obs[key].append(history_windows(replayed[key][keep], n_obs_steps))
+            chunks.append(action_chunks(episode.actions[keep], horizon))
+    finally:
+        for env in envs.values():
+            env.close()
     return DemonstrationSet(
         obs={key: torch.from_numpy(np.concatenate(values)) for key, values in obs.items()},
         action_chunks=torch.from_numpy(np.concatenate(chunks)),
         n_episodes=len(kept),
     )
+
+
+# --- where the demonstrations come from ------------------------------------------------
+def missing_demonstrations_error(backend: EnvBackend) -> UserError:
+    """The error for an expert on a backend whose human demonstrations must be given."""
+    return UserError(
+        f"the RL experts clone human demonstrations, which backend {backend.name!r} does "
+        f"not generate: {backend.human_demonstrations_hint}, then pass "
+        f"{DEMOS_FROM_FLAG} OUT"
+    )
+
+
+def demonstrations_dataset(path: str | Path, backend: EnvBackend) -> Dataset:
+    """The dataset at ``path``, checked to hold human demonstrations on ``backend``."""
+    dataset = load_dataset(path)
+    if dataset.source != DEMONSTRATION_SOURCE:
+        raise UserError(
+            f"{DEMOS_FROM_FLAG} {path}: a {dataset.source!r} dataset; experts clone human "
+            f"demonstrations (a dataset written by 'import' or 'generate --source "
+            f"{DEMONSTRATION_SOURCE}')"
+        )
+    if dataset.backend != backend.name:
+        raise UserError(
+            f"{DEMOS_FROM_FLAG} {path}: recorded on backend {dataset.backend!r}, the experts "
+            f"train on {backend.name!r}; give a dataset of {backend.name!r}"
+        )
+    return dataset
+
+
+def dataset_fingerprint(path: str | Path) -> str:
+    """What identifies a dataset's content, wherever it lies: its manifest's frame hash."""
+    if not Path(path).is_dir():
+        raise DatasetError(f"{DEMOS_FROM_FLAG} {path}: no such dataset directory")
+    manifest = Path(path) / MANIFEST_NAME
+    if not manifest.is_file():
+        raise DatasetError(f"{DEMOS_FROM_FLAG} {path}: not a dataset (no {MANIFEST_NAME})")
+    try:
+        return str(json.loads(manifest.read_text())["content_hash"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise DatasetError(f"{manifest}: no readable content_hash ({exc})") from None
+
+
+def recorded_demonstrations(
+    path: str | Path, backend: EnvBackend, task: TaskSpec, n_episodes: int
+) -> list[Episode]:
+    """The first ``n_episodes`` successful episodes of ``task`` in the dataset at ``path``.
+
+    Refused, in one line: a dataset that is not a human one of ``backend``, one without the
+    task, one with fewer successful episodes of it, actions of another width than the envs
+    take, or an episode that records no start to replay it from.
+    """
+    dataset = demonstrations_dataset(path, backend)  # refuses actions not 7-D (the format's)
+    frames = dataset.frames_df
+    rows = frames.filter(frames[C.COL_TASK] == task.task_id)
+    if rows.height == 0:
+        tasks = sorted(dataset.task_instructions)
+        raise UserError(
+            f"{DEMOS_FROM_FLAG} {path}: no episode of task {task.task_id!r}; its tasks: "
+            f"{', '.join(tasks)}"
+        )
+    seeds = dataset.manifest.get("episode_seeds") or []
+    starts = dataset.manifest.get("episode_init_states") or []
+    episodes: list[Episode] = []
+    n_of_task = 0
+    for (index,), steps in rows.sort(C.COL_EPISODE, C.COL_STEP).group_by(
+            [C.COL_EPISODE], maintain_order=True):
+        n_of_task += 1
+        if not steps[C.COL_SUCCESS].any() or len(episodes) == n_episodes:
+            continue
+        index = int(index)
+        if (index >= len(seeds) or seeds[index] is None) and (
+                index >= len(starts) or starts[index] is None):
+            raise DatasetError(
+                f"{DEMOS_FROM_FLAG} {path}: episode {index} ({task.task_id}) records neither "
+                "its seed nor its initial state, so the object poses the state-only experts "
+                "read cannot be recovered by replay (LIBERO's original demo files hold "
+                "neither; cloning them is not supported yet)"
+            )
+        episodes.append(Episode(
+            task_id=task.task_id,
+            instruction=steps[C.COL_INSTRUCTION][0],
+            states=steps[C.COL_STATE].to_numpy(),
+            eef_pos=steps[C.COL_EEF_POS].to_numpy(),
+            actions=steps[C.COL_ACTION].to_numpy(),
+            rewards=steps[C.COL_REWARD].to_numpy(),
+            successes=steps[C.COL_SUCCESS].to_numpy(),
+            seed=seeds[index] if index < len(seeds) else None,
+            init_state_index=starts[index] if index < len(starts) else None,
+        ))
+    if len(episodes) < n_episodes:
+        raise UserError(
+            f"{DEMOS_FROM_FLAG} {path}: {len(episodes)} successful episode(s) of task "
+            f"{task.task_id!r} (of {n_of_task}), fewer than the {n_episodes} demonstrations "
+            "asked for; lower --demos (n_demonstrations) or give more demonstrations"
+        )
+    return episodes
+
+
+def check_demonstrations(backend: EnvBackend, task: TaskSpec, n_episodes: int,
+                         demos_from: str | None) -> None:
+    """Refuse, before any training, demonstrations that cannot be had (cheap: no env)."""
+    if demos_from is not None:
+        recorded_demonstrations(demos_from, backend, task, n_episodes)
+    elif backend.human_demonstrations_hint is not None:
+        raise missing_demonstrations_error(backend)
+
+
+def demonstration_episodes(backend: EnvBackend, task: TaskSpec, n_episodes: int, seed: int,
+                           demos_from: str | None) -> list[Episode]:
+    """The episodes an expert of ``task`` clones: from ``demos_from`` (a dataset directory)
+    when given, else ``n_episodes`` from the human generator with ``seed``."""
+    if demos_from is not None:
+        return recorded_demonstrations(demos_from, backend, task, n_episodes)
+    if backend.human_demonstrations_hint is not None:
+        raise missing_demonstrations_error(backend)
+    human = registry.generators.load(DEMONSTRATION_SOURCE)(backend)
+    return list(human.generate(task, n_episodes, seed))

@@ -1,9 +1,10 @@
 """The RL-expert data source shared by ``diffusion-ppo`` and ``gaussian-ppo``.
 
 ``fit`` trains one expert per task: behaviour cloning on the task's ``human``
-demonstrations (the generator registered under that name), then PPO. The expert is
-cached on disk under a key made of the task, the seed and every setting that shapes it,
-so a second ``fit`` with the same inputs loads it instead of training. ``generate`` runs
+demonstrations (the generator registered under that name, or the episodes of a recorded
+human dataset, ``demos_from``), then PPO. The expert is cached on disk under a key made of
+the task, the seed, every setting that shapes it and the demonstrations' content, so a
+second ``fit`` with the same inputs loads it instead of training. ``generate`` runs
 the expert deterministically (DDIM with eta = 0, or the Gaussian mean) from the task's
 fixed initial states in turn and keeps the successful episodes.
 """
@@ -28,6 +29,7 @@ from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from diffrl_eval.generator import Generator, GeneratorConfig
 from generators.expert.bc import BCConfig
+from generators.expert.demonstrations import check_demonstrations, dataset_fingerprint
 from generators.expert.evaluation import rollout_episodes
 from generators.expert.observation import LOWDIM_KEYS, state_policy_config
 from generators.expert.run import ExpertRun
@@ -53,6 +55,9 @@ class ExpertConfig(GeneratorConfig):
 
     n_demonstrations: int = 20
     demonstration_seed: int = 0
+    # a human dataset directory (written by `import` or `generate`) whose first
+    # n_demonstrations successful episodes of the task are cloned; None: the human generator
+    demos_from: str | None = None
     drop_no_ops: bool = True  # clone the demonstrations without their pauses (OpenVLA's rule)
     expert_seed: int = 0  # seeds BC and PPO; one expert per task serves every data seed
     bc_gradient_steps: int = 3000
@@ -78,9 +83,19 @@ class ExpertConfig(GeneratorConfig):
             raise UserError(f"max_attempts_factor must be >= 1; got {self.max_attempts_factor}")
 
     def training_settings(self) -> dict[str, Any]:
-        """The fields that shape the expert (not where it is cached or how data is drawn)."""
-        return {k: v for k, v in dataclasses.asdict(self).items()
-                if k not in GENERATION_ONLY_FIELDS}
+        """The fields that shape the expert (not where it is cached or how data is drawn).
+
+        A demonstration dataset enters by its content hash, not its path: other data at the
+        same path is another expert, the same data moved elsewhere is the same one. Without
+        one the key is what it was before datasets could be given.
+        """
+        settings = {k: v for k, v in dataclasses.asdict(self).items()
+                    if k not in GENERATION_ONLY_FIELDS}
+        if self.demos_from is None:
+            del settings["demos_from"]
+        else:
+            settings["demos_from"] = dataset_fingerprint(self.demos_from)
+        return settings
 
     def bc_config(self) -> BCConfig:
         return BCConfig(
@@ -150,6 +165,15 @@ class ExpertGenerator(Generator):
             seed=config.expert_seed, settings=config,
         )
 
+    def check_demonstrations(self, task: TaskSpec, run: ExpertRun | None = None) -> None:
+        """Refuse now, in one line, demonstrations that ``task``'s expert cannot be trained
+        on (none on this backend, a dataset without enough of them); nothing to check for
+        an expert already trained (in ``run``, default: the cache)."""
+        config: ExpertConfig = self.config  # type: ignore[assignment]
+        if task.task_id in self.experts or (run or self.expert_run(task)).finished:
+            return
+        check_demonstrations(self.backend, task, config.n_demonstrations, config.demos_from)
+
     def fit(self, task: TaskSpec, *, seed: int = 0) -> None:
         """Train (or load the cached, or finish the interrupted) expert for ``task``.
 
@@ -159,6 +183,7 @@ class ExpertGenerator(Generator):
         if task.task_id in self.experts:
             return
         run = self.expert_run(task)
+        self.check_demonstrations(task, run)  # before the run directory is made
         self.experts[task.task_id] = run.train()
         self.training_history[task.task_id] = run.history()
 

@@ -32,18 +32,16 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from diffrl_eval import registry
 from diffrl_eval.atomic import write_text_atomic
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from generators.expert.bc import train_bc
-from generators.expert.demonstrations import demonstration_set
+from generators.expert.demonstrations import demonstration_episodes, demonstration_set
 from generators.expert.observation import state_policy_config
 from generators.expert.training import PPOTrainer
 from generators.policy.checkpoint import load_checkpoint, save_checkpoint
 from generators.policy.value import ValueNetwork
 
-DEMONSTRATION_SOURCE = "human"
 RUN_FILE = "run.json"
 BC_DIR = "bc"
 BC_STATS_FILE = "bc.json"
@@ -224,9 +222,8 @@ class ExpertRun:
         stage = on_stage or (lambda _: None)
         torch.manual_seed(self.seed)  # weight initialization
         stage("demonstrations")
-        human = registry.generators.load(DEMONSTRATION_SOURCE)(self.backend)
-        episodes = list(human.generate(self.task, settings.n_demonstrations,
-                                       settings.demonstration_seed))
+        episodes = demonstration_episodes(self.backend, self.task, settings.n_demonstrations,
+                                          settings.demonstration_seed, settings.demos_from)
         probe = self.backend.make_env(self.task.task_id)
         try:
             observation, _ = probe.reset(seed=self.seed)

@@ -59,6 +59,10 @@ class LiberoBackend(EnvBackend):
         "130 BDDL tasks with their official initial states"
     )
     control_hz: ClassVar[int] = CONTROL_HZ
+    human_demonstrations_hint: ClassVar[str | None] = (
+        "LIBERO's human demonstrations are its HDF5 files: import them with "
+        "'diffrl-eval import DEMO_FILES_OR_FOLDER... OUT'"
+    )
 
     def suites(self) -> list[str]:
         return list(SUITES)
