@@ -1,7 +1,7 @@
 """Per-task expert training on Ray: 2 workers against 1, on the same 2 tasks.
 
 Each task trains a ``diffusion-ppo`` expert (MLP decoder, as the presets use on CPU) from
-scratch with a small budget: 20 simulated demonstrations, 400 behaviour-cloning steps and
+scratch with a small budget: 20 simulated demonstrations, 2,000 behaviour-cloning steps and
 2 PPO iterations of 10 environments x 32 chunks. One Ray worker trains the two experts one
 after the other (the baseline, timed once in the same session); two workers train them at
 the same time (timed through pytest-benchmark). Every Ray worker uses one torch thread.
@@ -38,7 +38,7 @@ ray = pytest.importorskip("ray")
 TASKS = ["spatial_left_cube_on_plate", "goal_open_drawer"]
 REQUIRED_SPEEDUP = 1.8
 EXPERT = {
-    "n_demonstrations": 20, "bc_gradient_steps": 400,
+    "n_demonstrations": 20, "bc_gradient_steps": 2000,
     "policy": {"decoder": "mlp"},
     "ppo": {"n_iterations": 2, "n_envs": 10, "n_steps": 32, "batch_size": 1000,
             "critic_warmup_iterations": 1},
