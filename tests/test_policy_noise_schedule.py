@@ -8,7 +8,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler
 
-from generators.policy.noise_schedule import (
+from diffrl_eval.diffusion.noise_schedule import (
     BETA_SCHEDULE,
     cosine_schedule,
     ddim_sigma,

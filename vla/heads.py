@@ -5,7 +5,7 @@
 * :class:`DiffusionChunkHead` models the chunk's distribution: a denoiser trained under
   the cosine DDPM schedule, sampled with a few deterministic DDIM steps (eta = 0); the
   schedule and the DDIM step are the project's shared diffusion maths
-  (:mod:`generators.policy.noise_schedule`). It can represent multi-modal behaviour
+  (:mod:`diffrl_eval.diffusion.noise_schedule`). It can represent multi-modal behaviour
   (several strategies for one task) that a regression head averages. The denoiser
   predicts the clean chunk rather than the noise. On a synthetic conditional task
   (chunk = tanh of a linear map of the features) with an MLP denoiser of the same width,
@@ -57,8 +57,8 @@ class DiffusionChunkHead(nn.Module):
     def __init__(self, hidden_dim: int, horizon: int, action_dim: int,
                  train_steps: int, denoising_steps: int) -> None:
         super().__init__()
-        from generators.policy.noise_schedule import cosine_schedule
-        from generators.policy.step_embedding import StepEmbedding
+        from diffrl_eval.diffusion.noise_schedule import cosine_schedule
+        from diffrl_eval.diffusion.step_embedding import StepEmbedding
 
         self.horizon, self.action_dim = horizon, action_dim
         self.denoising_steps = denoising_steps
@@ -96,7 +96,7 @@ class DiffusionChunkHead(nn.Module):
                noise: torch.Tensor | None = None) -> torch.Tensor:
         """Deterministic DDIM (B, Ta, Da) from ``noise`` (B, Ta, Da), or from noise drawn
         with ``generator`` when none is given."""
-        from generators.policy.noise_schedule import denoising_step_distribution
+        from diffrl_eval.diffusion.noise_schedule import denoising_step_distribution
 
         batch = features.shape[0]
         shape = (batch, self.horizon, self.action_dim)

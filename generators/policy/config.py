@@ -13,7 +13,7 @@ from typing import Any
 
 from diffrl_eval.constants import ACTION_DIM, CAMERA_KEYS, GRIPPER_ACTION_INDEX, STATE_DIM
 from diffrl_eval.errors import UserError
-from generators.policy.noise_schedule import SAMPLERS
+from diffrl_eval.diffusion.noise_schedule import SAMPLERS
 
 ENCODERS = ("resnet", "mlp")
 DECODERS = ("unet", "mlp")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from generators.policy.config import PolicyConfig
-from generators.policy.step_embedding import StepEmbedding
+from diffrl_eval.diffusion.step_embedding import StepEmbedding
 
 
 class ResidualMLPBlock(nn.Module):
