@@ -48,6 +48,10 @@ CAMERA_KEYS = (OBS_AGENTVIEW_IMAGE, OBS_WRIST_IMAGE)
 
 # --- env.reset options every backend understands ------------------------------------------
 INIT_STATE_OPTION = "init_state_index"  # start from the task's fixed initial state i
+# start where a recording started: the flattened simulator state before its first action
+# (LIBERO's demo states[0]), robot control as in a running episode, no settle steps
+# (backends whose recordings keep simulator states: libero)
+RECORDED_START_OPTION = "recorded_start"
 
 # --- entry-point groups ------------------------------------------------------------------
 EP_GENERATORS = "diffrl_eval.generators"

@@ -21,6 +21,11 @@ class Episode:
         rewards: (T,)
         successes: (T,)  bool, the goal predicate holds after the step
         images:  camera name -> (T, H, W, 3) uint8, optional
+        init_sim_state: (D,) float64, optional
+
+    ``states``, ``eef_pos`` and ``images`` are observed before each action, except in
+    recordings marked ``obs_after_action`` (LIBERO's demonstration files observe after
+    each action: row t is what action t led to).
     """
 
     task_id: str
@@ -35,6 +40,10 @@ class Episode:
     # Which of the task's fixed evaluation initial states the episode started from (None:
     # a placement sampled from ``seed``). With the actions, it is enough to replay it.
     init_state_index: int | None = None
+    # The flattened simulator state before the first action (LIBERO's demo ``states[0]``),
+    # for recordings that keep neither seed nor fixed initial state: replay starts from it.
+    init_sim_state: np.ndarray | None = None
+    obs_after_action: bool = False
 
     def __post_init__(self) -> None:
         self.states = np.asarray(self.states, dtype=np.float32)
@@ -42,6 +51,9 @@ class Episode:
         self.actions = np.asarray(self.actions, dtype=np.float32)
         self.rewards = np.asarray(self.rewards, dtype=np.float32).reshape(-1)
         self.successes = np.asarray(self.successes, dtype=bool).reshape(-1)
+        if self.init_sim_state is not None:
+            self.init_sim_state = np.asarray(self.init_sim_state, dtype=np.float64)
+        self.obs_after_action = bool(self.obs_after_action)
         self.validate()
 
     @property
@@ -72,6 +84,16 @@ class Episode:
                 )
             if array.dtype != bool and not np.isfinite(array).all():
                 raise DatasetError(f"episode of task {self.task_id!r}: {name} has NaN or inf")
+        start = self.init_sim_state
+        if start is not None:
+            if start.ndim != 1 or start.size == 0:
+                raise DatasetError(
+                    f"episode of task {self.task_id!r}: init_sim_state has shape "
+                    f"{start.shape}, expected (D,) with D > 0"
+                )
+            if not np.isfinite(start).all():
+                raise DatasetError(
+                    f"episode of task {self.task_id!r}: init_sim_state has NaN or inf")
         for camera, frames in self.images.items():
             if frames.ndim != 4 or frames.shape[0] != n or frames.shape[-1] != 3:
                 raise DatasetError(

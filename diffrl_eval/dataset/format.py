@@ -7,14 +7,20 @@ A dataset is a directory::
       frames.parquet       one row per environment step (columns: FRAME_SCHEMA)
       images/              optional sidecar, one ``episode_NNNNNN.npz`` per episode,
                            arrays (T, H, W, 3) uint8 keyed by camera name
+      init_sim_states.npz  optional: the flattened simulator state each episode started
+                           from, (D,) float64 keyed ``episode_NNNNNN``, for the episodes
+                           that record one (LIBERO's demonstrations: their ``states[0]``)
 
-The content hash covers the frames' values only (not the Parquet bytes, not timestamps),
-so the same seed gives the same hash whatever library version wrote the file.
+The content hash covers the frames' values (not the Parquet bytes, not timestamps), so
+the same seed gives the same hash whatever library version wrote the file, and the
+initial simulator states when the dataset has any: a dataset without them keeps the hash
+of its frames alone.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 import numpy as np
 import polars as pl
@@ -26,6 +32,7 @@ SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 FRAMES_NAME = "frames.parquet"
 IMAGES_DIR = "images"
+INIT_SIM_STATES_NAME = "init_sim_states.npz"
 HASH_PREFIX = "sha256:"
 
 # Fixed-width vector columns and their widths.
@@ -77,6 +84,12 @@ MANIFEST_FIELDS = (
     "n_frames",
     "content_hash",  # HASH_PREFIX + sha256 of the frames' values
     "images",  # null, or {"cameras": [...], "height", "width", "content_hash"}
+    # per-episode bool: observations recorded after each action, not before it (LIBERO's
+    # files); absent in older datasets (all before)
+    "episode_obs_after_action",
+    # null, or {"file": INIT_SIM_STATES_NAME, "episodes": [indices that have one]};
+    # absent in older datasets
+    "init_sim_states",
 )
 
 
@@ -92,6 +105,23 @@ def _string_bytes(series: pl.Series) -> bytes:
 
 def frames_content_hash(frames: pl.DataFrame) -> str:
     """Hash of the frame table's values, independent of the file that stores them."""
+    return HASH_PREFIX + _frames_digest(frames).hexdigest()
+
+
+def content_hash(frames: pl.DataFrame, init_sim_states: Mapping[int, np.ndarray] | None = None) -> str:
+    """The dataset's content hash: its frames' values, then its initial simulator states
+    (episode index -> (D,) float64) in episode order when there are any."""
+    digest = _frames_digest(frames)
+    if init_sim_states:
+        digest.update(b"init_sim_states")
+        for index in sorted(init_sim_states):
+            state = np.ascontiguousarray(init_sim_states[index], dtype="<f8").reshape(-1)
+            digest.update(np.array([index, state.size], dtype="<i8").tobytes())
+            digest.update(state.tobytes())
+    return HASH_PREFIX + digest.hexdigest()
+
+
+def _frames_digest(frames: pl.DataFrame):
     digest = hashlib.sha256()
     for name in C.FRAME_COLUMNS:
         series = frames[name]
@@ -106,8 +136,13 @@ def frames_content_hash(frames: pl.DataFrame) -> str:
             digest.update(series.to_numpy().astype("<i8").tobytes())
         else:
             digest.update(series.to_numpy().astype("<f4").tobytes())
-    return HASH_PREFIX + digest.hexdigest()
+    return digest
 
 
 def image_episode_name(episode_index: int) -> str:
-    return f"episode_{episode_index:06d}.npz"
+    return f"{episode_key(episode_index)}.npz"
+
+
+def episode_key(episode_index: int) -> str:
+    """An episode's name in the sidecar files: ``episode_NNNNNN``."""
+    return f"episode_{episode_index:06d}"

@@ -3,7 +3,8 @@
 Loading checks, in order, and stops at the first failure with a one-line
 :class:`~diffrl_eval.errors.DatasetError`: the path, the manifest, the frame file, the
 columns (missing and extra named), their types and vector widths, non-emptiness, finite
-values, and the content hash against the manifest.
+values, the initial simulator states when the manifest lists any, and the content hash
+against the manifest.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from diffrl_eval import constants as C
 from diffrl_eval.dataset.format import (
     FRAMES_NAME,
     IMAGES_DIR,
+    INIT_SIM_STATES_NAME,
     MANIFEST_NAME,
     POLARS_DTYPES,
     SCHEMA_VERSION,
     VECTOR_COLUMNS,
-    frames_content_hash,
+    content_hash,
+    episode_key,
     image_episode_name,
 )
 from diffrl_eval.errors import DatasetError
@@ -94,6 +97,22 @@ class Dataset:
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
 
+    @cached_property
+    def init_sim_states(self) -> dict[int, np.ndarray]:
+        """Episode index -> the flattened simulator state it started from, (D,) float64,
+        for the episodes that record one (empty for most datasets)."""
+        return read_init_sim_states(self.path, self.manifest)
+
+    def init_sim_state(self, episode_index: int) -> np.ndarray | None:
+        """The simulator state episode ``episode_index`` started from, (D,) float64, or None."""
+        return self.init_sim_states.get(int(episode_index))
+
+    def obs_after_action(self, episode_index: int) -> bool:
+        """Whether the episode's observations were recorded after each action (LIBERO's
+        demonstration files) rather than before it."""
+        flags = self.manifest.get("episode_obs_after_action") or []
+        return bool(flags[episode_index]) if episode_index < len(flags) else False
+
 
 def _read_manifest(path: Path) -> dict[str, Any]:
     manifest_path = path / MANIFEST_NAME
@@ -114,6 +133,42 @@ def _read_manifest(path: Path) -> dict[str, Any]:
             f"(this version reads {SCHEMA_VERSION})"
         )
     return manifest
+
+
+def read_init_sim_states(path: Path, manifest: dict[str, Any]) -> dict[int, np.ndarray]:
+    """The initial simulator states the manifest lists, checked: episode index -> (D,)."""
+    listed = manifest.get("init_sim_states")
+    if not listed:
+        return {}
+    where = path / INIT_SIM_STATES_NAME
+    try:
+        episodes = [int(i) for i in listed["episodes"]]
+    except (KeyError, TypeError, ValueError):
+        raise DatasetError(f"{path / MANIFEST_NAME}: init_sim_states must list its episodes "
+                           "as integers") from None
+    if not where.is_file():
+        raise DatasetError(f"{path}: {INIT_SIM_STATES_NAME} is missing (the manifest lists "
+                           f"initial simulator states for {len(episodes)} episode(s))")
+    try:
+        with np.load(where, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{where}: unreadable ({exc})") from exc
+    expected = {episode_key(i): i for i in episodes}
+    if set(arrays) != set(expected):
+        raise DatasetError(f"{where}: holds {len(arrays)} state(s), the manifest lists "
+                           f"{len(expected)} episode(s) ({INIT_SIM_STATES_NAME} and manifest "
+                           "disagree)")
+    states = {}
+    for name, index in expected.items():
+        state = arrays[name]
+        if state.ndim != 1 or state.size == 0 or not np.issubdtype(state.dtype, np.floating):
+            raise DatasetError(f"{where}: {name} must be a (D,) float vector, found "
+                               f"{state.dtype} {state.shape}")
+        if not np.isfinite(state).all():
+            raise DatasetError(f"{where}: {name} has NaN or inf")
+        states[index] = state.astype(np.float64)
+    return states
 
 
 def _check_columns(frames: pl.DataFrame, where: str) -> None:
@@ -215,13 +270,17 @@ def load_dataset(path: str | Path, *, verify_hash: bool = True) -> Dataset:
     except Exception as exc:  # noqa: BLE001 - polars raises many kinds for a broken file
         raise DatasetError(f"{frames_path}: unreadable Parquet ({type(exc).__name__})") from exc
     frames = validate_frames(frames, where=str(path))
+    init_sim_states = read_init_sim_states(path, manifest)
     if verify_hash:
-        actual = frames_content_hash(frames)
+        actual = content_hash(frames, init_sim_states)
         if actual != manifest["content_hash"]:
             raise DatasetError(
                 f"{path}: content hash mismatch (manifest {manifest['content_hash'][:19]}..., "
-                f"frames {actual[:19]}...): the frames were modified or the manifest is stale"
+                f"content {actual[:19]}...): the frames"
+                f"{' or initial simulator states' if init_sim_states else ''} were modified or "
+                "the manifest is stale"
             )
     dataset = Dataset(path=path, manifest=manifest)
     dataset.__dict__["frames_df"] = frames  # already read: keep it
+    dataset.__dict__["init_sim_states"] = init_sim_states
     return dataset

@@ -29,9 +29,11 @@ from diffrl_eval.dataset.format import (
     FRAMES_NAME,
     HASH_PREFIX,
     IMAGES_DIR,
+    INIT_SIM_STATES_NAME,
     MANIFEST_NAME,
     SCHEMA_VERSION,
-    frames_content_hash,
+    content_hash,
+    episode_key,
     image_episode_name,
 )
 from diffrl_eval.errors import DatasetError, UserError
@@ -124,6 +126,8 @@ class DatasetWriter:
         self._tasks: dict[str, dict[str, Any]] = {}
         self._episode_seeds: list[int | None] = []
         self._episode_init_states: list[int | None] = []
+        self._obs_after_action: list[bool] = []
+        self._init_sim_states: dict[int, np.ndarray] = {}
         self._n_frames = 0
         self._cameras: tuple[str, ...] | None = None
         self._image_shape: tuple[int, int] | None = None
@@ -158,6 +162,9 @@ class DatasetWriter:
         task["n_episodes"] += 1
         self._episode_seeds.append(episode.seed)
         self._episode_init_states.append(episode.init_state_index)
+        self._obs_after_action.append(episode.obs_after_action)
+        if episode.init_sim_state is not None:
+            self._init_sim_states[index] = episode.init_sim_state.copy()
         self._n_frames += episode.length
         return index
 
@@ -208,6 +215,12 @@ class DatasetWriter:
                 "width": int(width),
                 "content_hash": HASH_PREFIX + self._image_digest.hexdigest(),
             }
+        init_sim_states = None
+        if self._init_sim_states:
+            np.savez(self.tmp / INIT_SIM_STATES_NAME,
+                     **{episode_key(i): state for i, state in self._init_sim_states.items()})
+            init_sim_states = {"file": INIT_SIM_STATES_NAME,
+                               "episodes": sorted(self._init_sim_states)}
         manifest = {
             "schema_version": SCHEMA_VERSION,
             **{k: self._meta[k] for k in ("source", "source_label", "backend", "suite")},
@@ -220,8 +233,10 @@ class DatasetWriter:
             "control_hz": self._meta["control_hz"],
             "n_episodes": self.n_episodes,
             "n_frames": self._n_frames,
-            "content_hash": frames_content_hash(frames),
+            "content_hash": content_hash(frames, self._init_sim_states),
             "images": images,
+            "episode_obs_after_action": self._obs_after_action,
+            "init_sim_states": init_sim_states,
             **self._extra,
         }
         manifest_path = self.tmp / MANIFEST_NAME

@@ -5,8 +5,14 @@ of ours holds fills it as follows; what it does not hold is said in the files:
 
 - ``obs/ee_pos``, ``obs/ee_ori``, ``obs/ee_states``, ``obs/gripper_states`` come from the
   8-D state, ``robot_states`` from the same values (orientation as a quaternion).
-- ``states`` holds the 8-D state too: our datasets keep no simulator state, so these
-  files cannot reset a simulator to a recorded step (the ``diffrl_eval`` attribute says so).
+- ``states``: for an episode that records the simulator state it started from (LIBERO's
+  demonstrations, imported), row 0 is that flattened MuJoCo state, also the demo's
+  ``init_state`` attribute as in LIBERO's files, and the later rows are NaN (not
+  recorded): a reader that starts from ``states[0]`` and replays the actions, as LIBERO's
+  own scripts do, gets the episode back. Other episodes keep no simulator state: their
+  ``states`` holds the 8-D state, which cannot reset a simulator. Each demo's
+  ``diffrl_eval`` attribute says which (``"states"``), with its seed and initial-state
+  index and whether its observations follow each action (``"obs_after_action"``).
 - ``obs/joint_states`` is zeros: the tabletop gripper floats, it has no arm joints.
 - camera images, when the dataset has them, are stored rows bottom to top as LIBERO's
   own files are (``macros_image_convention = "opengl"``).
@@ -28,7 +34,9 @@ from diffrl_eval.export import libero_layout as L
 from diffrl_eval.export.staging import StagedDirectory
 from diffrl_eval.progress import progress_bar
 
-STATES_NOTE = "8-D proprio state (ee_pos, ee axis-angle, gripper qpos); no simulator state"
+STATES_NOTE = ("per demo (its 'states' entry): init_sim_state = row 0 the flattened simulator "
+               "state before the first action, later rows NaN (not recorded); proprio = the "
+               "8-D proprio state (ee_pos, ee axis-angle, gripper qpos), no simulator state")
 JOINT_STATES_NOTE = "not recorded (floating gripper): zeros"
 
 
@@ -38,8 +46,16 @@ def bddl_file_name(suite: str | None, task_id: str) -> str:
     return f"{suite}/{name}" if suite else name
 
 
+def _sim_states(init_sim_state: np.ndarray, n: int) -> np.ndarray:
+    """(n, D) float64: the initial simulator state, then NaN rows (states not recorded)."""
+    states = np.full((n, init_sim_state.size), np.nan)
+    states[0] = init_sim_state
+    return states
+
+
 def _write_demo(group, rows: pl.DataFrame, images: dict[str, np.ndarray], *,
-                seed: int | None, init_state_index: int | None) -> int:
+                seed: int | None, init_state_index: int | None,
+                init_sim_state: np.ndarray | None, obs_after_action: bool) -> int:
     states = rows[C.COL_STATE].to_numpy().astype(np.float64)
     n = states.shape[0]
     ee_pos = states[:, :3]
@@ -58,13 +74,21 @@ def _write_demo(group, rows: pl.DataFrame, images: dict[str, np.ndarray], *,
             obs.create_dataset(dataset_name, data=frames, compression="gzip",
                                compression_opts=4, chunks=(1, *frames.shape[1:]))
     group.create_dataset(L.ACTIONS, data=rows[C.COL_ACTION].to_numpy().astype(np.float64))
-    group.create_dataset(L.STATES, data=states)
+    if init_sim_state is not None:
+        group.create_dataset(L.STATES, data=_sim_states(init_sim_state, n))
+        group.attrs[L.INIT_STATE] = init_sim_state
+    else:
+        group.create_dataset(L.STATES, data=states)
     group.create_dataset(L.ROBOT_STATES, data=np.concatenate([gripper, ee_pos, quat], axis=1))
     group.create_dataset(L.REWARDS, data=rows[C.COL_REWARD].to_numpy().astype(np.float32))
     group.create_dataset(L.DONES, data=rows[C.COL_DONE].to_numpy().astype(np.uint8))
     group.create_dataset(L.SUCCESSES, data=rows[C.COL_SUCCESS].to_numpy().astype(np.uint8))
     group.attrs[L.NUM_SAMPLES] = n
-    group.attrs[L.PROVENANCE] = json.dumps({"seed": seed, "init_state_index": init_state_index})
+    group.attrs[L.PROVENANCE] = json.dumps({
+        "seed": seed, "init_state_index": init_state_index,
+        "states": L.STATES_PROPRIO if init_sim_state is None else L.STATES_INIT_SIM,
+        "obs_after_action": obs_after_action,
+    })
     return n
 
 
@@ -103,6 +127,8 @@ def export_libero_hdf5(dataset_path: Path, out: Path, *, overwrite: bool = False
                             seed=seeds[episode_index] if episode_index < len(seeds) else None,
                             init_state_index=init_states[episode_index]
                             if episode_index < len(init_states) else None,
+                            init_sim_state=dataset.init_sim_state(episode_index),
+                            obs_after_action=dataset.obs_after_action(episode_index),
                         )
                         progress.advance(bar)
                     env_kwargs = {"control_freq": control_hz}

@@ -7,6 +7,13 @@ instruction from ``problem_info``. Files without ``ee_pos``/``ee_ori`` are read 
 ``ee_states`` or, failing that, ``robot_states`` (orientation converted from its
 quaternion).
 
+Each demonstration's first simulator state (``states[0]``, MuJoCo's flattened state) is
+kept as the episode's initial simulator state, from which it can be replayed (the RL
+experts recover object poses so), and the episode is marked as observed after each
+action, as LIBERO's dataset script records (see :mod:`~diffrl_eval.export.
+libero_layout`). Files written by our exporter say in their provenance what their
+``states`` hold and when their observations were made.
+
 Every file is checked before anything is written, so bad input fails in one line and
 leaves nothing behind. No-op steps (OpenVLA's rule, :func:`diffrl_eval.metrics.no_op_mask`)
 are counted and, on request, dropped as OpenVLA drops them before training.
@@ -46,6 +53,9 @@ class DemoFile:
     control_hz: int
     provenance: dict[str, Any] = field(default_factory=dict)
     image_convention: str | None = None
+    # written by our exporter (its provenance attribute on ``data``): each demo's own
+    # provenance says what its ``states`` hold; LIBERO's files hold simulator states
+    exported_here: bool = False
 
 
 @dataclass
@@ -131,6 +141,30 @@ def _proprio_shape_problem(demo, name: str, n: int) -> str | None:
     return None
 
 
+def _demo_provenance(demo, where: str) -> dict[str, Any]:
+    return _json_attr(demo.attrs, L.PROVENANCE, where) if L.PROVENANCE in demo.attrs else {}
+
+
+def _holds_sim_states(demo, exported_here: bool, where: str) -> bool:
+    """Whether the demo's ``states`` are simulator states (LIBERO's files always; ours
+    when their provenance says so)."""
+    if exported_here:
+        return _demo_provenance(demo, where).get("states") == L.STATES_INIT_SIM
+    return L.STATES in demo
+
+
+def _sim_states_problem(demo, name: str, n: int) -> str | None:
+    if L.STATES not in demo:
+        return f"{name} lacks {L.STATES} (its provenance says it holds simulator states)"
+    shape = demo[L.STATES].shape
+    if len(shape) != 2 or shape[0] != n or shape[1] == 0:
+        return (f"{name}/{L.STATES} has shape {shape}, expected ({n}, D): the flattened "
+                "simulator state before each action")
+    if not np.isfinite(demo[L.STATES][0]).all():
+        return f"{name}/{L.STATES} has NaN or inf in its first state"
+    return None
+
+
 def inspect_demo_file(path: Path, *, suite: str | None = None) -> DemoFile:
     """Check one file's layout (groups, shapes, attributes) without reading its arrays."""
     import h5py
@@ -185,6 +219,9 @@ def inspect_demo_file(path: Path, *, suite: str | None = None) -> DemoFile:
             if L.OBS not in demo:
                 raise DatasetError(f"{where}: data/{name} lacks the obs group")
             problem_text = _proprio_shape_problem(demo, f"data/{name}", shape[0])
+            if problem_text is None and _holds_sim_states(demo, L.PROVENANCE in data.attrs,
+                                                          f"{where}: data/{name}"):
+                problem_text = _sim_states_problem(demo, f"data/{name}", shape[0])
             if problem_text:
                 raise DatasetError(f"{where}: {problem_text}")
         return DemoFile(
@@ -196,6 +233,7 @@ def inspect_demo_file(path: Path, *, suite: str | None = None) -> DemoFile:
             control_hz=control_hz,
             provenance=provenance,
             image_convention=_text_attr(data.attrs, L.IMAGE_CONVENTION),
+            exported_here=L.PROVENANCE in data.attrs,
         )
 
 
@@ -232,9 +270,13 @@ def read_demo(handle, demo_file: DemoFile, name: str, *, images: bool) -> Episod
     for key, array in (("rewards", rewards), ("successes", successes)):
         if array.shape != (n,):
             raise DatasetError(f"{where}/{key} has shape {array.shape}, expected ({n},)")
-    provenance = {}
-    if L.PROVENANCE in demo.attrs:
-        provenance = _json_attr(demo.attrs, L.PROVENANCE, where)
+    provenance = _demo_provenance(demo, where)
+    init_sim_state = None
+    if _holds_sim_states(demo, demo_file.exported_here, where):
+        init_sim_state = demo[L.STATES][0].astype(np.float64)
+    # LIBERO's dataset script observed after each action; our exporter says what it wrote
+    obs_after_action = (bool(provenance.get("obs_after_action")) if demo_file.exported_here
+                        else True)
     return Episode(
         task_id=demo_file.task_id,
         instruction=demo_file.instruction,
@@ -246,6 +288,8 @@ def read_demo(handle, demo_file: DemoFile, name: str, *, images: bool) -> Episod
         seed=provenance.get("seed"),
         images=camera_frames,
         init_state_index=provenance.get("init_state_index"),
+        init_sim_state=init_sim_state,
+        obs_after_action=obs_after_action,
     )
 
 
@@ -265,7 +309,11 @@ def no_op_steps(actions: np.ndarray) -> np.ndarray:
 
 
 def drop_steps(episode: Episode, drop: np.ndarray) -> Episode | None:
-    """The episode without the steps flagged in ``drop`` (None when none is left)."""
+    """The episode without the steps flagged in ``drop`` (None when none is left).
+
+    Its recorded start stays: whether the kept actions still replay the recording from
+    there is for the replay check to say (it refuses one that drifts away).
+    """
     keep = ~drop
     if not keep.any():
         return None
@@ -280,6 +328,8 @@ def drop_steps(episode: Episode, drop: np.ndarray) -> Episode | None:
         seed=episode.seed,
         images={camera: frames[keep] for camera, frames in episode.images.items()},
         init_state_index=episode.init_state_index,
+        init_sim_state=episode.init_sim_state,
+        obs_after_action=episode.obs_after_action,
     )
 
 

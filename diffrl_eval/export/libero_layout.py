@@ -6,9 +6,11 @@ One file per task, ``<task>_demo.hdf5``, in a folder per suite::
                                language_instruction), env_name, env_args (JSON),
                                bddl_file_name (.../<suite>/<task>.bddl), bddl_file_content,
                                macros_image_convention, num_demos, total (frames)
-    data/demo_N                attrs: num_samples (frames)
+    data/demo_N                attrs: num_samples (frames), init_state (S,) = states[0],
+                               model_file (the scene's MJCF)
       actions        (T, 7)    xyz delta, rotation delta, gripper (-1 open, +1 close)
-      states         (T, S)    simulator state (MuJoCo's flattened state in LIBERO)
+      states         (T, S)    simulator state before each action (MuJoCo's flattened
+                               state: time, qpos, qvel)
       robot_states   (T, 9)    gripper qpos (2), eef position (3), eef quaternion xyzw (4)
       rewards, dones (T,)      1 on the last step of a successful demonstration
       obs/ee_pos     (T, 3)    end-effector position
@@ -19,6 +21,11 @@ One file per task, ``<task>_demo.hdf5``, in a folder per suite::
       obs/agentview_rgb, obs/eye_in_hand_rgb (T, H, W, 3) uint8 camera images
 
 Our 8-D state is LIBERO's proprioception: ee_pos, ee_ori, gripper_states.
+
+LIBERO's dataset script made the ``obs`` group by replaying each teleoperated demo from
+its first state and recording the observation after every action, and dropped the first
+few steps: row t of ``obs`` is what ``actions[t]`` led to, ``states[t]`` the state
+before it.
 
 Quaternions are (x, y, z, w), robosuite's order. Shapes: quaternion (..., 4), axis-angle
 (..., 3), the axis-angle vector being the rotation axis scaled by the angle in radians.
@@ -55,6 +62,7 @@ CAMERA_DATASETS = {
 SUCCESSES = "successes"
 
 NUM_SAMPLES = "num_samples"
+INIT_STATE = "init_state"
 NUM_DEMOS = "num_demos"
 TOTAL = "total"
 PROBLEM_INFO = "problem_info"
@@ -71,6 +79,10 @@ IMAGE_CONVENTION = "macros_image_convention"
 OPENGL = "opengl"
 # Our provenance (backend, source, suite, task id, seeds) as JSON, on data and demos.
 PROVENANCE = "diffrl_eval"
+# What a demo's ``states`` holds in files we write (the "states" entry of its provenance;
+# files written before it existed hold the proprio state)
+STATES_INIT_SIM = "init_sim_state"  # row 0 the initial simulator state, later rows NaN
+STATES_PROPRIO = "proprio"  # the 8-D proprio state
 
 GRIPPER_QPOS_DIM = 2
 JOINT_DIM = 7

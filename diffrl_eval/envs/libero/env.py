@@ -9,6 +9,13 @@ What this class adds is the project's interface:
   env followed by writing the stored MuJoCo state. Without the option the scene is placed
   by LIBERO's own samplers. ``options={"init_state": state}`` starts from any flattened
   MuJoCo state instead (a recorded demonstration's first state).
+* ``options={"recorded_start": state}`` starts where a recording started, e.g. a LIBERO
+  demonstration from its ``states[0]``: the flattened state is written, no settle steps
+  follow (the recording had none between that state and its first action), and the
+  robot's control is put where a running episode has it (:meth:`LiberoEnv.
+  _continue_control`): the flattened state alone does not hold it. Starting so from a
+  state recorded after the settle steps reproduces the recorded episode exactly when the
+  scene's fixtures stand where they stood (the same ``seed``).
 * ``options={"model_xml": xml}`` loads the scene from a recorded MJCF (LIBERO's HDF5
   ``model_file``) instead of building it anew. LIBERO draws the fixtures' placement
   (cabinets, stoves: about a centimetre of spread) at every reset and the stored
@@ -52,6 +59,7 @@ from diffrl_eval.constants import (
     OBS_OBJECT_POSES,
     OBS_STATE,
     OBS_WRIST_IMAGE,
+    RECORDED_START_OPTION,
     STATE_DIM,
 )
 from diffrl_eval.envs.libero.observations import pose_wxyz, proprio_state, upright
@@ -190,15 +198,14 @@ class LiberoEnv(gym.Env):
         super().reset(seed=seed)
         options = options or {}
         start = None
-        if options.get(INIT_SIM_STATE_OPTION) is not None:
-            start = np.asarray(options[INIT_SIM_STATE_OPTION], dtype=np.float64)
-            if start.shape != self._init_states.shape[1:]:
-                raise UserError(
-                    f"initial state for LIBERO task {self.task.task_id!r} must have shape "
-                    f"{self._init_states.shape[1:]}, got {start.shape}")
+        recorded = options.get(RECORDED_START_OPTION) is not None
+        if recorded:
+            start = self._sim_state(options[RECORDED_START_OPTION])
+        elif options.get(INIT_SIM_STATE_OPTION) is not None:
+            start = self._sim_state(options[INIT_SIM_STATE_OPTION])
         elif options.get(INIT_STATE_OPTION) is not None:
             start = self._init_states[int(options[INIT_STATE_OPTION]) % len(self._init_states)]
-        settle_steps = int(options.get(SETTLE_STEPS_OPTION, self.settle_steps))
+        settle_steps = int(options.get(SETTLE_STEPS_OPTION, 0 if recorded else self.settle_steps))
         if settle_steps < 0:
             raise UserError(f"settle steps must be non-negative, got {settle_steps}")
 
@@ -220,6 +227,8 @@ class LiberoEnv(gym.Env):
                 raw = self._sim_env.reset()
         if start is not None:
             raw = self._sim_env.set_init_state(start)
+        if recorded:
+            self._continue_control()
         for _ in range(settle_steps):
             raw, *_ = self._sim_env.step(DUMMY_ACTION)
         self._steps = 0
@@ -251,6 +260,33 @@ class LiberoEnv(gym.Env):
             self._sim_env = None
 
     # --- internals -------------------------------------------------------------------
+    def _sim_state(self, value) -> np.ndarray:
+        state = np.asarray(value, dtype=np.float64)
+        if state.shape != self._init_states.shape[1:]:
+            raise UserError(
+                f"initial state for LIBERO task {self.task.task_id!r} must have shape "
+                f"{self._init_states.shape[1:]}, got {state.shape}")
+        return state
+
+    def _continue_control(self) -> None:
+        """Put the robot's control where it is in a running episode.
+
+        Two things besides the simulator state steer the next action, and the flattened
+        state holds neither. The arm controller keeps the end-effector pose it last read
+        and rereads it only after a control step: after a reset it still holds the pose
+        from before the state was written, and the first action would aim from there
+        (about a centimetre off). The gripper command ramps towards each new command by a
+        small step per physics step (robosuite): a reset leaves it half way, while an
+        episode under way that started with the gripper open -- after the settle steps,
+        or a teleoperated demonstration after its first steps -- has it fully open.
+        """
+        for robot in self._sim_env.env.robots:
+            robot.controller.new_update = True  # reread the pose at the next action
+            gripper = robot.gripper
+            open_command = DUMMY_ACTION[-gripper.dof:]
+            for _ in range(int(np.ceil(2.0 / gripper.speed)) + 1):  # from closed to open
+                gripper.format_action(open_command)
+
     def _observation(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         state = proprio_state(raw["robot0_eef_pos"], raw["robot0_eef_quat"],
                               raw["robot0_gripper_qpos"])

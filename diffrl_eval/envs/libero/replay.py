@@ -73,7 +73,9 @@ def replay_check(task_id: str, actions: np.ndarray, *, states: np.ndarray | None
 
     The start is either recorded simulator states -- ``states`` (T, D), the flattened
     MuJoCo state before every action as LIBERO's files hold it, or (D,) / (1, D), the
-    first one only -- from which the actions run at once; or the official initial state
+    first one only (so are (T, D) states whose later rows are NaN, as our exporter writes
+    them for episodes that record their first state only) -- from which the actions run
+    at once; or the official initial state
     ``init_state_index`` followed by the settle steps, as the project's generators start
     their episodes. ``seed`` is the seed the recording's env was reset with: it places
     LIBERO's fixtures as they were, which makes the replay exact. ``model_xml`` (a demo's
@@ -99,7 +101,8 @@ def replay_check(task_id: str, actions: np.ndarray, *, states: np.ndarray | None
         env.reset(seed=seed, options=options)
         nq = env.libero_env.sim.model.nq
         successes = np.zeros(len(actions), dtype=bool)
-        compared = states is not None and len(states) > 1
+        compared = (states is not None and len(states) > 1
+                    and bool(np.isfinite(states[1:]).all()))
         error = 0.0 if compared else float("nan")
         for t, action in enumerate(actions):
             *_, info = env.step(action)
