@@ -18,5 +18,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "small-batch": {"ppo": {"batch_size": 250}},
     "unet-decoder": {"policy": {"decoder": "unet"}},
     "mlp-decoder": {"policy": {"decoder": "mlp"}},
+    "resnet-encoder": {"policy": {"encoder": "resnet"}},  # cameras instead of object poses
 }
 DEFAULT_VARIANTS = ("default", "ddim-10-steps", "constant-lr", "few-envs", "small-batch")

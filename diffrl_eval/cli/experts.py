@@ -59,11 +59,6 @@ def expert_overrides(
             (policy if section == "policy" else ppo)[field] = value
         else:
             overrides[key] = value
-    if encoder == "resnet":
-        raise UserError(
-            "--encoder resnet needs camera observations, which expert training does not "
-            "record yet; valid choice for now: mlp"
-        )
     for name, value in (("sampler", sampler), ("denoising_steps", denoising_steps),
                         ("decoder", decoder), ("encoder", encoder)):
         if value is not None:

@@ -23,7 +23,13 @@ import torch
 from diffrl_eval.constants import ACTION_DIM, INIT_STATE_OPTION, OBS_EEF_POS, OBS_STATE
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import TaskSpec
-from generators.expert.observation import LOWDIM_KEYS, ObservationHistory
+from diffrl_eval.errors import UserError
+from generators.expert.observation import (
+    LOWDIM_KEYS,
+    ObservationHistory,
+    camera_env_options,
+    observation_keys,
+)
 
 
 def reset_options(init_state_index: int | None) -> dict[str, Any] | None:
@@ -81,9 +87,26 @@ class ChunkVectorEnv:
 
     @classmethod
     def make(cls, backend, task: TaskSpec, n_envs: int, n_obs_steps: int,
-             **env_options: Any) -> ChunkVectorEnv:
+             keys: tuple[str, ...] = LOWDIM_KEYS, **env_options: Any) -> ChunkVectorEnv:
         envs = [backend.make_env(task.task_id, **env_options) for _ in range(n_envs)]
-        return cls(envs, task, n_obs_steps)
+        return cls(envs, task, n_obs_steps, keys)
+
+    @classmethod
+    def for_policy(cls, backend, task: TaskSpec, n_envs: int, policy_config,
+                   **env_options: Any) -> ChunkVectorEnv:
+        """Envs that produce what a policy with ``policy_config`` reads (its observation
+        keys; cameras at its image size when it has a camera encoder)."""
+        options = camera_env_options(policy_config)
+        asked = env_options.get("image_size", options.get("image_size"))
+        if options and env_options.get("images") and asked != options["image_size"]:
+            raise UserError(
+                f"the policy reads {options['image_size']} px cameras but {asked} px images "
+                f"were asked for; record at {options['image_size']} px or train the expert "
+                f"at {asked} px (policy.image_size)"
+            )
+        options = {**env_options, **options}
+        return cls.make(backend, task, n_envs, policy_config.n_obs_steps,
+                        observation_keys(policy_config), **options)
 
     def __len__(self) -> int:
         return len(self.envs)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,7 +129,8 @@ def replay_start(episode: Episode) -> tuple[int | None, dict | None]:
 def replay_observations(
     backend: EnvBackend, episode: Episode, keys: tuple[str, ...] = LOWDIM_KEYS, *, env=None
 ) -> dict[str, np.ndarray]:
-    """The observations before each of ``episode``'s actions: key -> (T, D) float32.
+    """The observations before each of ``episode``'s actions: key -> (T, D) float32
+    ((T, H, W, 3) uint8 for a camera).
 
     The replay is checked against the recording (see the module docstring); an episode
     observed after each action (LIBERO's files) is compared with the replay's observations
@@ -145,7 +147,8 @@ def replay_observations(
         success = False
         for action in episode.actions:
             for key in keys:
-                seen[key].append(np.asarray(obs[key], dtype=np.float32))
+                value = np.asarray(obs[key])  # camera frames stay uint8
+                seen[key].append(value if value.dtype == np.uint8 else value.astype(np.float32))
             proprio.append(np.asarray(obs[OBS_STATE], dtype=np.float32))
             obs, _, _, _, info = env.step(action)
             success = success or bool(info.get("success"))
@@ -192,6 +195,7 @@ def demonstration_set(
     keys: tuple[str, ...] = LOWDIM_KEYS,
     *,
     drop_no_ops: bool = False,
+    env_options: dict[str, Any] | None = None,
 ) -> DemonstrationSet:
     """Every step of every successful episode as one (obs history, action chunk) sample.
 
@@ -199,7 +203,8 @@ def demonstration_set(
     With ``drop_no_ops`` the episode's no-op steps (the OpenVLA rule of
     :func:`diffrl_eval.metrics.no_op_mask`) are removed before windows and chunks are cut,
     as OpenVLA does for LIBERO's demonstrations: a pause carries no information about what
-    to do, and a deterministic policy that imitates it can wait forever.
+    to do, and a deterministic policy that imitates it can wait forever. ``env_options``
+    go to the replaying envs (``images``/``image_size`` for a camera policy's ``keys``).
     """
     kept = [episode for episode in episodes if episode.success]
     if not kept:
@@ -210,7 +215,7 @@ def demonstration_set(
     try:
         for episode in kept:
             if episode.task_id not in envs:
-                envs[episode.task_id] = backend.make_env(episode.task_id)
+                envs[episode.task_id] = backend.make_env(episode.task_id, **(env_options or {}))
             replayed = replay_observations(backend, episode, keys, env=envs[episode.task_id])
             keep = (~episode_no_op_mask(episode.actions) if drop_no_ops
                     else np.ones(len(episode.actions), dtype=bool))

@@ -52,9 +52,8 @@ def rollout_episodes(
     starts = list(init_state_indices)
     if not starts:
         return []
-    venv = ChunkVectorEnv.make(
-        backend, task, min(n_envs, len(starts)), policy.config.n_obs_steps,
-        **(env_options or {}),
+    venv = ChunkVectorEnv.for_policy(
+        backend, task, min(n_envs, len(starts)), policy.config, **(env_options or {})
     )
     generator = torch.Generator().manual_seed(seed)
     seeds = np.random.default_rng(seed).integers(2**31, size=len(starts))

@@ -31,7 +31,7 @@ from diffrl_eval.generator import Generator, GeneratorConfig
 from generators.expert.bc import BCConfig
 from generators.expert.demonstrations import check_demonstrations, dataset_fingerprint
 from generators.expert.evaluation import rollout_episodes
-from generators.expert.observation import LOWDIM_KEYS, state_policy_config
+from generators.expert.observation import LOWDIM_KEYS, expert_policy_config
 from generators.expert.run import ExpertRun
 from generators.policy.config import PolicyConfig
 from generators.ppo.config import PPOConfig
@@ -77,8 +77,8 @@ class ExpertConfig(GeneratorConfig):
             raise UserError(f"unknown policy option(s): {', '.join(unknown)}")
         # every other policy value is checked now, before any run directory is made; the
         # observation widths are placeholders (the real ones come from the task's env)
-        state_policy_config({key: np.zeros(1, dtype=np.float32) for key in LOWDIM_KEYS},
-                            **self.policy)
+        expert_policy_config({key: np.zeros(1, dtype=np.float32) for key in LOWDIM_KEYS},
+                             **self.policy)
         if self.max_attempts_factor < 1:
             raise UserError(f"max_attempts_factor must be >= 1; got {self.max_attempts_factor}")
 

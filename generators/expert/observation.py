@@ -1,8 +1,10 @@
-"""From environment observations to policy inputs (state-only policies).
+"""From environment observations to policy inputs.
 
-A state-only policy reads the proprioception ``state`` and the ``object_poses`` of the
-scene, over the last To control steps. At the start of an episode, where fewer than To
-observations exist, the first observation is repeated (the robot was at rest there).
+A state-only policy (``encoder="mlp"``) reads the proprioception ``state`` and the
+``object_poses`` of the scene; a camera-based one (``encoder="resnet"``) reads ``state``
+and the camera images, which its environments must then render. Either way the policy sees
+the last To control steps; at the start of an episode, where fewer than To observations
+exist, the first observation is repeated (the robot was at rest there).
 
 Shape legend: N environments, T steps of an episode, To observation steps, D a key's width.
 """
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from diffrl_eval.constants import OBS_OBJECT_POSES, OBS_STATE
+from diffrl_eval.constants import CAMERA_KEYS, OBS_OBJECT_POSES, OBS_STATE
 from generators.policy.config import PolicyConfig
 
 LOWDIM_KEYS = (OBS_STATE, OBS_OBJECT_POSES)
@@ -28,6 +30,29 @@ def state_policy_config(observation: dict[str, np.ndarray], **overrides: Any) ->
     """
     width = sum(int(np.asarray(observation[key]).shape[-1]) for key in LOWDIM_KEYS)
     return PolicyConfig(encoder="mlp", lowdim_keys=LOWDIM_KEYS, lowdim_dim=width, **overrides)
+
+
+def expert_policy_config(observation: dict[str, np.ndarray], **overrides: Any) -> PolicyConfig:
+    """The expert's :class:`PolicyConfig`: state-only unless ``overrides`` ask for
+    ``encoder="resnet"``, which reads ``state`` and the cameras (``image_keys``, default
+    both) at ``image_size``."""
+    if overrides.get("encoder", "mlp") == "resnet":
+        return PolicyConfig(**{"image_keys": CAMERA_KEYS, **overrides})
+    return state_policy_config(observation, **overrides)
+
+
+def observation_keys(config: PolicyConfig) -> tuple[str, ...]:
+    """The observation keys a policy with ``config`` reads."""
+    if config.encoder == "resnet":
+        return (OBS_STATE, *config.image_keys)
+    return tuple(config.lowdim_keys) or (OBS_STATE,)
+
+
+def camera_env_options(config: PolicyConfig) -> dict[str, Any]:
+    """``make_env`` options the policy's observations need (cameras on, at its size)."""
+    if config.encoder == "resnet":
+        return {"images": True, "image_size": config.image_size}
+    return {}
 
 
 def history_windows(sequence: np.ndarray, n_obs_steps: int) -> np.ndarray:
@@ -49,10 +74,12 @@ class ObservationHistory:
     def reset(self, env_index: int, obs: dict[str, np.ndarray]) -> None:
         """Start env ``env_index``'s history: ``obs`` fills all To slots."""
         for key in self.keys:
-            value = np.asarray(obs[key], dtype=np.float32)
+            value = np.asarray(obs[key])
             if key not in self._frames:
+                # camera frames stay uint8 (a quarter of the memory); the rest is float32
+                dtype = np.uint8 if value.dtype == np.uint8 else np.float32
                 self._frames[key] = np.zeros(
-                    (self.n_envs, self.n_obs_steps, value.shape[-1]), dtype=np.float32
+                    (self.n_envs, self.n_obs_steps, *value.shape), dtype=dtype
                 )
             self._frames[key][env_index] = value
 
@@ -64,7 +91,8 @@ class ObservationHistory:
             frames[-1] = obs[key]
 
     def tensors(self, indices: np.ndarray | None = None) -> dict[str, torch.Tensor]:
-        """Histories of the envs ``indices`` (all when None): key -> (n, To, D) float32."""
+        """Histories of the envs ``indices`` (all when None): key -> (n, To, D) float32,
+        or (n, To, H, W, 3) uint8 for a camera."""
         return {
             key: torch.from_numpy(
                 frames.copy() if indices is None else frames[np.asarray(indices)]

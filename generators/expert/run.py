@@ -37,7 +37,11 @@ from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from generators.expert.bc import train_bc
 from generators.expert.demonstrations import demonstration_episodes, demonstration_set
-from generators.expert.observation import state_policy_config
+from generators.expert.observation import (
+    camera_env_options,
+    expert_policy_config,
+    observation_keys,
+)
 from generators.expert.training import PPOTrainer
 from generators.policy.checkpoint import load_checkpoint, save_checkpoint
 from generators.policy.value import ValueNetwork
@@ -229,9 +233,11 @@ class ExpertRun:
             observation, _ = probe.reset(seed=self.seed)
         finally:
             probe.close()
-        policy_config = state_policy_config(observation, **settings.policy)
+        policy_config = expert_policy_config(observation, **settings.policy)
         demos = demonstration_set(self.backend, episodes, policy_config.n_obs_steps,
-                                  policy_config.horizon, drop_no_ops=settings.drop_no_ops)
+                                  policy_config.horizon, observation_keys(policy_config),
+                                  drop_no_ops=settings.drop_no_ops,
+                                  env_options=camera_env_options(policy_config))
         policy = self.policy_cls(policy_config)
         bc_dir = self.directory / BC_DIR
         if (bc_dir / BC_STATS_FILE).is_file():

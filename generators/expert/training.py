@@ -64,8 +64,8 @@ class PPOTrainer:
         self.generator = torch.Generator().manual_seed(seed)
         n_init = len(backend.init_states(task.task_id)) if use_init_states else None
         self.starts = EpisodeStarts(n_init, np.random.default_rng(seed))
-        self.venv = ChunkVectorEnv.make(
-            backend, task, config.n_envs, policy.config.n_obs_steps, **(env_options or {})
+        self.venv = ChunkVectorEnv.for_policy(
+            backend, task, config.n_envs, policy.config, **(env_options or {})
         )
         for env_index in range(len(self.venv)):
             self.starts.reset(self.venv, env_index)
