@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from diffrl_eval.constants import ACTION_DIM, CAMERA_KEYS, GRIPPER_ACTION_INDEX, STATE_DIM
-from diffrl_eval.errors import UserError
 from diffrl_eval.diffusion.noise_schedule import SAMPLERS
+from diffrl_eval.errors import UserError
 
 ENCODERS = ("resnet", "mlp")
 DECODERS = ("unet", "mlp")

@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from diffrl_eval.diffusion.noise_schedule import cosine_schedule, denoising_step_distribution
 from generators.policy.config import PolicyConfig
 from generators.policy.encoders import ObservationEncoder
 from generators.policy.mlp_decoder import MLPDecoder
-from diffrl_eval.diffusion.noise_schedule import cosine_schedule, denoising_step_distribution
 from generators.policy.normalizer import (
     RangeNormalizer,
     chunk_to_action,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from generators.policy.config import PolicyConfig
 from diffrl_eval.diffusion.step_embedding import StepEmbedding
+from generators.policy.config import PolicyConfig
 
 
 class ResidualMLPBlock(nn.Module):
