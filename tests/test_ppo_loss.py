@@ -136,3 +136,27 @@ def test_masked_elements_do_not_move_the_ratio():
     by_hand = torch.maximum(-step_advantages * ratio,
                             -step_advantages * ratio.clamp(0.8, 1.2)).mean()
     torch.testing.assert_close(first.policy_loss, by_hand)
+
+
+def test_denoising_clip_grows_from_the_base_at_the_noisiest_step_to_the_clip_at_the_last():
+    from generators.ppo.loss import denoising_clip
+
+    # K = 3, base 0.001, clip 0.01, rate 3: t = 0, 0.5, 1;
+    # (e^(3t) - 1) / (e^3 - 1) = 0, 3.481689 / 19.085537 = 0.182426, 1
+    clip = denoising_clip(3, 0.01, 0.001, 3.0)
+    assert clip.tolist() == pytest.approx([0.001, 0.001 + 0.009 * 0.182426, 0.01], abs=1e-7)
+    assert denoising_clip(3, 0.01, None, 3.0).tolist() == pytest.approx([0.01] * 3)
+    assert denoising_clip(1, 0.01, 0.001, 3.0).tolist() == pytest.approx([0.01])
+
+
+def test_a_per_step_clip_bounds_each_step_by_its_own_coefficient():
+    # B = 1, K = 2, Ta = Da = 1: both steps have log-ratio 0.1 (r = 1.105171), A = 1,
+    # gamma_denoise = 1. Clip 0.05 at step 0 and 0.2 at step 1:
+    # step 0: max(-1.105171, -1.05) = -1.05 (clipped); step 1: -1.105171 (inside)
+    new_log_prob = torch.full((1, 2, 1, 1), 0.1)
+    out = ppo_loss(new_log_prob, torch.zeros_like(new_log_prob), torch.tensor([1.0]),
+                   new_values=torch.zeros(1), returns=torch.zeros(1),
+                   entropy=torch.zeros(1, 2), clip_coef=torch.tensor([0.05, 0.2]),
+                   gamma_denoise=1.0, vf_coef=0.5, ent_coef=0.0)
+    assert out.policy_loss.item() == pytest.approx((-1.05 - 1.1051709) / 2, abs=1e-6)
+    assert out.clip_fraction.item() == pytest.approx(0.5)

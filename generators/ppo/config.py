@@ -27,6 +27,9 @@ class PPOConfig:
     gae_lambda: float = 0.95
     gamma_denoise: float = 0.99  # discount of the advantage along the denoising chain
     clip_coef: float = 0.01  # PPO ratio clip; small because each chain step is one decision
+    # clip at the noisiest denoising step, growing to clip_coef at the last (None: flat)
+    clip_coef_base: float | None = None
+    clip_coef_rate: float = 3.0  # how late in the chain the clip grows
     normalize_advantages: bool = True
     vf_coef: float = 0.5
     ent_coef: float = 0.0
@@ -53,6 +56,10 @@ class PPOConfig:
         for name in ("vf_coef", "ent_coef"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must be >= 0; got {getattr(self, name)!r}")
+        if self.clip_coef_base is not None and not 0 < self.clip_coef_base <= self.clip_coef:
+            raise UserError(f"clip_coef_base must be in (0, clip_coef]; got {self.clip_coef_base!r}")
+        if not self.clip_coef_rate > 0:
+            raise UserError(f"clip_coef_rate must be > 0; got {self.clip_coef_rate!r}")
         if self.target_kl is not None and not self.target_kl > 0:
             raise UserError(f"target_kl must be > 0 or None; got {self.target_kl!r}")
         if self.lr_schedule not in LR_SCHEDULES:

@@ -17,6 +17,7 @@ Da action dim.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +41,24 @@ def denoising_discount(steps: int, gamma_denoise: float) -> torch.Tensor:
     return gamma_denoise**exponents
 
 
+def denoising_clip(steps: int, clip_coef: float, clip_coef_base: float | None,
+                   rate: float) -> torch.Tensor:
+    """(K,) ratio clip per chain position, k = 0 (noisiest) .. K-1 (the action).
+
+    With ``clip_coef_base`` the clip grows from it at the noisiest step to ``clip_coef`` at
+    the last, along (e^(rate t) - 1) / (e^rate - 1) with t = k / (K - 1). The noisy steps
+    have wide Gaussians, so a loose ratio there still allows large shifts of their means,
+    and those shifts carry through the rest of the chain into the action; a tight clip
+    there keeps the chunk close to the cloned behaviour. Without a base every step gets
+    ``clip_coef``.
+    """
+    if clip_coef_base is None or steps == 1:
+        return torch.full((steps,), float(clip_coef))
+    t = torch.arange(steps, dtype=torch.float32) / (steps - 1)
+    ramp = torch.expm1(rate * t) / math.expm1(rate)
+    return clip_coef_base + (clip_coef - clip_coef_base) * ramp
+
+
 def ppo_loss(
     new_log_prob: torch.Tensor,
     old_log_prob: torch.Tensor,
@@ -48,7 +67,7 @@ def ppo_loss(
     returns: torch.Tensor,
     entropy: torch.Tensor,
     *,
-    clip_coef: float,
+    clip_coef: float | torch.Tensor,
     gamma_denoise: float,
     vf_coef: float,
     ent_coef: float,
@@ -63,6 +82,7 @@ def ppo_loss(
            + vf_coef * 0.5 * mean_b (V_b - R_b)^2 - ent_coef * mean entropy,
     with A_bk = A_b * gamma_denoise^(K-1-k).
 
+    ``clip_coef`` a float, or (K,) one per chain position (see :func:`denoising_clip`).
     ``element_mask`` (Ta, Da) bool, optional: the chunk elements that reach the
     environment (executed steps, dimensions that are not constants); the log-ratio is
     averaged over those only, so that elements with no effect on the return add no noise.
@@ -78,7 +98,8 @@ def ppo_loss(
     weights = denoising_discount(steps, gamma_denoise).to(advantages.device)
     step_advantages = advantages[:, None] * weights[None, :]  # (B, K)
     unclipped = -step_advantages * ratio
-    clipped = -step_advantages * ratio.clamp(1.0 - clip_coef, 1.0 + clip_coef)
+    clip = torch.as_tensor(clip_coef, dtype=ratio.dtype).expand(steps)[None, :]  # (1, K)
+    clipped = -step_advantages * torch.minimum(torch.maximum(ratio, 1.0 - clip), 1.0 + clip)
     policy_loss = torch.maximum(unclipped, clipped).mean()
     value_loss = 0.5 * (new_values - returns).pow(2).mean()
     mean_entropy = entropy.mean()
@@ -86,7 +107,7 @@ def ppo_loss(
     with torch.no_grad():
         # the low-variance estimator E[(r - 1) - log r] of KL(old || new)
         approx_kl = ((ratio - 1.0) - log_ratio).mean()
-        clip_fraction = ((ratio - 1.0).abs() > clip_coef).float().mean()
+        clip_fraction = ((ratio - 1.0).abs() > clip).float().mean()
     return PPOLossOutput(
         loss=loss,
         policy_loss=policy_loss.detach(),

@@ -21,7 +21,7 @@ from torch import nn
 
 from generators.policy.diffusion import Observation
 from generators.ppo.config import PPOConfig
-from generators.ppo.loss import ppo_loss
+from generators.ppo.loss import denoising_clip, ppo_loss
 
 ADVANTAGE_EPS = 1e-8  # keeps advantage normalization finite for a constant minibatch
 
@@ -67,6 +67,7 @@ def ppo_update(
     counts (decision, denoising step) samples.
     """
     steps = batch.old_log_prob.shape[1]
+    clip = denoising_clip(steps, config.clip_coef, config.clip_coef_base, config.clip_coef_rate)
     decisions = max(1, config.batch_size // steps)
     warmup = iteration < config.critic_warmup_iterations
     stats: dict[str, list[float]] = defaultdict(list)
@@ -94,7 +95,7 @@ def ppo_update(
                 value_network(mini.obs),
                 mini.returns,
                 entropy,
-                clip_coef=config.clip_coef,
+                clip_coef=clip,
                 gamma_denoise=config.gamma_denoise,
                 vf_coef=config.vf_coef,
                 ent_coef=config.ent_coef,
