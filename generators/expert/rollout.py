@@ -25,14 +25,22 @@ from generators.expert.chunk_env import ChunkVectorEnv
 
 class EpisodeStarts:
     """Where training episodes start: a fixed initial state drawn at random (or, with
-    ``n_init_states`` None, a placement the env samples), and a reset seed."""
+    ``n_init_states`` None, a placement the env samples), and a reset seed.
 
-    def __init__(self, n_init_states: int | None, rng: np.random.Generator) -> None:
+    ``indices`` restricts the draw to those fixed initial states (e.g. to train on the
+    states an expert fails from).
+    """
+
+    def __init__(self, n_init_states: int | None, rng: np.random.Generator,
+                 indices: list[int] | None = None) -> None:
         self.n_init_states = n_init_states
         self.rng = rng
+        self.indices = None if indices is None else [int(i) for i in indices]
 
     def next(self) -> tuple[int, int | None]:
         seed = int(self.rng.integers(2**31))
+        if self.indices is not None:
+            return seed, self.indices[int(self.rng.integers(len(self.indices)))]
         if self.n_init_states is None:
             return seed, None
         return seed, int(self.rng.integers(self.n_init_states))

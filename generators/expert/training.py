@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
+from diffrl_eval.errors import UserError
 from generators.expert.chunk_env import ChunkVectorEnv
 from generators.expert.rollout import EpisodeStarts, Rollout, collect_rollout
 from generators.ppo.config import PPOConfig
@@ -41,8 +42,9 @@ def flatten_rollout(rollout: Rollout, advantages: torch.Tensor, returns: torch.T
 class PPOTrainer:
     """PPO for ``policy`` (diffusion or Gaussian) on one task.
 
-    Training episodes start from the task's fixed initial states, drawn at random, or
-    from sampled placements when ``use_init_states`` is off.
+    Training episodes start from the task's fixed initial states (all of them, or those in
+    ``init_state_indices``), drawn at random, or from sampled placements when
+    ``use_init_states`` is off.
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class PPOTrainer:
         *,
         seed: int,
         use_init_states: bool = True,
+        init_state_indices: list[int] | None = None,
         env_options: dict[str, Any] | None = None,
     ) -> None:
         self.policy = policy
@@ -63,7 +66,12 @@ class PPOTrainer:
         self.iteration = 0
         self.generator = torch.Generator().manual_seed(seed)
         n_init = len(backend.init_states(task.task_id)) if use_init_states else None
-        self.starts = EpisodeStarts(n_init, np.random.default_rng(seed))
+        if init_state_indices is not None and not (
+            n_init and init_state_indices and all(0 <= i < n_init for i in init_state_indices)
+        ):
+            raise UserError(f"init_state_indices must be non-empty indices below {n_init}; "
+                            f"got {init_state_indices!r}")
+        self.starts = EpisodeStarts(n_init, np.random.default_rng(seed), init_state_indices)
         self.venv = ChunkVectorEnv.for_policy(
             backend, task, config.n_envs, policy.config, **(env_options or {})
         )

@@ -49,6 +49,11 @@ def main() -> None:
     parser.add_argument("--bc-steps", type=int, default=2000)
     parser.add_argument("--eval-every", type=int, default=5)
     parser.add_argument("--eval-states", type=int, default=50)
+    parser.add_argument("--train-states", default="",
+                        help="comma-separated fixed initial states to train and evaluate on "
+                             "(default: all; evaluation then uses --eval-states)")
+    parser.add_argument("--eval-repeats", type=int, default=1,
+                        help="episodes per evaluated initial state (different initial noise)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--policy", nargs="*", default=[], help="PolicyConfig key=json")
     parser.add_argument("--ppo", nargs="*", default=[], help="PPOConfig key=json")
@@ -61,7 +66,8 @@ def main() -> None:
     backend = TabletopBackend()
     tasks = ([backend.task(t) for t in args.tasks.split(",")] if args.tasks
              else backend.tasks(args.suite))
-    states = list(range(args.eval_states))
+    chosen = [int(i) for i in args.train_states.split(",")] if args.train_states else None
+    states = (chosen or list(range(args.eval_states))) * args.eval_repeats
     rows = []
 
     def log(row):
@@ -89,7 +95,8 @@ def main() -> None:
         value = ValueNetwork(config)
         value.fit_normalizers(demos.obs)
         ppo = PPOConfig(**parse_overrides(args.ppo))
-        trainer = PPOTrainer(policy, value, backend, task, ppo, seed=args.seed)
+        trainer = PPOTrainer(policy, value, backend, task, ppo, seed=args.seed,
+                             init_state_indices=chosen)
         env_steps = 0
         try:
             while trainer.iteration < ppo.n_iterations:
