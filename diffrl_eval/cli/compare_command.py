@@ -8,12 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from diffrl_eval.cli.data import (
-    check_compare_sources,
-    executor_option,
-    ray_address_option,
-    workers_option,
-)
+from diffrl_eval.cli.data import executor_option, ray_address_option, workers_option
 from diffrl_eval.constants import ACTION_DIM
 from diffrl_eval.errors import UserError, unknown_choice
 
@@ -29,6 +24,7 @@ def compare(
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated VLA training seeds."),
     out: Path = typer.Option(Path("runs/compare"), "--out", "-o", help="Run directory (created; reruns resume it)."),
     hparams: Path = typer.Option(None, "--hparams", help="VLA hparams JSON (default: the preset's)."),
+    demos_from: Path = typer.Option(None, "--demos-from", help="A human dataset (written by 'import' or 'generate --source human'): the human source's episodes of each task, and what the RL experts clone; needed on libero."),
     executor: str = executor_option(),
     ray_address: str = ray_address_option(),
     workers: int = workers_option(),
@@ -39,13 +35,17 @@ def compare(
 
     Every stage is keyed by a hash of its settings and inputs: rerunning the same command
     skips finished stages, so an interrupted run continues where it stopped.
+
+    With --demos-from the human source's data are not generated: each task's first
+    episodes (the preset's count) are taken from that dataset, and the RL experts clone it.
+    On libero, whose human demonstrations are LIBERO's HDF5 files, it is required.
     """
     from diffrl_eval.compare import execute, plan_compare
     from diffrl_eval.compare.pipeline import estimate_cost
     from diffrl_eval.executor import make_executor
 
     runner = make_executor(executor, address=ray_address, workers=workers)
-    run = plan_compare(sources, backend, preset, seeds, out, hparams)
+    run = plan_compare(sources, backend, preset, seeds, out, hparams, demos_from)
     run.executor = runner
     run_tasks = [t for tasks in run.data_suites().values() for t in tasks]
     if variance_task is not None and variance_task not in run_tasks:
@@ -56,6 +56,8 @@ def compare(
     run.variance_task, run.variance_dimension = variance_task, variance_dimension
     console.print(f"compare: preset {run.preset.name}, sources {', '.join(run.sources)}, "
                   f"{run.n_stages()} stages, run directory {run.out}")
+    if run.demos_from is not None:
+        console.print(f"human demonstrations from {run.demos_from} (not generated)")
     cost = estimate_cost(run)
     console.print(
         f"estimated cost from scratch (upper bound): {cost['env_steps']:,.0f} env steps, "
@@ -63,7 +65,7 @@ def compare(
         f"2-core machine at {cost['env_steps_per_second']:,.0f} env steps/s; finished "
         "stages are reused"
     )
-    check_compare_sources(run.backend, run.sources)
+    run.check_demonstrations()
     with runner:
         summary = execute(run)
     table = Table(title="VLA success (see the report for intervals)")

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from diffrl_eval import registry
 from diffrl_eval.atomic import check_new_file, write_text_atomic
-from diffrl_eval.envs.base import EnvBackend, get_backend
+from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 
 console = Console()
@@ -37,23 +37,6 @@ def cloning_sources() -> list[str]:
     """The generators that clone human demonstrations (the RL experts)."""
     return [name for name in registry.generators.names()
             if hasattr(registry.generators.load(name), "check_demonstrations")]
-
-
-def check_compare_sources(backend: EnvBackend, sources: list[str]) -> None:
-    """Refuse a comparison that would generate human demonstrations, or clone them, on a
-    backend whose human demonstrations exist only as recordings."""
-    hint = backend.human_demonstrations_hint
-    if hint is None:
-        return
-    cloning = cloning_sources()
-    for source in sources:
-        if source == HUMAN_SOURCE or source in cloning:
-            raise UserError(
-                f"compare generates every source's data, but on backend {backend.name!r} "
-                f"source {source!r} needs human demonstrations, which it does not generate: "
-                f"{hint}, then run 'generate --demos-from OUT', 'vla train' and 'vla eval' "
-                "step by step"
-            )
 
 
 def nest_options(options: dict[str, object]) -> dict[str, object]:

@@ -8,34 +8,44 @@ states and zero-shot on the OOD suites, including a Human+RL mixture. Then write
 
 Every stage is keyed by a hash of its configuration and inputs (:mod:`.stages`), so a
 rerun skips what is done and an interruption loses at most the stage in progress.
+
+Given a human dataset (``demos_from``, :mod:`.demonstrations`), the human source's data
+are taken from it instead of generated, and the RL sources clone it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from diffrl_eval import __version__, registry
 from diffrl_eval.atomic import write_bytes_atomic, write_text_atomic
+from diffrl_eval.compare import demonstrations
 from diffrl_eval.compare.presets import Preset, get_preset, preset_tasks
 from diffrl_eval.compare.stages import StageStore, digest
+from diffrl_eval.dataset.demonstrations import load_demonstrations
 from diffrl_eval.envs.base import EnvBackend, get_backend
 from diffrl_eval.errors import UserError, unknown_choice
 from diffrl_eval.executor import Executor, TasksFailedError
 from diffrl_eval.progress import progress_bar
 
+if TYPE_CHECKING:
+    from diffrl_eval.dataset import Dataset
+
 RESULTS_DIR = "results"
 REPORT_FILE = "report.html"
 RUN_FILE = "run.json"
-HUMAN = "human"
+HUMAN = demonstrations.HUMAN
 MIX_PARTNER = "diffusion-ppo"  # the paper's Human+RL row mixes human with its RL data
 DATA_SEED = 0
 EVAL_SEED = 0
@@ -68,6 +78,9 @@ class CompareRun:
     # (None: the report's default, the first task every source has a curve for)
     variance_task: str | None = None
     variance_dimension: int = 1
+    # a human dataset: the human source's episodes, and what the RL sources clone (None:
+    # the human generator makes them, where the backend can)
+    demos_from: Path | None = None
     store: StageStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -100,6 +113,51 @@ class CompareRun:
             mixes.append(sorted([HUMAN, MIX_PARTNER]))
         return mixes
 
+    # --- the human demonstrations ---------------------------------------------------------
+    def cloning_sources(self) -> list[str]:
+        """The run's sources that clone human demonstrations (configs with ``demos_from``)."""
+        return [source for source in self.sources
+                if "demos_from" in {f.name for f in dataclasses.fields(
+                    registry.generators.load(source).config_cls)}]
+
+    @cached_property
+    def demonstrations(self) -> Dataset:
+        """The ``demos_from`` dataset, loaded once and checked to be human data of the
+        backend."""
+        assert self.demos_from is not None
+        return load_demonstrations(self.demos_from, self.backend.name)
+
+    def check_demonstrations(self) -> None:
+        """Refuse, before any work, a run whose human demonstrations cannot be had: none
+        given where the backend cannot generate them, or a ``demos_from`` dataset that is
+        not human data of the backend or lacks episodes of a task the run generates."""
+        users = [s for s in self.sources if s == HUMAN or s in self.cloning_sources()]
+        if self.demos_from is None:
+            hint = self.backend.human_demonstrations_hint
+            if hint is not None and users:
+                raise UserError(
+                    f"compare generates every source's data, but on backend "
+                    f"{self.backend.name!r} source {users[0]!r} needs human demonstrations, "
+                    f"which it does not generate: {hint}, then pass "
+                    f"{demonstrations.DEMOS_FROM_FLAG} OUT to compare"
+                )
+            return
+        needed = {source: int(self.generator_config(source).n_demonstrations)
+                  for source in self.cloning_sources()}
+        demonstrations.check_coverage(
+            self.demonstrations, [t for ts in self.data_suites().values() for t in ts],
+            self.preset.episodes_per_task if HUMAN in self.sources else None, needed)
+
+    def generator_options(self, source: str) -> dict[str, Any]:
+        """The preset's options of ``source``, with ``demos_from`` for a cloning source."""
+        options = self.preset.options_for(source)
+        if self.demos_from is not None and source in self.cloning_sources():
+            options["demos_from"] = str(Path(self.demos_from).absolute())
+        return options
+
+    def generator_config(self, source: str) -> Any:
+        return registry.generators.load(source).make_config(self.generator_options(source))
+
     def n_stages(self) -> int:
         n_data = len(self.sources) * len(self.data_suites())
         n_id = len(self.sources) * len(self.in_distribution) * len(self.seeds)
@@ -108,10 +166,15 @@ class CompareRun:
 
     # --- stages -----------------------------------------------------------------------------
     def dataset_stage(self, source: str, suite: str, tasks: list[str]) -> dict[str, Any]:
-        options = self.preset.options_for(source)
+        if source == HUMAN and self.demos_from is not None:
+            return self._recorded_dataset_stage(suite, tasks)
+        options = self.generator_options(source)
+        key_options = dict(options)
+        if "demos_from" in options:  # by content, not path: moved data is the same data
+            key_options["demos_from"] = self.demonstrations.content_hash
         key = {"source": source, "backend": self.backend.name, "suite": suite, "tasks": tasks,
                "episodes": self.preset.episodes_per_task, "seed": DATA_SEED,
-               "options": options, "version": __version__}
+               "options": key_options, "version": __version__}
 
         def produce(directory: Path) -> dict[str, Any]:
             from diffrl_eval.generation import generate_dataset
@@ -131,16 +194,28 @@ class CompareRun:
                     raise _NotRecorded(exc) from exc
                 raise
             seconds = time.perf_counter() - started
-            from diffrl_eval.dataset import load_dataset
-
-            dataset = load_dataset(path)
             expert_steps, expert_seconds = _expert_cost(generator, specs)
-            return {"content_hash": dataset.content_hash,
-                    "episodes": int(dataset.manifest["n_episodes"]),
-                    "env_steps": int(dataset.frames_df.height),
-                    "wall_seconds": round(seconds, 3),
-                    "expert_env_steps": expert_steps, "expert_seconds": expert_seconds}
+            return _dataset_result(path, seconds, expert_steps, expert_seconds)
 
+        return self._stored_dataset(source, suite, key, produce)
+
+    def _recorded_dataset_stage(self, suite: str, tasks: list[str]) -> dict[str, Any]:
+        """The human source's dataset of ``suite``: its tasks' episodes of ``demos_from``."""
+        key = {"source": HUMAN, "backend": self.backend.name, "suite": suite, "tasks": tasks,
+               "episodes": self.preset.episodes_per_task,
+               "demos_from": self.demonstrations.content_hash, "version": __version__}
+
+        def produce(directory: Path) -> dict[str, Any]:
+            started = time.perf_counter()
+            path = demonstrations.write_selection(
+                self.demonstrations, tasks, self.preset.episodes_per_task,
+                directory / "dataset", suite)
+            return _dataset_result(path, time.perf_counter() - started, None, None)
+
+        return self._stored_dataset(HUMAN, suite, key, produce)
+
+    def _stored_dataset(self, source: str, suite: str, key: dict[str, Any],
+                        produce: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
         try:
             directory, record = self.store.run("dataset", key, produce,
                                                expected_errors=(UserError,))
@@ -212,17 +287,22 @@ VLA_STEP_SECONDS = 0.05
 
 def estimate_cost(run: CompareRun) -> dict[str, float]:
     """Environment steps, gradient steps and hours the plan takes from scratch (upper
-    bound: every episode runs to its step limit)."""
+    bound: every episode runs to its step limit). Human data taken from ``demos_from``
+    cost no env steps; an expert's demonstrations do (generated, or replayed to recover
+    the object poses)."""
     limits = {t.task_id: t.max_steps for t in run.backend.tasks()}
     env_steps = grad_steps = 0.0
     for source in run.sources:
         options = run.preset.options_for(source)
         ppo = options.get("ppo", {})
+        recorded = source == HUMAN and run.demos_from is not None
         for tasks in run.data_suites().values():
             for task in tasks:
-                env_steps += run.preset.episodes_per_task * limits[task]
+                if not recorded:
+                    env_steps += run.preset.episodes_per_task * limits[task]
                 if "bc_gradient_steps" in options:
                     grad_steps += options["bc_gradient_steps"]
+                    env_steps += options.get("n_demonstrations", 0) * limits[task]
                     env_steps += (ppo.get("n_iterations", 0) * ppo.get("n_envs", 0)
                                   * ppo.get("n_steps", 0) * 8)
     trainings = (len(run.sources) * len(run.in_distribution) + len(run.training_mixes()))
@@ -236,6 +316,20 @@ def estimate_cost(run: CompareRun) -> dict[str, float]:
     seconds = env_steps / rate + grad_steps * BC_STEP_SECONDS + grad_steps_vla * VLA_STEP_SECONDS
     return {"env_steps": env_steps, "gradient_steps": grad_steps + grad_steps_vla,
             "hours": seconds / 3600.0, "env_steps_per_second": rate}
+
+
+def _dataset_result(path: Path, seconds: float, expert_steps: int | None,
+                    expert_seconds: float | None) -> dict[str, Any]:
+    """A dataset stage's result: what the dataset is and what producing it cost (its
+    env steps: its frames, generated or recorded)."""
+    from diffrl_eval.dataset import load_dataset
+
+    dataset = load_dataset(path)
+    return {"content_hash": dataset.content_hash,
+            "episodes": int(dataset.manifest["n_episodes"]),
+            "env_steps": int(dataset.frames_df.height),
+            "wall_seconds": round(seconds, 3),
+            "expert_env_steps": expert_steps, "expert_seconds": expert_seconds}
 
 
 def _expert_cost(generator: Any, tasks: Sequence[Any]) -> tuple[int | None, float | None]:
@@ -278,8 +372,10 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def plan_compare(sources: str, backend: str, preset: str, seeds: str, out: Path,
-                 hparams_file: Path | None = None) -> CompareRun:
-    """Validate every input before any work starts."""
+                 hparams_file: Path | None = None, demos_from: Path | None = None
+                 ) -> CompareRun:
+    """Validate the inputs before any work starts (the human demonstrations apart: see
+    :meth:`CompareRun.check_demonstrations`)."""
     from vla.hparams import default_hparams, load_hparams
 
     source_list = parse_sources(sources)
@@ -299,7 +395,8 @@ def plan_compare(sources: str, backend: str, preset: str, seeds: str, out: Path,
             previous = {}
         if previous.get("kind") != RUN_KIND:
             raise UserError(f"{out} holds something other than a compare run")
-    return CompareRun(source_list, env_backend, chosen, seed_list, out, hparams)
+    return CompareRun(source_list, env_backend, chosen, seed_list, out, hparams,
+                      demos_from=None if demos_from is None else Path(demos_from).absolute())
 
 
 RUN_KIND = "diffrl-eval/compare-run"
@@ -309,6 +406,7 @@ def execute(run: CompareRun, *, show_progress: bool = True) -> dict[str, Any]:
     """Run (or finish) every stage, then write results and the report."""
     from vla.hparams import hparams_hash
 
+    run.check_demonstrations()
     started = time.perf_counter()
     datasets: dict[tuple[str, str], dict[str, Any]] = {}
     metrics: list[dict[str, Any]] = []
@@ -478,6 +576,10 @@ def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
         "hparams hash": hparams_digest, "results hash": digest_value,
         "diffrl-eval": __version__, "python": platform.python_version(),
     }
+    demos = None
+    if run.demos_from is not None:
+        demos = {"path": str(run.demos_from), "content_hash": run.demonstrations.content_hash}
+        metadata["human demonstrations"] = f"{demos['path']} ({demos['content_hash']})"
     if failures:
         metadata["failed stages"] = "; ".join(f"{f['stage']}: {f['error']}" for f in failures)
     build_report = registry.report_builders.load("html")
@@ -498,7 +600,7 @@ def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
         "kind": RUN_KIND, "schema_version": 1, "preset": run.preset.name,
         "backend": run.backend.name, "sources": run.sources, "seeds": run.seeds,
         "hparams_hash": hparams_digest, "results_hash": digest_value,
-        "failures": failures, "report": REPORT_FILE,
+        "demos_from": demos, "failures": failures, "report": REPORT_FILE,
         "stages_run": len(run.store.ran), "stages_reused": len(run.store.reused),
     }
     write_text_atomic(run.out / RUN_FILE, json.dumps(summary, indent=2), overwrite=True)

@@ -34,7 +34,11 @@ import torch
 from diffrl_eval import constants as C
 from diffrl_eval import registry
 from diffrl_eval.constants import OBS_STATE, RECORDED_START_OPTION
-from diffrl_eval.dataset import Dataset, load_dataset
+from diffrl_eval.dataset.demonstrations import (
+    DEMONSTRATION_SOURCE,  # the generator, and the dataset source, experts clone
+    DEMOS_FROM_FLAG,
+    load_demonstrations,
+)
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.dataset.format import MANIFEST_NAME
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
@@ -66,8 +70,6 @@ RECORDED_START_TOLERANCE = 0.02
 # The fixtures' placement is not recorded, so any seed places them as well as another;
 # a fixed one makes the replay, and so the experts, deterministic.
 RECORDED_START_SEED = 0
-DEMONSTRATION_SOURCE = "human"  # the generator, and the dataset source, experts clone
-DEMOS_FROM_FLAG = "--demos-from"
 
 
 @dataclass
@@ -242,23 +244,6 @@ def missing_demonstrations_error(backend: EnvBackend) -> UserError:
     )
 
 
-def demonstrations_dataset(path: str | Path, backend: EnvBackend) -> Dataset:
-    """The dataset at ``path``, checked to hold human demonstrations on ``backend``."""
-    dataset = load_dataset(path)
-    if dataset.source != DEMONSTRATION_SOURCE:
-        raise UserError(
-            f"{DEMOS_FROM_FLAG} {path}: a {dataset.source!r} dataset; experts clone human "
-            f"demonstrations (a dataset written by 'import' or 'generate --source "
-            f"{DEMONSTRATION_SOURCE}')"
-        )
-    if dataset.backend != backend.name:
-        raise UserError(
-            f"{DEMOS_FROM_FLAG} {path}: recorded on backend {dataset.backend!r}, the experts "
-            f"train on {backend.name!r}; give a dataset of {backend.name!r}"
-        )
-    return dataset
-
-
 def dataset_fingerprint(path: str | Path) -> str:
     """What identifies a dataset's content, wherever it lies: its manifest's frame hash."""
     if not Path(path).is_dir():
@@ -281,7 +266,8 @@ def recorded_demonstrations(
     task, one with fewer successful episodes of it, actions of another width than the envs
     take, or an episode that records no start to replay it from.
     """
-    dataset = demonstrations_dataset(path, backend)  # refuses actions not 7-D (the format's)
+    # refuses another source or backend, and actions not 7-D (the format's)
+    dataset = load_demonstrations(path, backend.name)
     frames = dataset.frames_df
     rows = frames.filter(frames[C.COL_TASK] == task.task_id)
     if rows.height == 0:
