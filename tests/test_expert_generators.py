@@ -76,3 +76,18 @@ def test_unknown_ppo_or_policy_options_are_one_line_errors():
         DiffusionPPOGenerator.make_config({"ppo": {"n_env": 3}})
     with pytest.raises(UserError, match="unknown policy option"):
         DiffusionPPOGenerator.make_config({"policy": {"horizn": 3}})
+
+
+def test_a_run_shorter_than_the_recipe_warm_up_falls_back_to_the_default_warm_up():
+    from generators.diffusion_ppo import DiffusionPPOGenerator
+    from generators.ppo.config import PPOConfig
+
+    recipe_warmup = DiffusionPPOGenerator.recipe["ppo"]["critic_warmup_iterations"]
+    assert recipe_warmup > PPOConfig.critic_warmup_iterations
+    short = DiffusionPPOGenerator.make_config({"ppo": {"n_iterations": recipe_warmup}})
+    assert short.ppo_config().critic_warmup_iterations == PPOConfig.critic_warmup_iterations
+    long = DiffusionPPOGenerator.make_config({"ppo": {"n_iterations": recipe_warmup + 1}})
+    assert long.ppo_config().critic_warmup_iterations == recipe_warmup
+    asked = DiffusionPPOGenerator.make_config(
+        {"ppo": {"n_iterations": recipe_warmup, "critic_warmup_iterations": 1}})
+    assert asked.ppo_config().critic_warmup_iterations == 1

@@ -93,11 +93,19 @@ def select_tasks(backend: EnvBackend, suite: str | None, tasks: list[str] | None
 def check_iterations(generator_cls: Any, overrides: dict[str, Any], iterations: int | None
                      ) -> None:
     """``--iterations`` must leave PPO at least one iteration after the critic's warm-up
-    (a count below 1 is refused by the PPO settings themselves)."""
+    (a count below 1 is refused by the PPO settings themselves). A head's recipe warm-up
+    longer than the run gives way to PPOConfig's default when that fits (see
+    ``ExpertGenerator.make_config``); otherwise the error names the flag."""
     if iterations is None or iterations < 1:
         return
-    ppo = {**getattr(generator_cls, "recipe", {}).get("ppo", {}), **overrides.get("ppo", {})}
+    user_ppo = overrides.get("ppo", {})
+    ppo = {**getattr(generator_cls, "recipe", {}).get("ppo", {}), **user_ppo}
     warmup = int(ppo.get("critic_warmup_iterations", PPOConfig.critic_warmup_iterations))
+    default = PPOConfig.critic_warmup_iterations
+    if "critic_warmup_iterations" not in user_ppo:
+        if default < iterations <= warmup:
+            warmup = default  # what the generator's make_config falls back to
+        warmup = min(warmup, default) if iterations <= warmup else warmup
     if iterations <= warmup:
         raise UserError(
             f"--iterations must be greater than the {warmup} critic warm-up iterations "

@@ -132,6 +132,14 @@ class ExpertGenerator(Generator):
                 merged[key] = {**merged.get(key, {}), **value}
             else:
                 merged[key] = value
+        # a run shorter than the recipe's critic warm-up (asked for by n_iterations alone)
+        # falls back to the default warm-up when that leaves PPO an iteration to learn in
+        asked = (overrides or {}).get("ppo", {})
+        ppo = merged.get("ppo", {})
+        default = PPOConfig.critic_warmup_iterations
+        if ("n_iterations" in asked and "critic_warmup_iterations" not in asked
+                and default < int(ppo["n_iterations"]) <= int(ppo.get("critic_warmup_iterations", 0))):
+            ppo["critic_warmup_iterations"] = default
         return super().make_config(merged)
 
     def __init__(self, backend: EnvBackend, config: GeneratorConfig | None = None,
