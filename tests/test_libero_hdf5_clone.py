@@ -24,6 +24,7 @@ from test_libero_hdf5 import drawer_push
 from diffrl_eval import constants as C
 from diffrl_eval.cli import main
 from diffrl_eval.dataset import Episode, load_dataset
+from diffrl_eval.dataset.replay import RECORDED_START_TOLERANCE
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.envs.libero import INIT_STATE_OPTION, SETTLE_STEPS_OPTION, runtime
 from diffrl_eval.errors import DatasetError
@@ -245,3 +246,41 @@ def test_a_file_whose_states_do_not_match_its_actions_is_refused_in_one_line(
     assert len(text.strip().splitlines()) == 1, text
     assert "from its recorded simulator state does not reproduce its recorded states" in text, text
     assert not (out / TASK / "expert.json").exists()
+
+
+# --- the VLA learns from the same replay -------------------------------------------------
+def test_vla_samples_of_imported_demos_are_the_replays_observations_before_each_action(
+        env, imported, demos):
+    from diffrl_eval.dataset.replay import replay_observations
+    from vla.demonstrations import demonstration_samples
+    from vla.observation import OBJECT_MASK, ObservationLayout
+
+    n_objects = len(env.object_names)
+    samples = demonstration_samples([load_dataset(imported)], get_backend("libero"),
+                                    ObservationLayout("state", max(8, n_objects)), horizon=4)
+    assert samples.n_episodes == len(demos)
+    n = len(demos[0]["actions"])
+    replayed = replay_observations(get_backend("libero"), as_episode(demos[0]), env=env)
+    # the state before action t (the replay's), not the recorded one after it
+    np.testing.assert_allclose(samples.inputs[C.OBS_STATE][:n], replayed[C.OBS_STATE],
+                               rtol=0, atol=1e-6)
+    assert np.abs(samples.inputs[C.OBS_STATE][1:n] - demos[0]["proprio"][:-1]).max() \
+        <= RECORDED_START_TOLERANCE
+    assert samples.inputs[OBJECT_MASK][:n].sum(axis=1).tolist() == [n_objects] * n
+
+
+def test_vla_train_in_state_mode_learns_from_imported_libero_demonstrations(
+        env, imported, tmp_path, capsys):
+    hparams = tmp_path / "hparams.json"
+    hparams.write_text(json.dumps({
+        "preset": "quick", "observation": "state", "max_objects": max(8, len(env.object_names)),
+        "hidden_dim": 32, "trunk_blocks": 1, "train_steps": 3, "warmup_steps": 1,
+        "batch_size": 16, "chunk_size": 4, "executed_steps": 4}))
+    out = tmp_path / "vla"
+    code, text = run_cli(["vla", "train", "--data", imported, "--out", out,
+                          "--hparams", hparams], capsys)
+    assert code == 0, text
+    info = json.loads((out / "checkpoint.json").read_text())
+    assert info["hparams"]["observation"] == "state"
+    assert info["backend"] == "libero"
+    assert (out / "model.safetensors").is_file()

@@ -4,9 +4,12 @@ Every step of every kept episode (successful ones, by default) becomes one sampl
 observation before the step, the episode's instruction, and the action chunk starting at
 the step. The recorded frames hold proprioception but not object poses, so in state mode
 the observations are recovered by replaying each episode's actions from its recorded
-start in its own environment (the tabletop envs are deterministic); a replay whose
-proprioception differs from the recording is refused. In image mode the recorded camera
-frames are used, resized once here to the size the model reads.
+start (seed and fixed initial state, or the first simulator state of an imported LIBERO
+demonstration) in its own environment, the replay the RL experts read too
+(:mod:`diffrl_eval.dataset.replay`); a replay whose proprioception differs from the
+recording is refused. Recordings observed after each action (LIBERO's files) take their
+proprioception from the replay as well, which observes before each action. In image mode
+the recorded camera frames are used, resized once here to the size the model reads.
 
 Shape legend: T steps of an episode, N samples, Ta action horizon, Da action dim,
 M object slots, S image size.
@@ -23,15 +26,13 @@ import torch
 from torch.nn import functional as F
 
 from diffrl_eval import constants as C
-from diffrl_eval.dataset import Dataset
+from diffrl_eval.dataset import Dataset, Episode
+from diffrl_eval.dataset.replay import replay_observations
 from diffrl_eval.envs.base import EnvBackend
 from diffrl_eval.errors import DatasetError, UserError
 from diffrl_eval.metrics.no_op import no_op_mask
 from vla.observation import OBJECT_MASK, OBJECTS, ObservationLayout, object_slots
 
-# float32 observations of a bit-exact replay match exactly; the slack only absorbs
-# platform differences in the last bits of the physics
-REPLAY_TOLERANCE = 1e-4
 KEPT = "_kept"
 
 
@@ -67,14 +68,16 @@ def action_chunks(actions: np.ndarray, horizon: int) -> np.ndarray:
 class _RecordedEpisode:
     dataset: Dataset
     episode_index: int
-    task_id: str
-    instruction: str
-    states: np.ndarray  # (T, 8)
-    eef_pos: np.ndarray  # (T, 3)
-    actions: np.ndarray  # (T, Da)
+    recording: Episode  # its frames and where it started
     kept: np.ndarray  # (T,) bool: the steps that become samples
-    seed: int | None
-    init_state_index: int | None
+
+    @property
+    def task_id(self) -> str:
+        return self.recording.task_id
+
+    @property
+    def instruction(self) -> str:
+        return self.recording.instruction
 
 
 def _episodes(dataset: Dataset, successful_only: bool,
@@ -91,50 +94,44 @@ def _episodes(dataset: Dataset, successful_only: bool,
         if not rows[KEPT].any():
             continue  # nothing but no-ops: no sample to learn from
         index = int(index)
-        episodes.append(_RecordedEpisode(
-            dataset=dataset,
-            episode_index=index,
+        recording = Episode(
             task_id=rows[C.COL_TASK][0],
             instruction=rows[C.COL_INSTRUCTION][0],
-            states=rows[C.COL_STATE].to_numpy().astype(np.float32),
-            eef_pos=rows[C.COL_EEF_POS].to_numpy().astype(np.float32),
-            actions=rows[C.COL_ACTION].to_numpy().astype(np.float32),
-            kept=rows[KEPT].to_numpy(),
+            states=rows[C.COL_STATE].to_numpy(),
+            eef_pos=rows[C.COL_EEF_POS].to_numpy(),
+            actions=rows[C.COL_ACTION].to_numpy(),
+            rewards=rows[C.COL_REWARD].to_numpy(),
+            successes=rows[C.COL_SUCCESS].to_numpy(),
             seed=seeds[index] if index < len(seeds) else None,
             init_state_index=starts[index] if index < len(starts) else None,
-        ))
+            init_sim_state=dataset.init_sim_state(index),
+            obs_after_action=dataset.obs_after_action(index),
+        )
+        episodes.append(_RecordedEpisode(dataset, index, recording, rows[KEPT].to_numpy()))
     return episodes
 
 
-def _replayed_object_poses(
+def _replayed_state_observations(
     backend: EnvBackend, episode: _RecordedEpisode, envs: dict[str, object]
-) -> np.ndarray:
-    """Object poses before each of the episode's actions, (T, 7 n_objects)."""
-    from diffrl_eval.constants import INIT_STATE_OPTION
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the model sees before each of the episode's actions: proprioception (T, 8),
+    gripper position (T, 3) and object poses (T, 7 n_objects).
 
-    if episode.seed is None and episode.init_state_index is None:
-        raise DatasetError(
-            f"{episode.dataset.path}: episode {episode.episode_index} records neither its seed "
-            "nor its initial state, so its object poses cannot be recovered by replay"
-        )
-    env = envs.get(episode.task_id)
+    The object poses come from the replay; the proprioception from the recording when it
+    was observed before each action (the replay reproduces it), else from the replay."""
+    recording = episode.recording
+    env = envs.get(recording.task_id)
     if env is None:
-        env = envs[episode.task_id] = backend.make_env(episode.task_id)
-    options = (None if episode.init_state_index is None
-               else {INIT_STATE_OPTION: int(episode.init_state_index)})
-    obs, _ = env.reset(seed=episode.seed, options=options)
-    states, poses = [], []
-    for action in episode.actions:
-        states.append(np.asarray(obs[C.OBS_STATE], dtype=np.float32))
-        poses.append(np.asarray(obs[C.OBS_OBJECT_POSES], dtype=np.float32))
-        obs, *_ = env.step(action)
-    if not np.allclose(np.stack(states), episode.states, atol=REPLAY_TOLERANCE):
+        env = envs[recording.task_id] = backend.make_env(recording.task_id)
+    keys = (C.OBS_STATE, C.OBS_EEF_POS, C.OBS_OBJECT_POSES)
+    try:
+        replayed = replay_observations(backend, recording, keys, env=env)
+    except DatasetError as exc:
         raise DatasetError(
-            f"{episode.dataset.path}: replaying episode {episode.episode_index} "
-            f"({episode.task_id}) does not reproduce its recorded states; it was not recorded "
-            "in this environment (train on images, or regenerate the data)"
-        )
-    return np.stack(poses)
+            f"{episode.dataset.path}: episode {episode.episode_index}: {exc}") from None
+    if recording.obs_after_action:
+        return replayed[C.OBS_STATE], replayed[C.OBS_EEF_POS], replayed[C.OBS_OBJECT_POSES]
+    return recording.states, recording.eef_pos, replayed[C.OBS_OBJECT_POSES]
 
 
 def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
@@ -176,20 +173,20 @@ def demonstration_samples(
     chunks, instruction_index = [], []
     try:
         for episode in episodes:
-            kept = episode.kept
-            inputs[C.OBS_STATE].append(episode.states[kept])
+            kept, recording = episode.kept, episode.recording
             if layout.mode == "state":
-                poses = _replayed_object_poses(backend, episode, envs)
-                slots, mask = object_slots(poses[kept], episode.eef_pos[kept],
-                                           layout.max_objects)
+                states, eef_pos, poses = _replayed_state_observations(backend, episode, envs)
+                inputs[C.OBS_STATE].append(states[kept])
+                slots, mask = object_slots(poses[kept], eef_pos[kept], layout.max_objects)
                 inputs.setdefault(OBJECTS, []).append(slots)
                 inputs.setdefault(OBJECT_MASK, []).append(mask)
             else:
+                inputs[C.OBS_STATE].append(recording.states[kept])
                 images = episode.dataset.images(episode.episode_index)
                 for camera in layout.cameras:
                     inputs.setdefault(camera, []).append(
                         resize_frames(images[camera][kept], layout.image_size))
-            chunks.append(action_chunks(episode.actions[kept], horizon))
+            chunks.append(action_chunks(recording.actions[kept], horizon))
             instruction_index.append(
                 np.full(int(kept.sum()), instruction_id[episode.instruction]))
             if on_episode is not None:
