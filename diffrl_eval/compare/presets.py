@@ -95,7 +95,7 @@ def get_preset(name: str, backend: EnvBackend) -> Preset:
         vla_hparams_preset="full",
         generator_options=_expert_options(
             {"n_demonstrations": 20, "max_attempts_factor": 10}, _FULL_PPO,
-            gaussian_bc=3000, diffusion_bc=3000),
+            gaussian_bc=3000, diffusion_bc=10000),
         note="full preset: every task, 50 episodes per task, 50 evaluation trials per task.",
     )
 
