@@ -116,8 +116,11 @@ def test_kill_9_during_writing_never_leaves_a_dataset_under_the_final_name(tmp_p
     proc.wait()
     assert not out.exists()
     leftovers = [p.name for p in tmp_path.iterdir()]
-    assert all(name.startswith(".killed.tmp-") for name in leftovers)
-    time.sleep(0)  # nothing else to wait for: the process is gone
+    assert all(name.startswith((".killed.tmp-", ".killed.lock")) for name in leftovers)
+    # the next run into the same output removes what the killed one left
+    rng = np.random.default_rng(0)
+    write_dataset(out, [make_episode(rng, 20)], source="human", backend="tabletop", suite="s")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["killed"]
 
 
 def test_empty_dataset_is_refused_and_nothing_is_written(tmp_path):

@@ -8,16 +8,14 @@ per seed, ``OUT/seed-<n>``, and appears as a whole at the end.
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from diffrl_eval import __version__, registry
+from diffrl_eval.atomic import StagedDirectory, check_writable_parent
 from diffrl_eval.dataset import Dataset, load_dataset
-from diffrl_eval.dataset.writer import check_writable_parent
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from vla.checkpoint import seed_dir_name, write_info
@@ -64,17 +62,6 @@ def training_provenance(datasets: Sequence[Dataset], seed: int) -> dict[str, Any
     }
 
 
-def _replace(tmp: Path, out: Path) -> None:
-    """Move the finished ``tmp`` to ``out``, replacing an old ``out`` only at the end."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _load(data_dirs: Sequence[Path]) -> list[Dataset]:
     if not data_dirs:
         raise UserError("give at least one training dataset (--data DIR)")
@@ -89,7 +76,7 @@ def _train_into(directory: Path, datasets: Sequence[Dataset], vla: str,
     resolved = cls.resolve_hparams(hparams)
     started = time.perf_counter()
     model = cls().fit(datasets, resolved, seed=seed, progress=progress)
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=True)
     model.save(directory)
     write_info(directory, {
         "vla": vla,
@@ -121,13 +108,9 @@ def train_vla(
     out = _check_out(Path(out), overwrite)
     registry.vlas.entry(vla)  # an unknown name fails before any data is read
     datasets = _load(data_dirs)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        _train_into(tmp, datasets, vla, dict(hparams or {}), seed, progress)
-        _replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with StagedDirectory(out, sources=list(data_dirs), overwrite=overwrite) as staged:
+        _train_into(staged.path, datasets, vla, dict(hparams or {}), seed, progress)
+        staged.commit()
     return out
 
 
@@ -147,14 +130,9 @@ def train_vla_seeds(
     out = _check_out(Path(out), overwrite)
     registry.vlas.entry(vla)
     datasets = _load(data_dirs)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        tmp.mkdir()
+    with StagedDirectory(out, sources=list(data_dirs), overwrite=overwrite) as staged:
         for seed in seeds:
-            _train_into(tmp / seed_dir_name(seed), datasets, vla, dict(hparams or {}),
+            _train_into(staged.path / seed_dir_name(seed), datasets, vla, dict(hparams or {}),
                         int(seed), progress)
-        _replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        staged.commit()
     return [out / seed_dir_name(seed) for seed in seeds]

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from diffrl_eval.errors import UserError
+from diffrl_eval.atomic import discard_staging, new_staging_dir
 
 STAGES_DIR = "stages"
 STAGE_FILE = "stage.json"
@@ -28,6 +28,42 @@ def digest(key: dict[str, Any]) -> str:
     """16 hex digits of sha256 over the canonical JSON of ``key``."""
     text = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def file_hashes(directory: Path) -> dict[str, str]:
+    """sha256 of every file under ``directory`` but the stage record, by relative path."""
+    hashes = {}
+    for path in sorted(Path(directory).rglob("*")):
+        if path.is_file() and path.name != STAGE_FILE:
+            digest_ = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest_.update(block)
+            hashes[path.relative_to(directory).as_posix()] = digest_.hexdigest()
+    return hashes
+
+
+def _damage(directory: Path, recorded: dict[str, str] | None) -> str | None:
+    """What differs between ``directory`` and the file hashes ``recorded`` (None: intact;
+    records written before hashes were kept are taken as they are)."""
+    if recorded is None:
+        return None
+    actual = file_hashes(directory)
+    for relative, expected in sorted(recorded.items()):
+        if relative not in actual:
+            return f"{relative} is missing"
+        if actual[relative] != expected:
+            return f"{relative} changed since the stage finished"
+    return None
+
+
+def remove_stale_staging(run_dir: Path) -> None:
+    """Remove the staging directories of stages whose run was killed (call with the run
+    directory claimed, so that no live run owns them)."""
+    root = Path(run_dir) / STAGES_DIR
+    if root.is_dir():
+        for path in root.glob(".*.tmp-*"):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 class StageStore:
@@ -42,13 +78,28 @@ class StageStore:
         return self.root / f"{name}-{digest({'stage': name, **key})}"
 
     def lookup(self, name: str, key: dict[str, Any]) -> dict[str, Any] | None:
-        record = self.path(name, key) / STAGE_FILE
-        if not record.is_file():
+        """The finished stage's record, or None when it is not done yet.
+
+        A finished stage whose files no longer match the hashes recorded when it finished
+        (a truncated Parquet, an edited result) is removed, with a one-line note on
+        stderr, and so produced again: it is never silently reused.
+        """
+        directory = self.path(name, key)
+        record_path = directory / STAGE_FILE
+        if not record_path.is_file():
             return None
         try:
-            return json.loads(record.read_text())
+            record = json.loads(record_path.read_text())
+            damage = _damage(directory, record.get("files")) if isinstance(record, dict) \
+                else "not a JSON object"
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UserError(f"corrupted stage record {record}: {exc}") from None
+            damage = f"{STAGE_FILE} unreadable ({exc})"
+        if damage is None:
+            return record
+        print(f"warning: stage {directory.name} is damaged ({damage}); producing it again",
+              file=sys.stderr)
+        shutil.rmtree(directory, ignore_errors=True)
+        return None
 
     def run(
         self,
@@ -71,8 +122,7 @@ class StageStore:
             self.reused.append(final.name)
             return final, found
         self.root.mkdir(parents=True, exist_ok=True)
-        temp = self.root / f".{final.name}.tmp-{uuid.uuid4().hex[:12]}"
-        temp.mkdir()
+        temp = new_staging_dir(final)
         started = time.perf_counter()
         try:
             try:
@@ -81,12 +131,13 @@ class StageStore:
             except expected_errors as exc:
                 result, status, error = {}, "failed", " ".join(str(exc).split())
             record = {"stage": name, "key": key, "status": status, "error": error,
-                      "result": result, "seconds": round(time.perf_counter() - started, 3)}
+                      "result": result, "seconds": round(time.perf_counter() - started, 3),
+                      "files": file_hashes(temp)}
             (temp / STAGE_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
             if final.exists():  # produced by a concurrent run meanwhile
                 shutil.rmtree(final)
             temp.rename(final)
         finally:
-            shutil.rmtree(temp, ignore_errors=True)
+            discard_staging(temp)
         self.ran.append(final.name)
         return final, record

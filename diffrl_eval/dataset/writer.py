@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,13 @@ import pyarrow.parquet as pq
 
 from diffrl_eval import __version__
 from diffrl_eval import constants as C
+from diffrl_eval.atomic import (
+    check_writable_parent,
+    claim_output,
+    discard_staging,
+    new_staging_dir,
+    untrack_staging,
+)
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.dataset.format import (
     FRAME_SCHEMA,
@@ -46,20 +51,6 @@ def check_output_path(out: Path) -> Path:
         raise UserError(f"output path already exists: {out} (choose a new path or remove it)")
     check_writable_parent(out)
     return out
-
-
-def check_writable_parent(path: Path) -> None:
-    """The nearest existing ancestor of ``path`` must be a writable directory.
-
-    Missing intermediate directories are fine: they are created when writing starts.
-    """
-    ancestor = Path(path).absolute().parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise UserError(f"cannot create {path}: {ancestor} is not a directory")
-    if not os.access(ancestor, os.W_OK):
-        raise UserError(f"output directory is not writable: {ancestor}")
 
 
 def _episode_table(episode: Episode, episode_index: int) -> pa.Table:
@@ -109,9 +100,13 @@ class DatasetWriter:
         extra: dict[str, Any] | None = None,
     ) -> None:
         self.out = check_output_path(Path(out))
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.out.parent / f".{self.out.name}.tmp-{uuid.uuid4().hex[:12]}"
-        self.tmp.mkdir()
+        self._claim = claim_output(self.out)
+        try:
+            check_output_path(self.out)  # written by another run since the first check
+            self.tmp = new_staging_dir(self.out)
+        except BaseException:
+            self._claim.release()
+            raise
         self._meta = {
             "source": source,
             "source_label": source_label or source,
@@ -244,9 +239,11 @@ class DatasetWriter:
         _fsync_tree(self.tmp)
         try:
             os.rename(self.tmp, self.out)
-        except OSError as exc:
+        except BaseException:
             self.abort()
-            raise UserError(f"could not move the dataset into place at {self.out}: {exc}") from exc
+            raise
+        untrack_staging(self.tmp)
+        self._claim.release()
         self._finalized = True
         return self.out
 
@@ -257,7 +254,8 @@ class DatasetWriter:
                 self._parquet.close()
             except Exception:  # noqa: BLE001 - best effort while cleaning up
                 pass
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        discard_staging(self.tmp)
+        self._claim.release()
 
     def __enter__(self) -> DatasetWriter:
         return self

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from diffrl_eval import __version__
 from diffrl_eval import constants as C
+from diffrl_eval.atomic import StagedDirectory
 from diffrl_eval.dataset import Dataset, load_dataset
 from diffrl_eval.export.lerobot_stats import (
     Stats,
@@ -42,7 +43,6 @@ from diffrl_eval.export.lerobot_stats import (
     stats_to_json,
     vector_stats,
 )
-from diffrl_eval.export.staging import StagedDirectory
 from diffrl_eval.export.video import DEFAULT_VIDEO_CODEC, VideoFileWriter, video_stream_info
 from diffrl_eval.progress import progress_bar
 

@@ -21,6 +21,7 @@ of ours holds fills it as follows; what it does not hold is said in the files:
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -29,9 +30,9 @@ import polars as pl
 
 from diffrl_eval import __version__
 from diffrl_eval import constants as C
+from diffrl_eval.atomic import StagedDirectory
 from diffrl_eval.dataset import load_dataset
 from diffrl_eval.export import libero_layout as L
-from diffrl_eval.export.staging import StagedDirectory
 from diffrl_eval.progress import progress_bar
 
 STATES_NOTE = ("per demo (its 'states' entry): init_sim_state = row 0 the flattened simulator "
@@ -114,7 +115,10 @@ def export_libero_hdf5(dataset_path: Path, out: Path, *, overwrite: bool = False
                 instruction = task_rows[C.COL_INSTRUCTION][0]
                 bddl = bddl_file_name(dataset.suite, task_id)
                 path = staged.path / f"{task_id}{L.DEMO_FILE_SUFFIX}"
-                with h5py.File(path, "w") as handle:
+                # built in memory, written by Python: HDF5's own writes to a full disk
+                # leave its objects half-closed, and freeing them then crashes the process
+                image = io.BytesIO()
+                with h5py.File(image, "w") as handle:
                     data = handle.create_group(L.DATA)
                     total = 0
                     episodes = task_rows.partition_by(C.COL_EPISODE, maintain_order=True)
@@ -168,4 +172,6 @@ def export_libero_hdf5(dataset_path: Path, out: Path, *, overwrite: bool = False
                         "joint_states": JOINT_STATES_NOTE,
                         "exported_by": f"diffrl-eval {__version__}",
                     })
+                path.write_bytes(image.getbuffer())
+                del image
         return staged.commit()
