@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
+from diffrl_eval.validation import check_setting_types
 
 
 @dataclasses.dataclass
@@ -78,6 +79,7 @@ class Generator(ABC):
                 f"unknown option(s) {', '.join(unknown)} for generator {cls.name!r}; "
                 f"valid options: {valid}"
             )
+        check_setting_types(cls.config_cls, overrides, f"generator {cls.name!r} option")
         return cls.config_cls(**overrides)
 
     def config_dict(self) -> dict[str, Any]:

@@ -30,7 +30,6 @@ or suite, an unknown metric name, a malformed threshold) raises :class:`UserErro
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 import re
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from diffrl_eval.errors import UserError, unknown_choice
+from diffrl_eval.validation import loads_json, require_finite
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -162,6 +162,8 @@ def validate_metrics_result(result: Any, *, where: str) -> Mapping[str, Any]:
     for key in ("dataset", "overall", "per_suite", "per_task"):
         if not isinstance(result.get(key), Mapping):
             raise UserError(f"{where} is missing the object {key!r}; {hint}")
+    # a NaN compares false with everything: a check against it would pass whatever it held
+    require_finite(result, where)
     summaries = [("overall", result["overall"])]
     summaries += [(f"per_suite.{name}", s) for name, s in result["per_suite"].items()]
     summaries += [(f"per_task.{name}", s) for name, s in result["per_task"].items()]
@@ -189,11 +191,7 @@ def read_metrics_json(path: Path, *, role: str) -> Mapping[str, Any]:
         raise UserError(f"{where} not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"cannot read {where}: {error}") from None
-    try:
-        result = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UserError(f"{where} is not valid JSON (line {error.lineno}: {error.msg})") from None
-    return validate_metrics_result(result, where=where)
+    return validate_metrics_result(loads_json(text, where), where=where)
 
 
 # --- findings ---------------------------------------------------------------------------------
@@ -247,16 +245,17 @@ LEVELS = (OVERALL, SUITE, TASK)
 
 
 def _scoped_summaries(
-    result: Mapping[str, Any], levels: Sequence[str] = LEVELS
+    result: Mapping[str, Any], levels: Sequence[str] = LEVELS, *, merge_equal: bool = True
 ) -> dict[str, Mapping[str, Any]]:
-    """The summaries of ``levels`` by scope label: overall, then suites, then tasks."""
+    """The summaries of ``levels`` by scope label: overall, then suites, then tasks
+    (``merge_equal``: leave out a suite whose summary equals the overall one)."""
     summaries: dict[str, Mapping[str, Any]] = {}
     if OVERALL in levels:
         summaries[scope_label(OVERALL)] = result["overall"]
     for suite, summary in result["per_suite"].items() if SUITE in levels else ():
         # A dataset of one suite has that suite's summary equal to the overall one: checking
         # it twice would only print every row twice.
-        if summary != result["overall"] or OVERALL not in levels:
+        if not merge_equal or summary != result["overall"] or OVERALL not in levels:
             summaries[scope_label(SUITE, suite)] = summary
     for task, summary in result["per_task"].items() if TASK in levels else ():
         summaries[scope_label(TASK, task)] = summary
@@ -354,7 +353,9 @@ def compare_with_baseline(
         if level not in LEVELS:
             raise unknown_choice("scope", level, LEVELS)
     check_comparable(result, baseline)
-    ours = _scoped_summaries(result, levels)
+    # every scope of the result, even a suite equal to its overall: the baseline may not
+    # have dropped the same ones
+    ours = _scoped_summaries(result, levels, merge_equal=False)
     findings = []
     for scope, reference_summary in _scoped_summaries(baseline, levels).items():
         summary = ours.get(scope)

@@ -9,7 +9,6 @@ human-readable name for legends and table rows.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 from diffrl_eval.constants import SIMULATED_TELEOP_LABEL
 from diffrl_eval.errors import UserError
+from diffrl_eval.validation import loads_json, require_finite
 
 METRICS_KIND = "diffrl-eval/metrics"
 SUPPORTED_SCHEMA_VERSIONS = (1,)
@@ -43,12 +43,8 @@ def read_result(path: Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise UserError(f"cannot read metrics file {str(path)!r}: {error.strerror}") from None
-    try:
-        result = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UserError(
-            f"metrics file {str(path)!r} is not valid JSON (line {error.lineno}: {error.msg})"
-        ) from None
+    result = require_finite(loads_json(text, f"metrics file {str(path)!r}"),
+                            f"metrics file {str(path)!r}")
     validate_result(result, where=repr(str(path)))
     return result
 

@@ -206,6 +206,7 @@ def test_corrupt_checkpoint_files_are_one_line_errors(goal_ckpt, workdir):
     (broken / "model.safetensors").write_bytes((goal_ckpt / "model.safetensors").read_bytes()[:100])
     with pytest.raises(UserError, match="corrupt checkpoint"):
         load_vla(broken)
+    (broken / "model.safetensors").write_bytes((goal_ckpt / "model.safetensors").read_bytes())
     (broken / "config.json").write_text("{ not json")
     with pytest.raises(UserError, match="corrupt checkpoint config"):
         load_vla(broken)

@@ -16,12 +16,12 @@ the backend and the VLA's name from ``checkpoint.json`` and loads the model thro
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 from diffrl_eval import registry
 from diffrl_eval.errors import UserError
+from diffrl_eval.validation import dumps_json, read_json
 from vla.interface import VLA, WEIGHTS_FILE
 
 INFO_FILE = "checkpoint.json"
@@ -43,10 +43,7 @@ def read_info(ckpt: Path) -> dict[str, Any]:
     path = ckpt / INFO_FILE
     if not path.is_file():
         raise UserError(f"not a VLA checkpoint: {path} is missing")
-    try:
-        info = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"corrupt checkpoint {path}: not valid JSON ({exc})") from None
+    info = read_json(path, f"corrupt checkpoint {path}:")
     if not isinstance(info, dict) or info.get("kind") != INFO_KIND:
         raise UserError(f"corrupt checkpoint {path}: not a {INFO_KIND} file")
     if info.get("schema_version") != INFO_SCHEMA_VERSION:
@@ -55,12 +52,21 @@ def read_info(ckpt: Path) -> dict[str, Any]:
     missing = [key for key in _REQUIRED if key not in info]
     if missing:
         raise UserError(f"corrupt checkpoint {path}: missing key(s) {', '.join(missing)}")
+    recorded = info.get("weights_hash")
+    if recorded is not None and recorded != weights_hash(ckpt):
+        raise UserError(f"corrupt checkpoint {ckpt}: {WEIGHTS_FILE} changed since training "
+                        "(its hash differs from the one in checkpoint.json)")
     return info
 
 
 def write_info(ckpt: Path, info: dict[str, Any]) -> None:
+    """Write ``checkpoint.json``, recording the hash of the weights already saved beside it
+    (loading refuses weights that no longer match)."""
     body = {"kind": INFO_KIND, "schema_version": INFO_SCHEMA_VERSION, **info}
-    (Path(ckpt) / INFO_FILE).write_text(json.dumps(body, indent=2) + "\n")
+    if (Path(ckpt) / WEIGHTS_FILE).is_file():
+        body["weights_hash"] = weights_hash(ckpt)
+    text = dumps_json(body, where=f"checkpoint {ckpt}", indent=2)
+    (Path(ckpt) / INFO_FILE).write_text(text + "\n")
 
 
 def weights_hash(ckpt: Path) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from diffrl_eval.errors import UserError, unknown_choice
+from diffrl_eval.validation import check_setting_types, read_json
 
 OBSERVATION_MODES = ("auto", "state", "image")
 HEADS = ("l1", "diffusion")
@@ -109,6 +110,8 @@ class TinyVLAHparams:
     def from_dict(cls, values: dict[str, Any]) -> TinyVLAHparams:
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         unknown = {k: v for k, v in values.items() if k not in known}
+        check_setting_types(cls, {k: v for k, v in values.items() if k in known},
+                            "tiny-vla hparams")
         try:
             return cls(**{k: v for k, v in values.items() if k in known}, extra=unknown)
         except TypeError as exc:  # a value of the wrong type reaching a comparison
@@ -158,10 +161,7 @@ def load_hparams(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"hparams file not found: {path}")
-    try:
-        values = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from exc
+    values = read_json(path, f"hparams file {path}")
     if not isinstance(values, dict):
         raise UserError(f"{path}: an hparams file holds a JSON object")
     return resolve_hparams(values)

@@ -19,7 +19,6 @@ width, H trunk width.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from diffrl_eval.dataset import Dataset
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.progress import progress_bar
+from diffrl_eval.validation import dumps_json, read_json
 from vla.demonstrations import (
     check_compatible,
     count_episodes,
@@ -358,6 +358,11 @@ class TinyVLA(VLA):
                    for name, t in self.network.state_dict().items()}
         tensors[EMBEDDINGS_TENSOR] = torch.from_numpy(
             np.stack([self._embeddings[text] for text in self.instructions]))
+        bad, total = _non_finite(tensors)
+        if bad:  # a diverged run: its predictions would be NaN, its evaluation meaningless
+            raise UserError(f"training diverged: {bad:,} of {total:,} weights are NaN or inf "
+                            f"(learning_rate {self.hparams.get('learning_rate')}; try a "
+                            "smaller one); no checkpoint written")
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -371,7 +376,8 @@ class TinyVLA(VLA):
             "tensors": {name: list(t.shape) for name, t in tensors.items()},
         }
         (directory / WEIGHTS_FILE).write_bytes(save(tensors))
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        (directory / CONFIG_FILE).write_text(
+            dumps_json(config, where=f"tiny-vla config {directory}", indent=2) + "\n")
 
     @classmethod
     def load(cls, directory: Path) -> TinyVLA:
@@ -404,6 +410,10 @@ class TinyVLA(VLA):
             tensors = load_file(str(weights))
         except (SafetensorError, OSError, ValueError) as exc:
             raise UserError(f"corrupt checkpoint {weights}: unreadable ({exc})") from None
+        bad, total = _non_finite(tensors)
+        if bad:
+            raise UserError(f"corrupt checkpoint {weights}: {bad:,} of {total:,} weights are "
+                            "NaN or inf")
         expected = config.get("tensors") or {}
         actual = {name: list(t.shape) for name, t in tensors.items()}
         if actual != expected:
@@ -425,14 +435,21 @@ class TinyVLA(VLA):
         return model
 
 
+def _non_finite(tensors: dict[str, torch.Tensor]) -> tuple[int, int]:
+    """(non-finite elements, all elements) of the floating-point ``tensors``."""
+    bad = total = 0
+    for tensor in tensors.values():
+        if tensor.is_floating_point():
+            bad += int((~torch.isfinite(tensor)).sum())
+            total += tensor.numel()
+    return bad, total
+
+
 def _read_config(directory: Path) -> dict[str, Any]:
     path = directory / CONFIG_FILE
     if not path.is_file():
         raise UserError(f"not a tiny-vla checkpoint: {path} is missing")
-    try:
-        config = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"corrupt checkpoint config {path}: {exc}") from None
+    config = read_json(path, f"corrupt checkpoint config {path}:")
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise UserError(f"corrupt checkpoint config {path}: not a {FORMAT} config")
     if config.get("format_version") != FORMAT_VERSION:

@@ -12,6 +12,7 @@ from diffrl_eval import registry
 from diffrl_eval.atomic import check_new_file, write_text_atomic
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
+from diffrl_eval.validation import dumps_json
 
 console = Console()
 
@@ -141,7 +142,7 @@ def metrics(
     result = compute_metrics(loaded)
     console.print(format_metrics_table(result))
     if json_out is not None:
-        write_text_atomic(json_out, json.dumps(result, indent=2) + "\n", overwrite=overwrite)
+        write_text_atomic(json_out, dumps_json(result, indent=2) + "\n", overwrite=overwrite)
         console.print(f"wrote {json_out}")
 
 

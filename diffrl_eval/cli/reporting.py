@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -11,6 +10,7 @@ from rich.console import Console
 from diffrl_eval import registry
 from diffrl_eval.atomic import check_new_file
 from diffrl_eval.errors import UserError
+from diffrl_eval.validation import read_json, require_finite
 
 console = Console()
 
@@ -27,10 +27,7 @@ def load_result(path: Path) -> dict:
         from diffrl_eval.metrics import compute_metrics
 
         return compute_metrics(load_dataset(path))
-    try:
-        result = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not a JSON file ({exc})") from exc
+    result = require_finite(read_json(path), str(path))
     kind = result.get("kind") if isinstance(result, dict) else None
     if kind != METRICS_KIND and kind not in VLA_KINDS:
         raise UserError(

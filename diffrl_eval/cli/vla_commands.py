@@ -16,6 +16,7 @@ from rich.table import Table
 from diffrl_eval.atomic import check_new_file, write_text_atomic
 from diffrl_eval.cli.data import executor_option, ray_address_option, workers_option
 from diffrl_eval.errors import UserError
+from diffrl_eval.validation import dumps_json
 
 vla_app = typer.Typer(help="Fine-tune and evaluate VLA models.", no_args_is_help=True)
 console = Console()
@@ -146,7 +147,7 @@ def vla_eval(
     if len(results) > 1:
         console.print(_seeds_table(output))
     if json_out is not None:
-        write_text_atomic(json_out, json.dumps(output, indent=2) + "\n", overwrite=overwrite)
+        write_text_atomic(json_out, dumps_json(output, indent=2) + "\n", overwrite=overwrite)
         console.print(f"wrote {json_out}")
 
 

@@ -9,7 +9,6 @@ against the manifest.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,7 +30,9 @@ from diffrl_eval.dataset.format import (
     episode_key,
     image_episode_name,
 )
-from diffrl_eval.errors import DatasetError
+from diffrl_eval.dataset.manifest import check_agreement, check_manifest
+from diffrl_eval.errors import DatasetError, UserError
+from diffrl_eval.validation import read_json
 
 REQUIRED_MANIFEST_KEYS = ("schema_version", "source", "backend", "tasks", "content_hash")
 
@@ -119,9 +120,9 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     if not manifest_path.is_file():
         raise DatasetError(f"{path}: not a dataset (no {MANIFEST_NAME})")
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{manifest_path}: not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from exc
+        manifest = read_json(manifest_path)
+    except UserError as exc:
+        raise DatasetError(str(exc)) from None
     if not isinstance(manifest, dict):
         raise DatasetError(f"{manifest_path}: must hold a JSON object")
     missing = [k for k in REQUIRED_MANIFEST_KEYS if k not in manifest]
@@ -132,6 +133,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
             f"{manifest_path}: schema_version {manifest['schema_version']!r} is not supported "
             f"(this version reads {SCHEMA_VERSION})"
         )
+    check_manifest(manifest, manifest_path)
     return manifest
 
 
@@ -270,6 +272,7 @@ def load_dataset(path: str | Path, *, verify_hash: bool = True) -> Dataset:
     except Exception as exc:  # noqa: BLE001 - polars raises many kinds for a broken file
         raise DatasetError(f"{frames_path}: unreadable Parquet ({type(exc).__name__})") from exc
     frames = validate_frames(frames, where=str(path))
+    check_agreement(manifest, frames, path)
     init_sim_states = read_init_sim_states(path, manifest)
     if verify_hash:
         actual = content_hash(frames, init_sim_states)

@@ -31,6 +31,7 @@ import polars as pl
 
 from diffrl_eval import constants as C
 from diffrl_eval.dataset import DatasetWriter, Episode, check_output_path
+from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import DatasetError, UserError
 from diffrl_eval.export import libero_layout as L
 from diffrl_eval.metrics.no_op import no_op_mask
@@ -350,6 +351,8 @@ def import_libero_hdf5(paths: list[Path], out: Path, *, suite: str | None = None
     backend = _common([p.get("backend") or LIBERO_BACKEND for p in provenance])
     if backend is None:
         raise UserError("the files come from different backends; import them separately")
+    if suite is not None:  # files that do not name their suite would record any name
+        get_backend(backend).check_suite(suite)
     source_label = _common([p.get("source_label") or LIBERO_SOURCE_LABEL for p in provenance])
     control_hz = _common([f.control_hz for f in files])
     if control_hz is None:

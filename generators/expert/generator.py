@@ -28,6 +28,7 @@ from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from diffrl_eval.generator import Generator, GeneratorConfig
+from diffrl_eval.validation import check_setting_types
 from generators.expert.bc import BCConfig
 from generators.expert.demonstrations import check_demonstrations, dataset_fingerprint
 from generators.expert.evaluation import rollout_episodes
@@ -75,6 +76,7 @@ class ExpertConfig(GeneratorConfig):
         unknown = sorted(set(self.policy) - known)
         if unknown:
             raise UserError(f"unknown policy option(s): {', '.join(unknown)}")
+        check_setting_types(PolicyConfig, self.policy, "policy option")
         # every other policy value is checked now, before any run directory is made; the
         # observation widths are placeholders (the real ones come from the task's env)
         expert_policy_config({key: np.zeros(1, dtype=np.float32) for key in LOWDIM_KEYS},
@@ -110,6 +112,7 @@ class ExpertConfig(GeneratorConfig):
         unknown = sorted(set(self.ppo) - known)
         if unknown:
             raise UserError(f"unknown PPO option(s): {', '.join(unknown)}")
+        check_setting_types(PPOConfig, self.ppo, "ppo option")
         return PPOConfig(**self.ppo)
 
 

@@ -1,0 +1,107 @@
+"""Shared helpers for the bad-input and fault-injection tests: in-process CLI calls, small
+datasets edited in one place (with their content hash recomputed, so that only the semantic
+checks can catch the edit), and a small tmpfs that fills up."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from diffrl_eval.cli import main
+from diffrl_eval.dataset.format import FRAMES_NAME, MANIFEST_NAME, content_hash
+
+REPO = Path(__file__).resolve().parents[1]
+# hparams small enough that `vla train` takes a second or two
+TINY_HPARAMS = {"preset": "quick", "hidden_dim": 32, "trunk_blocks": 1, "train_steps": 3,
+                "batch_size": 16, "warmup_steps": 1, "vision_channels": [8, 8, 8]}
+
+
+def run_cli(argv, capsys) -> tuple[int, str, str]:
+    """Run the CLI in this process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def run_process(argv, **kwargs) -> subprocess.CompletedProcess:
+    """Run the CLI in a fresh interpreter (for crashes, signals and kills)."""
+    return subprocess.run([sys.executable, "-m", "diffrl_eval", *map(str, argv)],
+                          capture_output=True, text=True, check=False, cwd=kwargs.pop("cwd", None),
+                          env=kwargs.pop("env", None), **kwargs)
+
+
+def error_line(err: str) -> str:
+    """The one non-blank stderr line, checked to be an ``error:`` line without a traceback."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err, err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def generate_dataset(out: Path, *, tasks=("spatial_left_cube_on_plate",), episodes: int = 2,
+                     seed: int = 0) -> Path:
+    args = ["generate", "--source", "human", "--episodes", str(episodes), "--seed", str(seed),
+            "--out", str(out)]
+    for task in tasks:
+        args += ["--task", task]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 0
+    return out
+
+
+def edited_copy(dataset: Path, out: Path, *,
+                manifest: Callable[[dict], None] | None = None,
+                frames: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+                rehash: bool = True) -> Path:
+    """A copy of ``dataset`` with its manifest and/or frames edited; the content hash is
+    recomputed (``rehash``) so that only semantic validation can notice."""
+    shutil.copytree(dataset, out)
+    table = pl.read_parquet(out / FRAMES_NAME)
+    if frames is not None:
+        table = frames(table)
+        table.write_parquet(out / FRAMES_NAME)
+    document = json.loads((out / MANIFEST_NAME).read_text())
+    if manifest is not None:
+        manifest(document)
+    if rehash:
+        document["content_hash"] = content_hash(table)
+    (out / MANIFEST_NAME).write_text(json.dumps(document))
+    return out
+
+
+def fresh(base: Path, name: str = "case") -> Path:
+    """A new, empty directory under ``base``."""
+    path = base / f"{name}-{uuid.uuid4().hex[:8]}"
+    path.mkdir(parents=True)
+    return path
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str = "64k") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``path`` (skips the test where mounting is refused)."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up ({mounted.stderr.strip() or 'mount failed'})")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def visible(path: Path) -> list[str]:
+    """Everything in ``path``, hidden names included, sorted."""
+    return sorted(p.name for p in Path(path).iterdir()) if Path(path).exists() else []
