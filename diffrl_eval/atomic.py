@@ -131,6 +131,18 @@ def stale_staging(out: Path) -> list[Path]:
     return sorted(found)
 
 
+def remove_stale_staging_under(root: Path) -> None:
+    """Remove every staging place anywhere under ``root`` that this process does not own
+    (call it with ``root`` claimed: a resumable run directory after a killed run)."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for pattern in _STAGING_PATTERNS:
+        for path in sorted(root.rglob(pattern.format(name="*")), reverse=True):
+            if path not in _live_staging:
+                _remove(path)
+
+
 # -- claiming an output ----------------------------------------------------------------
 class OutputClaim:
     """An exclusive claim on an output path, for the time it is being written.
@@ -189,7 +201,7 @@ class OutputClaim:
             self._fd = None
 
     def __enter__(self) -> OutputClaim:
-        return self.acquire()
+        return self if self._fd is not None else self.acquire()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.release()

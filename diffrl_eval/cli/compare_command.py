@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from diffrl_eval.atomic import claim_output
+from diffrl_eval.atomic import claim_output, remove_stale_staging_under
 from diffrl_eval.cli.data import executor_option, ray_address_option, workers_option
 from diffrl_eval.constants import ACTION_DIM
 from diffrl_eval.errors import UserError, unknown_choice
@@ -43,7 +43,6 @@ def compare(
     """
     from diffrl_eval.compare import execute, plan_compare
     from diffrl_eval.compare.pipeline import estimate_cost
-    from diffrl_eval.compare.stages import remove_stale_staging
     from diffrl_eval.executor import make_executor
 
     runner = make_executor(executor, address=ray_address, workers=workers)
@@ -69,7 +68,7 @@ def compare(
     )
     run.check_demonstrations()
     with claim_output(run.out), runner:
-        remove_stale_staging(run.out)
+        remove_stale_staging_under(run.out)
         summary = execute(run)
     table = Table(title="VLA success (see the report for intervals)")
     for column in ("protocol", "trained on", "evaluated on", "seed", "success"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from diffrl_eval import registry
+from diffrl_eval.atomic import claim_output, remove_stale_staging_under
 from diffrl_eval.cli.data import (
     executor_option,
     parse_options,
@@ -204,6 +206,10 @@ def train_expert(
                 f"{run.directory} holds an interrupted run; pass --resume to continue it "
                 "or remove the directory to start over"
             )
+    claims = contextlib.ExitStack()
+    for run in runs:  # a second run into the same directories refuses; a killed one's
+        claims.enter_context(claim_output(run.directory))  # staging goes
+        remove_stale_staging_under(run.directory)
     n_iterations = generator.config.ppo_config().n_iterations
     summary = Table(title=f"{source} experts")
     for column in ("task", "iterations", "env steps", "last success", "directory"):
@@ -211,7 +217,7 @@ def train_expert(
     for run in runs:
         if run.finished:
             console.print(f"{run.task.task_id}: finished expert found in {run.directory}")
-    with runner, progress_bar() as progress:
+    with claims, runner, progress_bar() as progress:
         where = "" if runner.in_process else f" on {runner.describe()}"
         overall = progress.add_task(f"{source}{where}", total=len(runs), status="")
 

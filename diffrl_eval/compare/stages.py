@@ -57,15 +57,6 @@ def _damage(directory: Path, recorded: dict[str, str] | None) -> str | None:
     return None
 
 
-def remove_stale_staging(run_dir: Path) -> None:
-    """Remove the staging directories of stages whose run was killed (call with the run
-    directory claimed, so that no live run owns them)."""
-    root = Path(run_dir) / STAGES_DIR
-    if root.is_dir():
-        for path in root.glob(".*.tmp-*"):
-            shutil.rmtree(path, ignore_errors=True)
-
-
 class StageStore:
     """The finished and pending stages of one run directory."""
 

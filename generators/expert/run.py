@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from diffrl_eval.atomic import write_text_atomic
+from diffrl_eval.atomic import discard_staging, new_staging_dir, write_text_atomic
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from generators.expert.bc import train_bc
@@ -129,16 +128,14 @@ def restore_trainer_state(trainer: PPOTrainer, tensors: dict[str, torch.Tensor],
 
 def _write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> None:
     """Create directory ``final`` by filling a temporary sibling and renaming it."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    temp = new_staging_dir(final)
     try:
         fill(temp)
         if final.exists():
             shutil.rmtree(final)
         temp.rename(final)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
+    finally:
+        discard_staging(temp)
 
 
 # --- the run ------------------------------------------------------------------------------
