@@ -115,7 +115,7 @@ def _plural(kind: Any) -> str:
 def _fits(value: Any, kind: Any) -> bool:
     origin = typing.get_origin(kind)
     if kind is Any:
-        return non_finite_path(value) is None
+        return True
     if origin is typing.Literal:
         return value in typing.get_args(kind) and type(value) in {type(a) for a in typing.get_args(kind)}
     if origin in (typing.Union, types.UnionType):
@@ -142,7 +142,7 @@ def _fits(value: Any, kind: Any) -> bool:
         (inner,) = typing.get_args(kind) or (Any,)
         return isinstance(value, (list, tuple)) and all(_fits(item, inner) for item in value)
     if origin in (dict, Mapping) or kind is dict:
-        return isinstance(value, Mapping) and non_finite_path(value) is None
+        return isinstance(value, Mapping)  # its entries are checked where they are read
     return True  # a type this check does not know: the dataclass validates it
 
 

@@ -96,8 +96,19 @@ def validate_result(result: Any, *, where: str) -> None:
 def _require_summary(summary: Any, where: str, path: str) -> None:
     _require(summary, _SUMMARY_KEYS, where, path)
     _require(summary["success"], _SUCCESS_KEYS, where, f"{path}.success")
+    _require_numbers(summary["success"], _SUCCESS_KEYS, where, f"{path}.success")
     for statistic in ("trajectory_length", "mean_squared_jerk", "log_dimensionless_jerk"):
         _require(summary[statistic], _STATISTIC_KEYS, where, f"{path}.{statistic}")
+        _require_numbers(summary[statistic], _STATISTIC_KEYS, where, f"{path}.{statistic}")
+
+
+def _require_numbers(value: Mapping[str, Any], keys: Sequence[str], where: str, path: str) -> None:
+    """Each of ``keys`` is a number or null (undefined), never text or a list."""
+    for key in keys:
+        item = value[key]
+        if item is not None and (isinstance(item, bool) or not isinstance(item, (int, float))):
+            raise UserError(f"metrics result {where}: {path}.{key} must be a number or null, "
+                            f"got {item!r}")
 
 
 def _require_mapping(value: Any, where: str, path: str) -> Mapping[str, Any]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -105,3 +107,59 @@ def small_disk(path: Path, size: str = "64k") -> Iterator[Path]:
 def visible(path: Path) -> list[str]:
     """Everything in ``path``, hidden names included, sorted."""
     return sorted(p.name for p in Path(path).iterdir()) if Path(path).exists() else []
+
+
+# -- processes started warm, so that a kill lands in the command's work, not its imports ---
+WARM_SCRIPT = """
+import json, os, sys
+sys.path.insert(0, {tests!r})
+import diffrl_eval.cli
+{preload}
+print("ready", flush=True)
+argv = json.loads(sys.stdin.readline())
+sys.stdout = open(os.devnull, "w")
+{setup}
+diffrl_eval.cli.main(argv)
+"""
+
+# the compare command on a plan small enough for tests (the built-in presets take minutes)
+TINY_COMPARE_SETUP = """
+from fault_fixtures import use_tiny_compare_preset
+use_tiny_compare_preset()
+"""
+
+
+def use_tiny_compare_preset() -> None:
+    """Make every preset name plan the tiny compare of ``tests/test_compare.py``."""
+    from test_compare import tiny_plan
+
+    import diffrl_eval.compare.pipeline as pipeline
+
+    pipeline.get_preset = lambda name, backend: tiny_plan(Path("unused")).preset
+
+
+class WarmProcess:
+    """A CLI process that has done its imports and waits for its arguments."""
+
+    def __init__(self, *, torch: bool = False, setup: str = "", stderr_path: Path) -> None:
+        preload = "import torch, vla.tiny_vla, generators.expert.generator" if torch else ""
+        script = WARM_SCRIPT.format(tests=str(Path(__file__).parent), preload=preload,
+                                    setup=setup)
+        self.stderr_path = Path(stderr_path)
+        self._stderr = open(self.stderr_path, "w")  # noqa: SIM115 - closed in finish()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self._stderr, text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        assert self.proc.stdout.readline().strip() == "ready", self.stderr_path.read_text()
+
+    def start(self, argv) -> WarmProcess:
+        self.proc.stdin.write(json.dumps([str(a) for a in argv]) + "\n")
+        self.proc.stdin.flush()
+        return self
+
+    def finish(self, timeout: float = 300) -> tuple[int, str]:
+        code = self.proc.wait(timeout=timeout)
+        self._stderr.close()
+        return code, self.stderr_path.read_text()

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from diffrl_eval import registry
-from diffrl_eval.atomic import claim_output, remove_stale_staging_under
+from diffrl_eval.atomic import OutputClaim, remove_stale_staging_under
 from diffrl_eval.cli.data import (
     executor_option,
     parse_options,
@@ -207,8 +207,10 @@ def train_expert(
                 "or remove the directory to start over"
             )
     claims = contextlib.ExitStack()
+    if out is not None:
+        claims.enter_context(OutputClaim(out))
     for run in runs:  # a second run into the same directories refuses; a killed one's
-        claims.enter_context(claim_output(run.directory))  # staging goes
+        claims.enter_context(OutputClaim(run.directory))  # staging goes
         remove_stale_staging_under(run.directory)
     n_iterations = generator.config.ppo_config().n_iterations
     summary = Table(title=f"{source} experts")

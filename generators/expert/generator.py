@@ -140,7 +140,8 @@ class ExpertGenerator(Generator):
         asked = (overrides or {}).get("ppo", {})
         ppo = merged.get("ppo", {})
         default = PPOConfig.critic_warmup_iterations
-        if ("n_iterations" in asked and "critic_warmup_iterations" not in asked
+        if (isinstance(asked, dict) and isinstance(ppo, dict)
+                and "n_iterations" in asked and "critic_warmup_iterations" not in asked
                 and default < int(ppo["n_iterations"]) <= int(ppo.get("critic_warmup_iterations", 0))):
             ppo["critic_warmup_iterations"] = default
         return super().make_config(merged)

@@ -17,9 +17,11 @@ import numpy as np
 import torch
 
 from diffrl_eval.constants import CAMERA_KEYS, OBS_OBJECT_POSES, OBS_STATE
+from diffrl_eval.errors import unknown_choice
 from generators.policy.config import PolicyConfig
 
 LOWDIM_KEYS = (OBS_STATE, OBS_OBJECT_POSES)
+ENCODERS = ("mlp", "resnet")  # state MLP | ResNet over the cameras
 
 
 def state_policy_config(observation: dict[str, np.ndarray], **overrides: Any) -> PolicyConfig:
@@ -36,9 +38,13 @@ def expert_policy_config(observation: dict[str, np.ndarray], **overrides: Any) -
     """The expert's :class:`PolicyConfig`: state-only unless ``overrides`` ask for
     ``encoder="resnet"``, which reads ``state`` and the cameras (``image_keys``, default
     both) at ``image_size``."""
-    if overrides.get("encoder", "mlp") == "resnet":
+    encoder = overrides.get("encoder", "mlp")
+    if encoder not in ENCODERS:
+        raise unknown_choice("expert encoder", str(encoder), ENCODERS)
+    if encoder == "resnet":
         return PolicyConfig(**{"image_keys": CAMERA_KEYS, **overrides})
-    return state_policy_config(observation, **overrides)
+    return state_policy_config(observation, **{k: v for k, v in overrides.items()
+                                               if k != "encoder"})
 
 
 def observation_keys(config: PolicyConfig) -> tuple[str, ...]:
