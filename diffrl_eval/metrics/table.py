@@ -42,6 +42,7 @@ def summary_cells(name: str, summary: dict[str, Any]) -> list[str]:
         f"{success['successes']}/{success['episodes']}",
         success_text,
         length_text,
+        "n/a" if summary["no_op_count"] is None else
         f"{summary['no_op_count']} ({summary['no_op_fraction']:.1%})",
         _number(summary["mean_squared_jerk"]["mean"]),
         _number(summary["log_dimensionless_jerk"]["mean"]),

@@ -1,0 +1,87 @@
+"""`metrics` reads every format, says how it interpreted it, and refuses bad input in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.source_fixtures import write_lerobot_v3
+from tests.test_cli import assert_one_line_error, run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cli(args, env_extra):
+    env = {**os.environ, "PYTHONPATH": str(REPO), **env_extra}
+    return subprocess.run([sys.executable, "-m", "diffrl_eval", *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+
+
+def test_metrics_of_a_lerobot_directory_prints_its_semantics_and_writes_them(toy_dataset, tmp_path, capsys):
+    path = write_lerobot_v3(toy_dataset, tmp_path / "v3", fps=10)
+    out = tmp_path / "m.json"
+    code, stdout, _ = run_cli(["metrics", path, "--json", out], capsys)
+    assert code == 0
+    assert "lerobot v3.0, recognized as libero" in stdout
+    assert "control rate: 20 Hz" in stdout and "fps 10" in stdout
+    assert json.loads(out.read_text())["semantics"]["control_hz"] == 20
+
+
+def test_metrics_json_to_stdout_prints_only_json(toy_dataset, tmp_path, capsys):
+    path = write_lerobot_v3(toy_dataset, tmp_path / "v3")
+    code, stdout, _ = run_cli(["metrics", path, "--json", "-", "--control-hz", "10"], capsys)
+    assert code == 0
+    assert json.loads(stdout)["semantics"]["decided_by"]["control_hz"] == "declared"
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    (["--eef-key", "observation.velocity"], ["--eef-key", "no feature", "observation.state"]),
+    (["--eef-key", "observation.state[0:7]"], ["selects 7"]),
+    (["--control-hz", "0"], ["--control-hz", "positive"]),
+    (["--control-hz", "-5"], ["--control-hz", "positive"]),
+    (["--gripper-index", "9"], ["--gripper-index", "[0, 6]"]),
+    (["--format", "parquet-soup"], ["unknown dataset format", "lerobot"]),
+])
+def test_bad_semantics_are_one_line_errors(toy_dataset, tmp_path, capsys, extra, fragments):
+    path = write_lerobot_v3(toy_dataset, tmp_path / "v3")
+    out = tmp_path / "m.json"
+    code, _, err = run_cli(["metrics", path, "--json", out, *extra], capsys)
+    assert_one_line_error(code, err, *fragments)
+    assert not out.exists()
+
+
+def test_a_folder_of_no_known_format_names_the_formats_tried(tmp_path, capsys):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("hello")
+    code, _, err = run_cli(["metrics", tmp_path / "notes"], capsys)
+    assert_one_line_error(code, err, "not a dataset of a known format",
+                          "diffrl-eval", "lerobot", "robomimic", "lerobot-hub")
+
+
+def test_hub_id_offline_and_not_cached_is_a_one_line_error(tmp_path):
+    result = _cli(["metrics", "lerobot/libero"], {"HF_HUB_OFFLINE": "1",
+                                                   "HF_HUB_CACHE": str(tmp_path / "cache")})
+    assert_one_line_error(result.returncode, result.stderr, "lerobot/libero",
+                          "not in the local cache", "HF_HUB_OFFLINE")
+
+
+def test_hub_id_offline_reads_a_populated_cache(toy_dataset, tmp_path):
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "cache" / "datasets--lerobot--tiny_libero"
+    snapshot = repo / "snapshots" / commit
+    write_lerobot_v3(toy_dataset, tmp_path / "v3", fps=10)
+    shutil.copytree(tmp_path / "v3", snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    result = _cli(["metrics", "lerobot/tiny_libero", "--json", "-"],
+                  {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["semantics"]["format"].startswith("lerobot v3.0 (Hub: lerobot/tiny_libero")
+    assert document["dataset"]["n_episodes"] == 6
