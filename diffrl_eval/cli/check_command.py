@@ -46,12 +46,12 @@ _STATUS_STYLE = {
 
 
 def load_metrics(path: Path) -> dict[str, Any]:
-    """The metrics of a dataset directory, or a metrics JSON file as it is."""
-    if path.is_dir():
-        from diffrl_eval.dataset import load_dataset
-        from diffrl_eval.metrics import compute_metrics
+    """The metrics of a dataset of any format (directory, HDF5 file, Hub id), or a metrics
+    JSON file as it is."""
+    if path.is_dir() or path.suffix != ".json":
+        from diffrl_eval.metrics.source_metrics import metrics_of
 
-        return compute_metrics(load_dataset(path))
+        return metrics_of(path)
     if not path.exists():
         raise UserError(f"dataset not found: {path}")
     return dict(read_metrics_json(path, role="dataset metrics"))
@@ -93,7 +93,8 @@ def _report(findings: Sequence[Finding], title: str, show_all: bool) -> None:
 
 def check(
     dataset: Path = typer.Argument(
-        ..., help="Dataset directory (or the metrics JSON of one).", show_default=False
+        ..., help="Dataset of any format: directory, HDF5 file, Hub id (or the metrics JSON "
+        "of one).", show_default=False
     ),
     baseline: Path = typer.Option(
         None, "--baseline", help="Metrics JSON of a known-good dataset ('metrics --json')."

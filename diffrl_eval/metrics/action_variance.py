@@ -22,15 +22,21 @@ MIN_EPISODES_FOR_VARIANCE = 2
 
 def _resample_by_dim(segments: EpisodeSegments, episodes: np.ndarray, n_points: int) -> np.ndarray:
     """Resampled actions, dimension-major: (7, len(episodes), n_points)."""
+    return resample_signal(segments.actions_by_dim, segments, episodes, n_points)
+
+
+def resample_signal(values: np.ndarray, segments: EpisodeSegments, episodes: np.ndarray,
+                    n_points: int) -> np.ndarray:
+    """A (D, N) per-row signal of the chosen episodes on a common normalized-time grid,
+    dimension-major: (D, len(episodes), n_points)."""
     lengths = segments.lengths[episodes]
     last = (lengths - 1)[:, None]
     position = np.linspace(0.0, 1.0, n_points)[None, :] * last  # (K, n_points), in steps
     lower = np.minimum(np.floor(position).astype(np.int64), last)
     weight = position - lower
     base = segments.starts[episodes][:, None]
-    actions = segments.actions_by_dim
-    before = np.take(actions, base + lower, axis=1)
-    after = np.take(actions, base + np.minimum(lower + 1, last), axis=1)
+    before = np.take(values, base + lower, axis=1)
+    after = np.take(values, base + np.minimum(lower + 1, last), axis=1)
     return before + (after - before) * weight
 
 

@@ -45,7 +45,7 @@ def _mark_unavailable(result: dict[str, Any], metrics: dict[str, str]) -> None:
                 episode[metric] = None
 
 
-def measure_source(opened: OpenedDataset, *, quality: bool = False) -> dict[str, Any]:
+def measure_source(opened: OpenedDataset, *, quality: bool = True) -> dict[str, Any]:
     """All metrics of ``opened`` as the ``diffrl-eval/metrics`` JSON document."""
     semantics = opened.semantics
     if _native_as_is(opened):
@@ -64,5 +64,12 @@ def measure_source(opened: OpenedDataset, *, quality: bool = False) -> dict[str,
     if quality:
         from diffrl_eval.metrics.quality import quality_checks
 
-        result["quality"] = quality_checks(opened.frames, semantics)
+        result["quality"] = quality_checks(opened.frames, semantics, opened.source.declared_fps)
     return result
+
+
+def metrics_of(location) -> dict[str, Any]:
+    """The metrics of the dataset at ``location`` (any format, semantics inferred)."""
+    from diffrl_eval.dataset.sources import open_source
+
+    return measure_source(open_source(location))
