@@ -85,3 +85,55 @@ def test_hub_id_offline_reads_a_populated_cache(toy_dataset, tmp_path):
     document = json.loads(result.stdout)
     assert document["semantics"]["format"].startswith("lerobot v3.0 (Hub: lerobot/tiny_libero")
     assert document["dataset"]["n_episodes"] == 6
+
+
+def _thresholds(tmp_path, text='overall = ["success_rate >= 0.5"]\n'):
+    path = tmp_path / "thresholds.toml"
+    path.write_text(text)
+    return path
+
+
+def test_check_gates_a_lerobot_directory_and_writes_json_to_stdout(toy_dataset, tmp_path, capsys):
+    path = write_lerobot_v3(toy_dataset, tmp_path / "v3")
+    code, stdout, err = run_cli(["check", path, "--thresholds", _thresholds(tmp_path),
+                                 "--json", "-"], capsys)
+    assert code == 0, err
+    outcome = json.loads(stdout)
+    assert outcome["kind"] == "diffrl-eval/check" and outcome["passed"] is True
+    assert outcome["findings"][0]["metric"] == "success_rate"
+    assert "PASSED" in err
+
+
+def test_check_fail_on_warn_fails_on_a_data_quality_warning(toy_dataset, tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = write_lerobot_v3(toy_dataset, tmp_path / "v3", fps=10)
+    file = path / "data/chunk-000/file-000.parquet"
+    table = pq.read_table(file)
+    stamps = table["timestamp"].to_numpy().copy()
+    stamps[5:] += 1.0  # a one-second hole in episode 0: dropped frames
+    pq.write_table(table.set_column(table.schema.get_field_index("timestamp"), "timestamp",
+                                    pa.array(stamps)), file)
+    thresholds = _thresholds(tmp_path)
+    code, _, _ = run_cli(["check", path, "--thresholds", thresholds], capsys)
+    assert code == 0
+    out = tmp_path / "outcome.json"
+    code, stdout, _ = run_cli(["check", path, "--thresholds", thresholds, "--fail-on", "warn",
+                               "--json", out], capsys)
+    assert code == 1
+    outcome = json.loads(out.read_text())
+    assert outcome["passed"] is False and any("dropped" in w for w in outcome["warnings"])
+
+
+def test_check_refuses_an_unknown_fail_on_level(toy_dataset, tmp_path, capsys):
+    code, _, err = run_cli(["check", toy_dataset, "--thresholds", _thresholds(tmp_path),
+                            "--fail-on", "panic"], capsys)
+    assert_one_line_error(code, err, "--fail-on", "error", "warn")
+
+
+def test_version_prints_the_installed_version(capsys):
+    from diffrl_eval import __version__
+
+    code, stdout, _ = run_cli(["--version"], capsys)
+    assert code == 0 and stdout.strip() == f"diffrl-eval {__version__}"

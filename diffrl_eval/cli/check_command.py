@@ -7,6 +7,7 @@ prints the table of what moved and turns the outcome into the exit status (0 pas
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -124,6 +125,9 @@ def check(
         "(default: all three). Repeatable.",
     ),
     show_all: bool = typer.Option(False, "--all", help="List unchanged metrics too."),
+    json_out: Path = typer.Option(None, "--json", help="Write the outcome as JSON here ('-': stdout; the tables then go to stderr)."),
+    fail_on: str = typer.Option("error", "--fail-on", help="error: exit 1 on regressions only; warn: also on metrics worse within tolerance and on data-quality warnings (NaN/inf, timestamps, dropped frames, constant dims, duplicates)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
 ) -> None:
     """Data-quality regression check for CI: exit 1 on regression, 0 otherwise, 2 on bad input.
 
@@ -133,35 +137,59 @@ def check(
 
     [b]--thresholds[/b]: a TOML file of 'METRIC OP NUMBER' strings (OP: <= >= < > ==) under overall = [...], \\[suite] NAME = [...] and \\[task] TASK_ID = [...] ("*" = every suite or task); each must hold, and an undefined metric fails.
     """
+    from diffrl_eval.atomic import check_new_file, write_text_atomic
+    from diffrl_eval.check_outcome import FAIL_ON, CheckOutcome, quality_warnings
+
+    if fail_on not in FAIL_ON:
+        raise UserError(f"--fail-on {fail_on!r}; valid choices: {', '.join(FAIL_ON)}")
     if baseline is None and thresholds is None:
         raise UserError("give --baseline BASELINE.json, --thresholds FILE, or both")
+    to_stdout = json_out is not None and str(json_out) == "-"
+    if json_out is not None and not to_stdout:
+        check_new_file(json_out, overwrite=overwrite)
     if (tolerance or abs_tolerance or metric or scope) and baseline is None:
         raise UserError(
             "--tolerance, --abs-tolerance, --metric and --scope apply to --baseline only"
         )
-    default_tolerance, per_metric = parse_tolerances(tolerance or [], abs_tolerance or [])
-    reference = read_metrics_json(baseline, role="baseline") if baseline is not None else None
-    parsed_thresholds = read_thresholds(thresholds) if thresholds is not None else None
-    result = load_metrics(dataset)
+    if to_stdout:
+        console.file = sys.stderr  # stdout carries the JSON only
+    try:
+        default_tolerance, per_metric = parse_tolerances(tolerance or [], abs_tolerance or [])
+        reference = read_metrics_json(baseline, role="baseline") if baseline is not None else None
+        parsed_thresholds = read_thresholds(thresholds) if thresholds is not None else None
+        result = load_metrics(dataset)
 
-    findings: list[Finding] = []
-    if reference is not None:
-        compared = compare_with_baseline(
-            result, reference, tolerance=default_tolerance, per_metric=per_metric,
-            metrics=metric or None, levels=scope or LEVELS,
-        )
-        _report(compared, f"against baseline {baseline}", show_all)
-        findings += compared
-    if parsed_thresholds is not None:
-        held = check_thresholds(result, parsed_thresholds)
-        _report(held, f"against thresholds {thresholds}", True)
-        findings += held
-    failed = regressions(findings)
-    if failed:
-        console.print(f"[bold red]REGRESSION[/]: {len(failed)} of {len(findings)} checks failed")
-        raise typer.Exit(EXIT_REGRESSION)
-    console.print(f"[bold green]PASSED[/]: {len(findings)} checks")
-    raise typer.Exit(EXIT_PASSED)
+        findings: list[Finding] = []
+        if reference is not None:
+            compared = compare_with_baseline(
+                result, reference, tolerance=default_tolerance, per_metric=per_metric,
+                metrics=metric or None, levels=scope or LEVELS,
+            )
+            _report(compared, f"against baseline {baseline}", show_all)
+            findings += compared
+        if parsed_thresholds is not None:
+            held = check_thresholds(result, parsed_thresholds)
+            _report(held, f"against thresholds {thresholds}", True)
+            findings += held
+        outcome = CheckOutcome(findings, quality_warnings(result), fail_on)
+        for warning in quality_warnings(result):
+            console.print(f"[yellow]warning[/]: {warning}")
+        if json_out is not None:
+            text = json.dumps(outcome.to_json(str(dataset)), indent=2) + "\n"
+            if to_stdout:
+                sys.stdout.write(text)
+            else:
+                write_text_atomic(json_out, text, overwrite=overwrite)
+        failed = regressions(findings)
+        if outcome.failed:
+            console.print(f"[bold red]{'REGRESSION' if failed else 'WARNINGS'}[/]: {len(failed)} of "
+                          f"{len(findings)} checks failed, {len(outcome.all_warnings)} warning(s) "
+                          f"(--fail-on {fail_on})")
+            raise typer.Exit(EXIT_REGRESSION)
+        console.print(f"[bold green]PASSED[/]: {len(findings)} checks")
+        raise typer.Exit(EXIT_PASSED)
+    finally:
+        console.file = None  # back to stdout
 
 
 def register(app: typer.Typer) -> None:
