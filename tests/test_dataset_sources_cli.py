@@ -137,3 +137,21 @@ def test_version_prints_the_installed_version(capsys):
 
     code, stdout, _ = run_cli(["--version"], capsys)
     assert code == 0 and stdout.strip() == f"diffrl-eval {__version__}"
+
+
+def test_installed_third_party_format_is_listed_and_read(third_party_plugin, tmp_path, capsys):
+    rows = ["episode,step,x,y,z," + ",".join(f"a{i}" for i in range(7))]
+    for episode in range(2):
+        for step in range(12):
+            x = 0.01 * step**2 * (episode + 1)
+            rows.append(f"{episode},{step},{x},0,0," + ",".join(["0.1"] * 6 + ["1"]))
+    csv = tmp_path / "run.acme.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    code, stdout, _ = run_cli(["datasets", "formats"], capsys)
+    assert code == 0 and "acme-csv" in stdout and "acme-datagen" in stdout.lower().replace("_", "-")
+    code, stdout, err = run_cli(["metrics", csv, "--json", tmp_path / "m.json"], capsys)
+    assert code == 0, err
+    result = json.loads((tmp_path / "m.json").read_text())
+    assert result["semantics"]["format"] == "acme-csv" and result["semantics"]["control_hz"] == 10
+    # x = c t^2 has no jerk: third differences of a quadratic vanish
+    assert result["overall"]["mean_squared_jerk"]["mean"] == pytest.approx(0.0, abs=1e-12)

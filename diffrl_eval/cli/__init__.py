@@ -70,6 +70,7 @@ def _global_options(
 
 app.add_typer(catalog.generators_app, name="generators")
 app.add_typer(catalog.tasks_app, name="tasks")
+app.add_typer(catalog.datasets_app, name="datasets")
 app.add_typer(vla_commands.vla_app, name="vla")
 data.register(app)
 reporting.register(app)
