@@ -47,6 +47,9 @@ class Profile:
     control_hz_reason: str | None = None
     gripper_index: int | None = None
     action_kind: str | None = None
+    # features whose concatenation is this tool's 8-D proprio state (eef position,
+    # axis-angle, gripper qpos), for layouts that hold one; empty otherwise
+    state_keys: tuple[str, ...] = ()
 
 
 @dataclass

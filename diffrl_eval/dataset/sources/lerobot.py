@@ -213,7 +213,7 @@ def _profile(root: Path, widths: dict[str, int], fps: float) -> tuple[Profile | 
         manifest = _read_json(manifest_path, str(manifest_path))
         hz = float(manifest.get("control_hz") or fps)
         profile = native_profile(hz, f"{EXPORT_MANIFEST} written by this tool's exporter")
-        profile = Profile(**{**profile.__dict__, "eef_key": f"{STATE}[0:3]"})
+        profile = Profile(**{**profile.__dict__, "eef_key": f"{STATE}[0:3]", "state_keys": (STATE,)})
         info = {k: manifest.get(k) for k in ("source", "source_label", "backend", "suite",
                                               "content_hash", "tool_version")}
         instruction_to_task = {t["instruction"]: t["task_id"] for t in manifest.get("tasks") or []}
@@ -229,6 +229,7 @@ def _profile(root: Path, widths: dict[str, int], fps: float) -> tuple[Profile | 
                               f"controller step is a row; info.json declares fps {fps:g}",
             gripper_index=C.GRIPPER_ACTION_INDEX,
             action_kind=DELTA,
+            state_keys=(STATE,),
         ), {"backend": "libero"}, {}
     return None, {}, {}
 
@@ -268,7 +269,7 @@ def read_lerobot(root: Path, location: str | None = None) -> SourceFrames:
     frames = (
         pl.scan_parquet(files)
         .select(columns)
-        .join(task_table.lazy(), on=TASK_INDEX, how="left")
+        .join(task_table.lazy(), on=TASK_INDEX, how="left", maintain_order="left")
         .drop(TASK_INDEX)
     )
     return SourceFrames(

@@ -22,6 +22,7 @@ def native_profile(control_hz: float, reason: str) -> Profile:
         control_hz_reason="the dataset's manifest (control_hz)",
         gripper_index=C.GRIPPER_ACTION_INDEX,
         action_kind=DELTA,
+        state_keys=(C.COL_STATE,),
     )
 
 

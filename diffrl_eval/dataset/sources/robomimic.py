@@ -146,7 +146,7 @@ def _profile(facts: dict[str, Any], widths: dict[str, int]) -> Profile | None:
     if facts["libero"] and L.EE_POS in widths:
         return Profile("libero", "problem_info with a language instruction and obs/ee_pos: "
                        "a LIBERO demonstration file", L.EE_POS, float(hz or DEFAULT_CONTROL_HZ),
-                       hz_reason, gripper, kind)
+                       hz_reason, gripper, kind, (L.EE_POS, L.EE_ORI, L.GRIPPER_STATES))
     if ROBOMIMIC_EEF in widths:
         return Profile("robomimic", f"obs/{ROBOMIMIC_EEF}: robosuite's single-arm observations",
                        ROBOMIMIC_EEF, float(hz or DEFAULT_CONTROL_HZ), hz_reason, gripper, kind)

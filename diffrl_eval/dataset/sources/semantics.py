@@ -238,20 +238,20 @@ def measurement_frames(frames: SourceFrames, semantics: Semantics) -> pl.DataFra
             wanted.append(optional)
     if semantics.eef is not None and semantics.eef.feature not in wanted:
         wanted.append(semantics.eef.feature)
-    table = frames.frames.select(wanted).collect()
+    table = frames.frames.select(wanted).sort(C.COL_EPISODE, C.COL_STEP).collect()
     if table.height == 0:
         raise DatasetError(f"{frames.location}: the dataset is empty (no frames)")
     for name in (C.COL_TASK, C.COL_INSTRUCTION):
         if table[name].null_count():
             raise DatasetError(f"{frames.location}: {table[name].null_count()} frame(s) refer "
                                "to a task the task table lacks")
-    action = _matrix(table[ACTION_FEATURE], frames.features[ACTION_FEATURE])
+    action = vector_matrix(table[ACTION_FEATURE], frames.features[ACTION_FEATURE])
     if semantics.gripper_index is not None:
         order = [i for i in range(action.shape[1]) if i != semantics.gripper_index]
         action = action[:, [*order, semantics.gripper_index]]
     if semantics.eef is not None:
         width = frames.features[semantics.eef.feature]
-        eef = _matrix(table[semantics.eef.feature], width)[:, list(semantics.eef.indices(width))]
+        eef = vector_matrix(table[semantics.eef.feature], width)[:, list(semantics.eef.indices(width))]
     else:
         eef = np.full((table.height, C.EEF_POS_DIM), np.nan)
     if C.COL_SUCCESS in table.columns:
@@ -270,7 +270,7 @@ def measurement_frames(frames: SourceFrames, semantics: Semantics) -> pl.DataFra
     return result
 
 
-def _matrix(series: pl.Series, width: int) -> np.ndarray:
+def vector_matrix(series: pl.Series, width: int) -> np.ndarray:
     """A vector column as (N, width) float64; a row of another length is bad input."""
     if isinstance(series.dtype, pl.List):
         lengths = series.list.len()
