@@ -18,6 +18,7 @@ from diffrl_eval import constants as C
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.dataset.sources import OpenedDataset, open_source
 from diffrl_eval.dataset.sources.base import DELTA
+from diffrl_eval.dataset.sources.hub import parse_repo_id
 from diffrl_eval.dataset.sources.native import NativeSource
 from diffrl_eval.dataset.sources.semantics import vector_matrix
 from diffrl_eval.dataset.writer import write_dataset
@@ -102,8 +103,10 @@ def write_native(opened: OpenedDataset, out: Path, *, backend: str, suite: str |
 def native_path(location: str | Path, workdir: Path, *, backend: str | None = None,
                 source: str = HUMAN) -> tuple[Path, bool]:
     """This tool's dataset for ``location``: itself when it is one, else a conversion
-    written under ``workdir``. Returns (path, converted)."""
-    if NativeSource.recognizes(str(location)):
+    written under ``workdir``. Returns (path, converted). A location that is neither a
+    path nor a Hub id comes back as it is, for the caller's loader to name the problem."""
+    exists = Path(location).exists()
+    if NativeSource.recognizes(str(location)) or (not exists and parse_repo_id(str(location)) is None):
         return Path(location), False
     opened = open_source(location)
     backend = backend or opened.source.info.get("backend") or "libero"
