@@ -125,6 +125,7 @@ def check(
         "(default: all three). Repeatable.",
     ),
     show_all: bool = typer.Option(False, "--all", help="List unchanged metrics too."),
+    statistical: bool = typer.Option(False, "--statistical", help="With --baseline: a move beyond the tolerance is a regression only when it also leaves the baseline's 95% interval (Wilson for success rate, mean ± 1.96·SE for lengths and jerks)."),
     json_out: Path = typer.Option(None, "--json", help="Write the outcome as JSON here ('-': stdout; the tables then go to stderr)."),
     fail_on: str = typer.Option("error", "--fail-on", help="error: exit 1 on regressions only; warn: also on metrics worse within tolerance and on data-quality warnings (NaN/inf, timestamps, dropped frames, constant dims, duplicates)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
@@ -147,9 +148,10 @@ def check(
     to_stdout = json_out is not None and str(json_out) == "-"
     if json_out is not None and not to_stdout:
         check_new_file(json_out, overwrite=overwrite)
-    if (tolerance or abs_tolerance or metric or scope) and baseline is None:
+    if (tolerance or abs_tolerance or metric or scope or statistical) and baseline is None:
         raise UserError(
-            "--tolerance, --abs-tolerance, --metric and --scope apply to --baseline only"
+            "--tolerance, --abs-tolerance, --metric, --scope and --statistical apply to "
+            "--baseline only"
         )
     if to_stdout:
         console.file = sys.stderr  # stdout carries the JSON only
@@ -165,6 +167,10 @@ def check(
                 result, reference, tolerance=default_tolerance, per_metric=per_metric,
                 metrics=metric or None, levels=scope or LEVELS,
             )
+            if statistical:
+                from diffrl_eval.statistical_tolerance import apply_intervals
+
+                compared = apply_intervals(compared, reference)
             _report(compared, f"against baseline {baseline}", show_all)
             findings += compared
         if parsed_thresholds is not None:
