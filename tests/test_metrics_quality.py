@@ -155,3 +155,16 @@ def test_flagged_episodes_say_why():
     assert result["flagged_episodes"]["1"][0] == "1 row(s) with NaN or inf"
     assert "only 3 step(s)" in result["flagged_episodes"]["2"]
     assert "0" not in result["flagged_episodes"]
+
+
+def test_silhouette_matches_scikit_learn():
+    from scipy.spatial.distance import pdist, squareform
+    from sklearn.metrics import silhouette_score
+
+    from diffrl_eval.metrics.diversity import silhouette
+
+    rng = np.random.default_rng(6)
+    points = np.vstack([rng.normal(0, 1, (7, 4)), rng.normal(3, 1, (5, 4)), rng.normal(-3, 1, (1, 4))])
+    labels = np.array([1] * 7 + [2] * 5 + [3])
+    assert silhouette(squareform(pdist(points)), labels) == pytest.approx(
+        silhouette_score(points, labels))

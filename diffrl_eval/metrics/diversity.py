@@ -39,10 +39,32 @@ def resample_paths(values: np.ndarray, segments: EpisodeSegments, episodes: np.n
     return np.moveaxis(resample_signal(values, segments, episodes, n_points), 0, -1)
 
 
+def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette of a clustering from its (K, K) distance matrix and (K,) labels.
+
+    For point i in cluster A: a = mean distance to the other members of A, b = the least
+    mean distance to the members of another cluster, s = (b - a) / max(a, b); a point alone
+    in its cluster has s = 0 (Rousseeuw 1987, as scikit-learn computes it).
+    """
+    _, labels = np.unique(labels, return_inverse=True)
+    members = np.eye(labels.max() + 1)[labels]  # (K, C) one-hot
+    sizes = members.sum(axis=0)
+    sums = distances @ members  # (K, C): total distance to each cluster
+    own = sizes[labels] - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = sums[np.arange(labels.size), labels] / own
+        means = sums / sizes
+    means[np.arange(labels.size), labels] = np.inf
+    b = means.min(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(own > 0, (b - a) / np.maximum(a, b), 0.0)
+    return float(np.nan_to_num(s).mean())
+
+
 def count_strategies(paths: np.ndarray) -> int | None:
     """Distinct strategies among (K, P, D) paths (see the module docstring); None if K is small."""
     from scipy.cluster.hierarchy import fcluster, linkage
-    from sklearn.metrics import silhouette_score
+    from scipy.spatial.distance import pdist, squareform
 
     k_paths = paths.shape[0]
     if k_paths < MIN_EPISODES:
@@ -50,13 +72,15 @@ def count_strategies(paths: np.ndarray) -> int | None:
     flat = paths.reshape(k_paths, -1)
     if not np.isfinite(flat).all() or np.ptp(flat, axis=0).max() == 0:
         return 1
+    condensed = pdist(flat)
+    distances = squareform(condensed)
     tree = linkage(flat, method="ward")
     best_k, best_score = 1, MIN_SILHOUETTE
     for k in range(2, min(MAX_STRATEGIES, k_paths - 1) + 1):
         labels = fcluster(tree, k, criterion="maxclust")
         if np.unique(labels).size < 2:
             continue
-        score = silhouette_score(flat, labels)
+        score = silhouette(distances, labels)
         if score >= best_score:
             best_k, best_score = int(np.unique(labels).size), score
     return best_k
@@ -65,7 +89,14 @@ def count_strategies(paths: np.ndarray) -> int | None:
 def voxel_coverage(points: np.ndarray, voxel: float = VOXEL_M) -> int:
     """Distinct cubes of side ``voxel`` that (M, 3) points fall in."""
     finite = points[np.isfinite(points).all(axis=1)]
-    return int(np.unique(np.floor(finite / voxel).astype(np.int64), axis=0).shape[0])
+    if finite.shape[0] == 0:
+        return 0
+    cells = np.floor(finite / voxel).astype(np.int64)
+    cells -= cells.min(axis=0)
+    extent = cells.max(axis=0) + 1
+    # one integer per cube (row-major index in the bounding box): a 1-D unique is fast
+    keys = (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]
+    return int(np.unique(keys).size)
 
 
 def _mean_with_interval(values: list[float]) -> dict[str, Any]:
