@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from diffrl_eval.dataset.sources import Declared, open_source, source_names
@@ -178,3 +179,29 @@ def test_copy_of_a_native_dataset_without_manifest_keeps_the_precise_error(toy_d
     (copy / "manifest.json").unlink()
     with pytest.raises(DatasetError, match="no manifest.json"):
         open_source(copy)
+
+
+def test_measuring_in_batches_of_data_files_gives_the_one_batch_results(toy_dataset, tmp_path):
+    path = write_lerobot_v3(toy_dataset, tmp_path / "v3", episodes_per_file=2)
+    whole = measure_source(open_source(path))
+    batched = measure_source(open_source(path), batch_frames=30)  # about one file per batch
+    _close(_overall(batched), _overall(whole))
+    assert batched["episodes"] == whole["episodes"]
+    assert batched["action_variance_curves"].keys() == whole["action_variance_curves"].keys()
+    for task, curve in whole["action_variance_curves"].items():
+        np.testing.assert_allclose(batched["action_variance_curves"][task]["variance"],
+                                   curve["variance"], rtol=1e-9, atol=1e-12)
+    # action jumps are judged per batch; every other check is the same
+    for key in ("non_finite_rows", "zero_variance_dims", "clipped_dims", "idle",
+                "timestamps", "near_duplicates", "diversity"):
+        assert batched["quality"][key] == whole["quality"][key], key
+
+
+def test_dimension_statistics_merge_as_if_computed_at_once():
+    from diffrl_eval.metrics.quality import DimensionStats, dimension_checks
+
+    rng = np.random.default_rng(0)
+    actions = np.clip(rng.normal(0, 1, (3, 200)), -1, 1)
+    actions[1] = np.where(rng.random(200) < 0.5, -1.0, 1.0)
+    merged = DimensionStats.of(actions[:, :70]).merge(DimensionStats.of(actions[:, 70:]))
+    assert dimension_checks(merged) == dimension_checks(actions)

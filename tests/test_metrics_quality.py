@@ -14,7 +14,6 @@ from diffrl_eval.metrics.quality import (
     action_jump_rows,
     dimension_checks,
     idle_rows,
-    near_duplicate_pairs,
     quality_checks,
     timestamp_problems,
 )
@@ -106,8 +105,9 @@ def test_near_duplicate_episodes_are_found_within_a_task_only():
     b = rng.normal(size=(40, 3))
     episodes = [(np.zeros((40, 3)), a), (np.zeros((40, 3)), b),
                 (np.zeros((40, 3)), a + 1e-6), (np.zeros((40, 3)), a)]
-    seg = EpisodeSegments.from_frames(frames(episodes, tasks=["t", "t", "t", "u"]))
-    assert [p[:2] for p in near_duplicate_pairs(seg)] == [(0, 2)]
+    result = quality_checks(frames(episodes, tasks=["t", "t", "t", "u"]), semantics())
+    assert result["near_duplicates"]["pairs"] == [[0, 2]]
+    assert "near-duplicate of episode 0" in result["flagged_episodes"]["2"]
 
 
 def test_two_well_separated_route_families_count_as_two_strategies():

@@ -86,17 +86,20 @@ def count_strategies(paths: np.ndarray) -> int | None:
     return best_k
 
 
+_VOXEL_OFFSET = 1 << 20  # cube indices within ±2^20 (±21 km at 2 cm) fit one int64 key
+
+
+def voxel_keys(points: np.ndarray, voxel: float = VOXEL_M) -> np.ndarray:
+    """The distinct cubes of side ``voxel`` that (M, 3) points fall in, one int64 key each."""
+    finite = points[np.isfinite(points).all(axis=1)]
+    cells = np.floor(finite / voxel).astype(np.int64) + _VOXEL_OFFSET
+    # a 1-D unique of one integer per cube is far faster than a row-wise unique
+    return np.unique((cells[:, 0] << 42) | (cells[:, 1] << 21) | cells[:, 2])
+
+
 def voxel_coverage(points: np.ndarray, voxel: float = VOXEL_M) -> int:
     """Distinct cubes of side ``voxel`` that (M, 3) points fall in."""
-    finite = points[np.isfinite(points).all(axis=1)]
-    if finite.shape[0] == 0:
-        return 0
-    cells = np.floor(finite / voxel).astype(np.int64)
-    cells -= cells.min(axis=0)
-    extent = cells.max(axis=0) + 1
-    # one integer per cube (row-major index in the bounding box): a 1-D unique is fast
-    keys = (cells[:, 0] * extent[1] + cells[:, 1]) * extent[2] + cells[:, 2]
-    return int(np.unique(keys).size)
+    return int(voxel_keys(points, voxel).size)
 
 
 def _mean_with_interval(values: list[float]) -> dict[str, Any]:
@@ -115,32 +118,54 @@ def _mean_with_interval(values: list[float]) -> dict[str, Any]:
     return block
 
 
-def diversity(segments: EpisodeSegments, has_eef: bool) -> dict[str, Any]:
-    """Strategies and coverage per task and over tasks (the ``quality.diversity`` block)."""
-    signal = segments.eef_pos_by_dim if has_eef else segments.actions_by_dim
-    per_task: dict[str, Any] = {}
-    for task in sorted(dict.fromkeys(segments.task_id.tolist())):
-        members = np.flatnonzero(segments.task_id == task)
-        entry: dict[str, Any] = {
-            "episodes": int(members.size),
-            "strategies": count_strategies(resample_paths(signal, segments, members)),
+class DiversityAccumulator:
+    """Per task, the resampled paths (K, PATH_POINTS, D) and the visited cubes, gathered
+    batch by batch (whole episodes per batch)."""
+
+    def __init__(self, has_eef: bool) -> None:
+        self.has_eef = has_eef
+        self.paths: dict[str, list[np.ndarray]] = {}
+        self.cubes: dict[str, np.ndarray] = {}
+
+    def add(self, segments: EpisodeSegments) -> None:
+        signal = segments.eef_pos_by_dim if self.has_eef else segments.actions_by_dim
+        for task in dict.fromkeys(segments.task_id.tolist()):
+            members = np.flatnonzero(segments.task_id == task)
+            self.paths.setdefault(task, []).append(resample_paths(signal, segments, members))
+            if self.has_eef:
+                rows = np.concatenate([np.arange(s, s + n) for s, n in
+                                       zip(segments.starts[members], segments.lengths[members])])
+                keys = voxel_keys(segments.eef_pos_by_dim[:, rows].T)
+                self.cubes[task] = np.union1d(self.cubes.get(task, keys[:0]), keys)
+
+    def result(self) -> dict[str, Any]:
+        """Strategies and coverage per task and over tasks (the ``quality.diversity`` block)."""
+        per_task: dict[str, Any] = {}
+        for task in sorted(self.paths):
+            paths = np.concatenate(self.paths[task])
+            entry: dict[str, Any] = {"episodes": int(paths.shape[0]),
+                                     "strategies": count_strategies(paths)}
+            if self.has_eef:
+                entry["coverage_voxels"] = int(self.cubes[task].size)
+            per_task[task] = entry
+        strategies = [e["strategies"] for e in per_task.values() if e["strategies"] is not None]
+        result: dict[str, Any] = {
+            "signal": "end-effector path" if self.has_eef else "actions",
+            "rule": f"Ward clusters of paths resampled to {PATH_POINTS} points, best silhouette "
+                    f">= {MIN_SILHOUETTE} over k = 2..{MAX_STRATEGIES}, else 1; tasks with >= "
+                    f"{MIN_EPISODES} episodes",
+            "strategies": _mean_with_interval(strategies),
+            "per_task": per_task,
         }
-        if has_eef:
-            rows = np.concatenate([np.arange(s, s + n) for s, n in
-                                   zip(segments.starts[members], segments.lengths[members])])
-            entry["coverage_voxels"] = voxel_coverage(segments.eef_pos_by_dim[:, rows].T)
-        per_task[task] = entry
-    strategies = [e["strategies"] for e in per_task.values() if e["strategies"] is not None]
-    result: dict[str, Any] = {
-        "signal": "end-effector path" if has_eef else "actions",
-        "rule": f"Ward clusters of paths resampled to {PATH_POINTS} points, best silhouette "
-                f">= {MIN_SILHOUETTE} over k = 2..{MAX_STRATEGIES}, else 1; tasks with >= "
-                f"{MIN_EPISODES} episodes",
-        "strategies": _mean_with_interval(strategies),
-        "per_task": per_task,
-    }
-    if has_eef:
-        result["coverage_voxels"] = _mean_with_interval(
-            [e["coverage_voxels"] for e in per_task.values()])
-        result["voxel_m"] = VOXEL_M
-    return result
+        if self.has_eef:
+            result["coverage_voxels"] = _mean_with_interval(
+                [e["coverage_voxels"] for e in per_task.values()])
+            result["voxel_m"] = VOXEL_M
+        return result
+
+
+def diversity(segments: EpisodeSegments, has_eef: bool) -> dict[str, Any]:
+    """Strategies and coverage of one in-memory set of episodes."""
+    accumulator = DiversityAccumulator(has_eef)
+    accumulator.add(segments)
+    return accumulator.result()

@@ -25,6 +25,7 @@ threshold in the results, so a reader knows what was counted.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,17 +62,53 @@ def non_finite_rows(segments: EpisodeSegments, has_eef: bool) -> np.ndarray:
     return bad
 
 
-def dimension_checks(actions: np.ndarray) -> dict[str, Any]:
-    """Zero-variance and clipped action dims of a (Da, N) array."""
+@dataclass
+class DimensionStats:
+    """Mergeable per-dim statistics of the actions: extremes, how often each is hit, and
+    up to three distinct values (enough to tell binary dims apart)."""
+
+    low: np.ndarray
+    high: np.ndarray
+    at_low: np.ndarray
+    at_high: np.ndarray
+    count: np.ndarray
+    distinct: list[set[float]]
+
+    @classmethod
+    def of(cls, actions: np.ndarray) -> DimensionStats:
+        """Statistics of a (Da, N) array (non-finite values left out)."""
+        finite = np.isfinite(actions)
+        low = np.where(finite, actions, np.inf).min(axis=1)
+        high = np.where(finite, actions, -np.inf).max(axis=1)
+        distinct = [set(np.unique(values[np.isfinite(values)])[:3].tolist()) for values in actions]
+        return cls(low, high, (actions == low[:, None]).sum(axis=1),
+                   (actions == high[:, None]).sum(axis=1), finite.sum(axis=1), distinct)
+
+    def merge(self, other: DimensionStats) -> DimensionStats:
+        low, high = np.minimum(self.low, other.low), np.maximum(self.high, other.high)
+        at_low = np.where(self.low == low, self.at_low, 0) + np.where(other.low == low, other.at_low, 0)
+        at_high = np.where(self.high == high, self.at_high, 0) + np.where(other.high == high, other.at_high, 0)
+        distinct = [set(sorted(a | b)[:3]) for a, b in zip(self.distinct, other.distinct)]
+        return DimensionStats(low, high, at_low, at_high, self.count + other.count, distinct)
+
+    @property
+    def ranges(self) -> np.ndarray:
+        """Per-dim range, 1 where it is 0 or undefined (a scale to divide by)."""
+        span = self.high - self.low
+        return np.where(np.isfinite(span) & (span > 0), span, 1.0)
+
+
+def dimension_checks(actions: np.ndarray | DimensionStats) -> dict[str, Any]:
+    """Zero-variance and clipped action dims of a (Da, N) array (or of its statistics)."""
+    stats = actions if isinstance(actions, DimensionStats) else DimensionStats.of(actions)
     zero_variance, clipped = [], {}
-    for dim, values in enumerate(actions):
-        values = values[np.isfinite(values)]
-        if values.size == 0 or values.min() == values.max():
+    for dim in range(stats.low.shape[0]):
+        if stats.count[dim] == 0 or stats.low[dim] == stats.high[dim]:
             zero_variance.append(dim)
             continue
-        if np.unique(values).size <= 2:
+        if len(stats.distinct[dim]) <= 2:
             continue
-        at_edge = float(((values == values.min()) | (values == values.max())).mean())
+        at_edge = float((stats.at_low[dim] + stats.at_high[dim]) / stats.count[dim])
         if at_edge > CLIP_FRACTION:
             clipped[str(dim)] = at_edge
     return {"zero_variance_dims": zero_variance, "clipped_dims": clipped,
@@ -122,81 +159,125 @@ def timestamp_problems(frames: pl.DataFrame, fps: float | None) -> pl.DataFrame 
     return frames.group_by(C.COL_EPISODE, maintain_order=True).agg(checks)
 
 
-def near_duplicate_pairs(segments: EpisodeSegments) -> list[tuple[int, int, float]]:
-    """(episode_index, episode_index, rms) of episode pairs of one task that nearly coincide."""
+def near_duplicate_pairs(episode_index: np.ndarray, paths: np.ndarray,
+                         scale: np.ndarray) -> list[tuple[int, int, float]]:
+    """(episode_index, episode_index, rms) of the pairs among one task's resampled action
+    paths (K, P, Da), each dim divided by ``scale`` (Da,), that nearly coincide."""
     from scipy.spatial.distance import pdist
 
-    scale = _ranges(segments.actions_by_dim)
-    pairs = []
-    for task in dict.fromkeys(segments.task_id.tolist()):
-        members = np.flatnonzero(segments.task_id == task)
-        if members.size < 2:
-            continue
-        paths = resample_actions(segments, members, DUPLICATE_POINTS) / scale  # (K, P, Da)
-        flat = paths.reshape(members.size, -1)
-        rms = pdist(flat) / np.sqrt(flat.shape[1])
-        first, second = np.triu_indices(members.size, k=1)
-        for i in np.flatnonzero(rms < DUPLICATE_RMS):
-            pairs.append((int(segments.episode_index[members[first[i]]]),
-                          int(segments.episode_index[members[second[i]]]), float(rms[i])))
-    return pairs
+    if paths.shape[0] < 2:
+        return []
+    flat = (paths / scale).reshape(paths.shape[0], -1)
+    rms = pdist(flat) / np.sqrt(flat.shape[1])
+    first, second = np.triu_indices(paths.shape[0], k=1)
+    return [(int(episode_index[first[i]]), int(episode_index[second[i]]), float(rms[i]))
+            for i in np.flatnonzero(rms < DUPLICATE_RMS)]
 
 
-def quality_checks(frames: pl.DataFrame, semantics, declared_fps: float | None = None) -> dict[str, Any]:
-    """Every check of the module docstring, as the ``quality`` block of the metrics JSON."""
-    segments = EpisodeSegments.from_frames(frames)
-    has_eef = semantics.eef is not None
-    hz = semantics.control_hz
-    reasons: dict[int, list[str]] = {}
+class QualityAccumulator:
+    """The quality block built batch by batch: each batch holds whole episodes, and only
+    per-episode results, mergeable statistics and resampled paths are kept, so memory grows
+    with the number of episodes, not of frames. Action jumps are judged against the typical
+    change and range of their batch (the whole dataset when it fits one batch)."""
 
-    def flag(rows: np.ndarray, text: str) -> int:
+    def __init__(self, semantics, declared_fps: float | None = None) -> None:
+        from diffrl_eval.metrics.diversity import DiversityAccumulator
+
+        self.has_eef = semantics.eef is not None
+        self.hz = semantics.control_hz
+        self.fps = declared_fps
+        self.reasons: dict[int, list[str]] = {}
+        self.counts = {"non_finite": 0, "jumps": 0, "idle": 0, "steps": 0}
+        self.idle_rule = ""
+        self.dims: DimensionStats | None = None
+        self.stamps: dict[str, int] | None = None
+        self.paths: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.diversity = DiversityAccumulator(self.has_eef)
+
+    def _flag(self, segments: EpisodeSegments, rows: np.ndarray, text: str) -> int:
         counts = segments.per_episode_sum(rows.astype(np.int64))
         for position in np.flatnonzero(counts):
-            reasons.setdefault(int(segments.episode_index[position]), []).append(
+            self.reasons.setdefault(int(segments.episode_index[position]), []).append(
                 f"{int(counts[position])} {text}")
         return int(rows.sum())
 
-    non_finite = non_finite_rows(segments, has_eef)
-    jumps = action_jump_rows(segments)
-    idle, idle_rule = idle_rows(segments, hz, has_eef)
-    idle_fraction = segments.per_episode_sum(idle.astype(np.int64)) / segments.lengths
-    result: dict[str, Any] = {
-        "non_finite_rows": flag(non_finite, "row(s) with NaN or inf"),
-        **dimension_checks(segments.actions_by_dim),
-        "action_jumps": {"count": flag(jumps, "action jump(s)"),
-                         "rule": f"|Δa| > max({JUMP_SCALE:g} × robust std of the dim's step "
-                                 f"change, {JUMP_FLOOR:g} × its range)"},
-        "idle": {"steps": int(idle.sum()), "fraction": float(idle.mean()), "rule": idle_rule},
-    }
-    for position in np.flatnonzero(idle_fraction > 0.5):
-        reasons.setdefault(int(segments.episode_index[position]), []).append(
-            f"idle {idle_fraction[position]:.0%} of the episode")
-    stamps = timestamp_problems(frames, declared_fps)
-    if stamps is not None:
-        block = {"non_increasing": int(stamps["non_increasing"].sum())}
-        if "dropped" in stamps.columns:
-            block["dropped_frames"] = int(stamps["dropped"].sum())
-            block["rule"] = f"gap > {DROP_FACTOR:g} / fps (fps {declared_fps:g})"
+    def add(self, frames: pl.DataFrame, segments: EpisodeSegments | None = None) -> None:
+        """One batch of measurement frames (whole episodes)."""
+        segments = segments or EpisodeSegments.from_frames(frames)
+        self.counts["non_finite"] += self._flag(
+            segments, non_finite_rows(segments, self.has_eef), "row(s) with NaN or inf")
+        self.counts["jumps"] += self._flag(segments, action_jump_rows(segments), "action jump(s)")
+        idle, self.idle_rule = idle_rows(segments, self.hz, self.has_eef)
+        self.counts["idle"] += int(idle.sum())
+        self.counts["steps"] += segments.n_frames
+        idle_fraction = segments.per_episode_sum(idle.astype(np.int64)) / segments.lengths
+        for position in np.flatnonzero(idle_fraction > 0.5):
+            self.reasons.setdefault(int(segments.episode_index[position]), []).append(
+                f"idle {idle_fraction[position]:.0%} of the episode")
+        for position in np.flatnonzero(segments.lengths < 4):
+            self.reasons.setdefault(int(segments.episode_index[position]), []).append(
+                f"only {int(segments.lengths[position])} step(s)")
+        stats = DimensionStats.of(segments.actions_by_dim)
+        self.dims = stats if self.dims is None else self.dims.merge(stats)
+        self._add_timestamps(frames)
+        for task in dict.fromkeys(segments.task_id.tolist()):
+            members = np.flatnonzero(segments.task_id == task)
+            self.paths.setdefault(task, []).append(
+                (segments.episode_index[members],
+                 resample_actions(segments, members, DUPLICATE_POINTS)))
+        self.diversity.add(segments)
+
+    def _add_timestamps(self, frames: pl.DataFrame) -> None:
+        stamps = timestamp_problems(frames, self.fps)
+        if stamps is None:
+            return
+        totals = self.stamps or {}
         for row in stamps.iter_rows(named=True):
             for key, text in (("non_increasing", "non-increasing timestamp(s)"),
                               ("dropped", "dropped frame gap(s)")):
+                if key in row:
+                    totals[key] = totals.get(key, 0) + int(row[key])
                 if row.get(key):
-                    reasons.setdefault(int(row[C.COL_EPISODE]), []).append(f"{row[key]} {text}")
-        result["timestamps"] = block
-    duplicates = near_duplicate_pairs(segments)
-    for first, second, _ in duplicates:
-        reasons.setdefault(second, []).append(f"near-duplicate of episode {first}")
-    result["near_duplicates"] = {
-        "pairs": [[a, b] for a, b, _ in duplicates],
-        "rule": f"RMS action difference < {DUPLICATE_RMS:g} of the range after resampling "
-                f"to {DUPLICATE_POINTS} points",
-    }
-    short = np.flatnonzero(segments.lengths < 4)
-    for position in short:
-        reasons.setdefault(int(segments.episode_index[position]), []).append(
-            f"only {int(segments.lengths[position])} step(s)")
-    result["flagged_episodes"] = {str(k): v for k, v in sorted(reasons.items())}
-    from diffrl_eval.metrics.diversity import diversity
+                    self.reasons.setdefault(int(row[C.COL_EPISODE]), []).append(f"{row[key]} {text}")
+        self.stamps = totals
 
-    result["diversity"] = diversity(segments, has_eef)
-    return result
+    def result(self) -> dict[str, Any]:
+        """The ``quality`` block of the metrics JSON (see the module docstring)."""
+        steps = max(self.counts["steps"], 1)
+        result: dict[str, Any] = {
+            "non_finite_rows": self.counts["non_finite"],
+            **dimension_checks(self.dims),
+            "action_jumps": {"count": self.counts["jumps"],
+                             "rule": f"|Δa| > max({JUMP_SCALE:g} × robust std of the dim's "
+                                     f"step change, {JUMP_FLOOR:g} × its range)"},
+            "idle": {"steps": self.counts["idle"], "fraction": self.counts["idle"] / steps,
+                     "rule": self.idle_rule},
+        }
+        if self.stamps is not None:
+            block = {"non_increasing": self.stamps.get("non_increasing", 0)}
+            if "dropped" in self.stamps:
+                block["dropped_frames"] = self.stamps["dropped"]
+                block["rule"] = f"gap > {DROP_FACTOR:g} / fps (fps {self.fps:g})"
+            result["timestamps"] = block
+        duplicates = []
+        for parts in self.paths.values():
+            indices = np.concatenate([p[0] for p in parts])
+            paths = np.concatenate([p[1] for p in parts])
+            duplicates += near_duplicate_pairs(indices, paths, self.dims.ranges)
+        for first, second, _ in duplicates:
+            self.reasons.setdefault(second, []).append(f"near-duplicate of episode {first}")
+        result["near_duplicates"] = {
+            "pairs": [[a, b] for a, b, _ in duplicates],
+            "rule": f"RMS action difference < {DUPLICATE_RMS:g} of the range after resampling "
+                    f"to {DUPLICATE_POINTS} points",
+        }
+        result["flagged_episodes"] = {str(k): v for k, v in sorted(self.reasons.items())}
+        result["diversity"] = self.diversity.result()
+        return result
+
+
+def quality_checks(frames: pl.DataFrame, semantics, declared_fps: float | None = None) -> dict[str, Any]:
+    """Every check of the module docstring on one in-memory frame table."""
+    accumulator = QualityAccumulator(semantics, declared_fps)
+    accumulator.add(frames)
+    return accumulator.result()

@@ -63,6 +63,24 @@ class OpenedDataset:
         """The measurement frame table (see :func:`semantics.measurement_frames`)."""
         return measurement_frames(self.source, self.semantics)
 
+    def frame_batches(self, max_frames: int):
+        """The measurement frames in batches of whole episodes, about ``max_frames`` rows
+        each (one batch when the source has no parts or fits)."""
+        parts = self.source.parts
+        if not parts or sum(rows for _, rows in parts) <= max_frames:
+            yield self.frames
+            return
+        group: list[pl.LazyFrame] = []
+        rows_in_group = 0
+        for lazy, rows in parts:
+            group.append(lazy)
+            rows_in_group += rows
+            if rows_in_group >= max_frames:
+                yield measurement_frames(self.source, self.semantics, pl.concat(group))
+                group, rows_in_group = [], 0
+        if group:
+            yield measurement_frames(self.source, self.semantics, pl.concat(group))
+
     def disclosure(self) -> dict:
         profile = self.source.profile
         return {"format": self.source.format,

@@ -67,6 +67,9 @@ class SourceFrames:
     info: dict[str, Any] = field(default_factory=dict)
     # this tool's own datasets keep their validated form, manifest included
     dataset: Dataset | None = None
+    # the same frames in parts that each hold whole episodes, with their row counts (one per
+    # data file), so that large datasets are measured part by part; None: one part
+    parts: list[tuple[pl.LazyFrame, int]] | None = None
 
     @property
     def columns(self) -> list[str]:

@@ -266,21 +266,27 @@ def read_lerobot(root: Path, location: str | None = None) -> SourceFrames:
         columns.append(pl.col(TIMESTAMP).cast(pl.Float64))
     if NEXT_SUCCESS in schema:
         columns.append(pl.col(NEXT_SUCCESS).cast(pl.Boolean).alias(C.COL_SUCCESS))
-    frames = (
-        pl.scan_parquet(files)
-        .select(columns)
-        .join(task_table.lazy(), on=TASK_INDEX, how="left", maintain_order="left")
-        .drop(TASK_INDEX)
-    )
+
+    def scan(paths: list[Path]) -> pl.LazyFrame:
+        return (
+            pl.scan_parquet(paths)
+            .select(columns)
+            .join(task_table.lazy(), on=TASK_INDEX, how="left", maintain_order="left")
+            .drop(TASK_INDEX)
+        )
+
+    # an episode never spans two data files (LeRobot starts a new file between episodes)
+    parts = [(scan([path]), pq.read_metadata(path).num_rows) for path in files]
     return SourceFrames(
         location=location or str(root),
         format=f"{LEROBOT_FORMAT} {version}",
-        frames=frames,
+        frames=scan(files),
         features=widths,
         feature_names=names,
         declared_fps=fps,
         profile=profile,
         info={"path": location or str(root), **{k: v for k, v in extra.items() if v is not None}},
+        parts=parts,
     )
 
 

@@ -227,10 +227,12 @@ def resolve_semantics(frames: SourceFrames, declared: Declared) -> Semantics:
     return Semantics(eef, hz, gripper, kind, success, sources, unavailable)
 
 
-def measurement_frames(frames: SourceFrames, semantics: Semantics) -> pl.DataFrame:
+def measurement_frames(frames: SourceFrames, semantics: Semantics,
+                       part: pl.LazyFrame | None = None) -> pl.DataFrame:
     """The frame table the metrics read, (N rows): episode_index, step_index, task_id,
     instruction, eef_pos (3) float64 (NaN without an end-effector), action (Da) with the
-    gripper moved last, success, and timestamp when recorded."""
+    gripper moved last, success, and timestamp when recorded. ``part``: only these frames
+    (whole episodes of ``frames``), e.g. one data file."""
     columns = frames.columns
     wanted = [C.COL_EPISODE, C.COL_STEP, C.COL_TASK, C.COL_INSTRUCTION, ACTION_FEATURE]
     for optional in (C.COL_SUCCESS, "timestamp"):
@@ -238,7 +240,8 @@ def measurement_frames(frames: SourceFrames, semantics: Semantics) -> pl.DataFra
             wanted.append(optional)
     if semantics.eef is not None and semantics.eef.feature not in wanted:
         wanted.append(semantics.eef.feature)
-    table = frames.frames.select(wanted).sort(C.COL_EPISODE, C.COL_STEP).collect()
+    source = frames.frames if part is None else part
+    table = source.select(wanted).sort(C.COL_EPISODE, C.COL_STEP).collect()
     if table.height == 0:
         raise DatasetError(f"{frames.location}: the dataset is empty (no frames)")
     for name in (C.COL_TASK, C.COL_INSTRUCTION):
