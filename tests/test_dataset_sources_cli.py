@@ -30,6 +30,7 @@ def test_metrics_of_a_lerobot_directory_prints_its_semantics_and_writes_them(toy
     assert code == 0
     assert "lerobot v3.0, recognized as libero" in stdout
     assert "control rate: 20 Hz" in stdout and "fps 10" in stdout
+    assert "quality: 0 flagged episode(s)" in stdout and "diversity: strategies per task" in stdout
     assert json.loads(out.read_text())["semantics"]["control_hz"] == 20
 
 

@@ -157,6 +157,7 @@ def metrics(
     """
     from diffrl_eval.metrics import format_metrics_table
     from diffrl_eval.metrics.source_metrics import measure_source
+    from diffrl_eval.metrics.table import quality_lines
 
     to_stdout = json_out is not None and str(json_out) == STDOUT
     if json_out is not None and not to_stdout:
@@ -168,6 +169,8 @@ def metrics(
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return
     console.print(format_metrics_table(result))
+    for line in quality_lines(result):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     if json_out is not None:
         write_text_atomic(json_out, json.dumps(result, indent=2) + "\n", overwrite=overwrite)
         console.print(f"wrote {json_out}")
