@@ -112,6 +112,6 @@ def quality_lines(result: dict[str, Any]) -> list[str]:
         text += (f"; end-effector coverage {_interval(diversity['coverage_voxels'])} cubes of "
                  f"{diversity['voxel_m'] * 100:g} cm")
     if diversity["strategies"].get("ci_low") is not None:
-        text += " ([95% bootstrap intervals over tasks])"
+        text += " (95% bootstrap intervals over tasks)"
     lines.append(text)
     return lines
