@@ -51,6 +51,11 @@ JERK_METRICS = ("mean_squared_jerk", "log_dimensionless_jerk")
 NO_OP_METRICS = ("no_op_count", "no_op_fraction")
 
 
+def _bound(text: str | None) -> int | None:
+    """A slice bound as written (``[0:3]``, ``[:3]``, ``[-3:]``); None when left out."""
+    return int(text) if text not in (None, "", "-") else None
+
+
 @dataclass(frozen=True)
 class FeatureSlice:
     """``FEATURE[START:STOP]``: a contiguous part of a vector feature (the whole of it
@@ -66,8 +71,7 @@ class FeatureSlice:
         if match is None:
             raise UserError(f"--eef-key {text!r}: expected FEATURE or FEATURE[START:STOP], "
                             "e.g. observation.state[0:3]")
-        to_int = lambda s: int(s) if s not in (None, "", "-") else None  # noqa: E731
-        return cls(match[1], to_int(match[2]), to_int(match[3]))
+        return cls(match[1], _bound(match[2]), _bound(match[3]))
 
     def indices(self, width: int) -> range:
         return range(width)[slice(self.start, self.stop)]
