@@ -23,20 +23,20 @@ VENVS=${VENVS:-${XDG_CACHE_HOME:-$HOME/.cache}/diffrl-eval}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-build() {  # build VENV LEROBOT_VERSION TORCH_SPEC DATASETS_SPEC
-  local venv=$1 version=$2 torch=$3 datasets=$4
+build() {  # build VENV LEROBOT_VERSION TORCH_SPEC TORCHVISION_SPEC DATASETS_SPEC
+  local venv=$1 version=$2 torch=$3 vision=$4 datasets=$5
   if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import lerobot" 2>/dev/null; then
     echo "== building LeRobot $version's environment in $venv"
     "$PY" -m venv "$venv"
     "$venv/bin/pip" install --quiet --upgrade pip
     "$venv/bin/pip" install --quiet --no-deps "lerobot==$version"
     if [[ -n "${TORCH_INDEX_URL:-}" ]]; then
-      "$venv/bin/pip" install --quiet --index-url "$TORCH_INDEX_URL" "$torch"
+      "$venv/bin/pip" install --quiet --index-url "$TORCH_INDEX_URL" "$torch" "$vision"
     else
-      "$venv/bin/pip" install --quiet "$torch"
+      "$venv/bin/pip" install --quiet "$torch" "$vision"
     fi
-    "$venv/bin/pip" install --quiet "$datasets" "huggingface-hub>=0.34" "pyarrow" "pandas" \
-      "numpy" "pillow" "packaging" "jsonlines" "av" "torchvision" "draccus" "einops"
+    "$venv/bin/pip" install --quiet "$torch" "$vision" "$datasets" "huggingface-hub>=0.34" \
+      "pyarrow" "pandas" "numpy" "pillow" "packaging" "jsonlines" "av" "draccus" "einops"
   fi
 }
 
@@ -46,10 +46,11 @@ echo "== generating a small tabletop dataset"
   --task spatial_left_cube_on_plate --episodes 4 --seed 3 --out "$WORK/ours"
 "$PY" -m diffrl_eval metrics "$WORK/ours" --json "$WORK/ours.json" > /dev/null
 
-for spec in "0.4.4 torch==2.10.0 datasets==4.8.5 v30" "0.3.3 torch==2.7.1 datasets==3.6.0 v21"; do
-  read -r version torch datasets tag <<< "$spec"
+for spec in "0.4.4 torch==2.10.0 torchvision==0.25.0 datasets==4.8.5 v30" \
+            "0.3.3 torch==2.7.1 torchvision==0.22.1 datasets==3.6.0 v21"; do
+  read -r version torch vision datasets tag <<< "$spec"
   venv="$VENVS/lerobot-$version-writer"
-  build "$venv" "$version" "$torch" "$datasets"
+  build "$venv" "$version" "$torch" "$vision" "$datasets"
   echo "== LeRobot $version writes the dataset ($tag)"
   HF_HUB_OFFLINE=1 "$venv/bin/python" "$HERE/write_with_lerobot.py" "$WORK/ours" "$WORK/$tag" 20
   "$PY" -m diffrl_eval metrics "$WORK/$tag" --control-hz 20 --json "$WORK/$tag.json"
