@@ -74,6 +74,8 @@ def test_action_jump_is_a_change_far_beyond_the_dims_typical_change():
     rng = np.random.default_rng(0)
     action = np.cumsum(rng.normal(0, 0.01, (200, 2)), axis=0)
     action[120:, 0] += 1.0  # one jump of 1.0 into row 120, typical change ~0.01
+    gripper = np.where(np.arange(200) % 50 < 25, -1.0, 1.0)[:, None]  # toggles: not jumps
+    action = np.hstack([action, gripper])
     seg = EpisodeSegments.from_frames(frames([(np.zeros((200, 3)), action)]))
     assert np.flatnonzero(action_jump_rows(seg)).tolist() == [120]
 

@@ -11,7 +11,8 @@ threshold in the results, so a reader knows what was counted.
   commands, are not counted: they sit at their extremes by design).
 - **action jumps**: steps where some action dim changes by more than ``JUMP_SCALE`` times
   its typical change (1.4826 × the median absolute step change, a robust standard
-  deviation) and by more than ``JUMP_FLOOR`` of the dim's range.
+  deviation) and by more than ``JUMP_FLOOR`` of the dim's range; binary dims (open/close
+  gripper commands) are left out.
 - **idle spans** (velocity-based, for absolute actions too): runs of at least
   ``IDLE_MIN_SECONDS`` where the end-effector speed stays below ``IDLE_SPEED`` m/s (without
   an end-effector: the action's rate of change below ``IDLE_ACTION_RATE`` of its range per
@@ -123,9 +124,12 @@ def action_jump_rows(segments: EpisodeSegments) -> np.ndarray:
     inside = change[:, segments.step_in_episode > 0]
     typical = ROBUST_STD * np.median(inside, axis=1) if inside.size else np.zeros(len(actions))
     floor = JUMP_FLOOR * _ranges(actions)
-    limit = np.maximum(JUMP_SCALE * typical, floor)[:, None]
+    limit = np.maximum(JUMP_SCALE * typical, floor)
+    # a binary dim (an open/close gripper command) changes only by jumping: not a fault
+    binary = np.array([np.unique(values[np.isfinite(values)]).size <= 2 for values in actions])
+    limit[binary] = np.inf
     with np.errstate(invalid="ignore"):
-        return (change > limit).any(axis=0)
+        return (change > limit[:, None]).any(axis=0)
 
 
 def idle_rows(segments: EpisodeSegments, control_hz: float, has_eef: bool) -> tuple[np.ndarray, str]:

@@ -14,6 +14,9 @@
 #   VENVS            where the LeRobot environments are built or reused
 #                    (default: ${XDG_CACHE_HOME:-~/.cache}/diffrl-eval)
 #   TORCH_INDEX_URL  optional index for CPU builds of torch (https://download.pytorch.org/whl/cpu)
+#   SYSTEM_TORCH=1   light environments instead: LeRobot without its dependencies in a venv
+#                    that sees the interpreter's own torch (writing a dataset uses torch only
+#                    to convert tensors), plus the few modules its dataset code imports
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +28,17 @@ trap 'rm -rf "$WORK"' EXIT
 
 build() {  # build VENV LEROBOT_VERSION TORCH_SPEC TORCHVISION_SPEC DATASETS_SPEC
   local venv=$1 version=$2 torch=$3 vision=$4 datasets=$5
+  if [[ "${SYSTEM_TORCH:-}" == 1 ]]; then
+    venv="$venv-system-torch"
+    if ! "$venv/bin/python" -c "from lerobot.datasets.lerobot_dataset import LeRobotDataset" 2>/dev/null; then
+      "$PY" -m venv --system-site-packages "$venv"
+      "$venv/bin/pip" install --quiet --no-deps "lerobot==$version"
+      "$venv/bin/pip" install --quiet "$datasets" jsonlines accelerate torchvision
+    fi
+    VENV_USED=$venv
+    return
+  fi
+  VENV_USED=$venv
   if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import lerobot" 2>/dev/null; then
     echo "== building LeRobot $version's environment in $venv"
     "$PY" -m venv "$venv"
@@ -52,7 +66,7 @@ for spec in "0.4.4 torch==2.10.0 torchvision==0.25.0 datasets==4.8.5 v30" \
   venv="$VENVS/lerobot-$version-writer"
   build "$venv" "$version" "$torch" "$vision" "$datasets"
   echo "== LeRobot $version writes the dataset ($tag)"
-  HF_HUB_OFFLINE=1 "$venv/bin/python" "$HERE/write_with_lerobot.py" "$WORK/ours" "$WORK/$tag" 20
+  HF_HUB_OFFLINE=1 "$VENV_USED/bin/python" "$HERE/write_with_lerobot.py" "$WORK/ours" "$WORK/$tag" 20
   "$PY" -m diffrl_eval metrics "$WORK/$tag" --control-hz 20 --json "$WORK/$tag.json"
   "$PY" "$HERE/compare_metrics.py" "$WORK/ours.json" "$WORK/$tag.json"
 done
