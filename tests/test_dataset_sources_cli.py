@@ -156,3 +156,31 @@ def test_installed_third_party_format_is_listed_and_read(third_party_plugin, tmp
     assert result["semantics"]["format"] == "acme-csv" and result["semantics"]["control_hz"] == 10
     # x = c t^2 has no jerk: third differences of a quadratic vanish
     assert result["overall"]["mean_squared_jerk"]["mean"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_check_takes_the_same_semantics_options_as_metrics(toy_dataset, tmp_path, capsys):
+    path = write_lerobot_v3(toy_dataset, tmp_path / "v3")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('control_hz = 10\neef_key = "observation.state[0:3]"\n')
+    code, stdout, err = run_cli(["check", path, "--thresholds", _thresholds(tmp_path),
+                                 "--mapping", mapping, "--control-hz", "5", "--json", "-"], capsys)
+    assert code == 0, err
+    code, stdout, err = run_cli(["metrics", path, "--mapping", mapping, "--control-hz", "5",
+                                 "--json", "-"], capsys)
+    semantics = json.loads(stdout)["semantics"]
+    assert semantics["control_hz"] == 5  # the flag wins over the file
+    assert semantics["decided_by"]["eef_key"] == "declared"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("speed = 3\n", "unknown key(s) speed"),
+    ("control_hz = 'fast'\n", "control_hz must be a number"),
+    ("control_hz = [\n", "not valid TOML"),
+    ('action_kind = "sideways"\n', "action kind 'sideways'"),
+])
+def test_bad_mapping_file_is_a_one_line_error(toy_dataset, tmp_path, capsys, text, fragment):
+    path = write_lerobot_v3(toy_dataset, tmp_path / "v3")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(text)
+    code, _, err = run_cli(["metrics", path, "--mapping", mapping], capsys)
+    assert_one_line_error(code, err, fragment)

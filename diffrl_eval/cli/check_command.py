@@ -17,6 +17,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from diffrl_eval.cli.source_options import (
+    SourceOptions,
+    action_kind_option,
+    control_hz_option,
+    eef_key_option,
+    format_option,
+    gripper_index_option,
+    mapping_option,
+)
 from diffrl_eval.errors import UserError
 from diffrl_eval.quality_check import (
     LEVELS,
@@ -46,13 +55,14 @@ _STATUS_STYLE = {
 }
 
 
-def load_metrics(path: Path) -> dict[str, Any]:
+def load_metrics(path: Path, options: SourceOptions | None = None) -> dict[str, Any]:
     """The metrics of a dataset of any format (directory, HDF5 file, Hub id), or a metrics
     JSON file as it is."""
     if path.is_dir() or path.suffix != ".json":
         from diffrl_eval.metrics.source_metrics import metrics_of
 
-        return metrics_of(path)
+        options = options or SourceOptions()
+        return metrics_of(path, options.declared(), format=options.format)
     if not path.exists():
         raise UserError(f"dataset not found: {path}")
     return dict(read_metrics_json(path, role="dataset metrics"))
@@ -129,6 +139,12 @@ def check(
     json_out: Path = typer.Option(None, "--json", help="Write the outcome as JSON here ('-': stdout; the tables then go to stderr)."),
     fail_on: str = typer.Option("error", "--fail-on", help="error: exit 1 on regressions only; warn: also on metrics worse within tolerance and on data-quality warnings (NaN/inf, timestamps, dropped frames, constant dims, duplicates)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
+    eef_key: str = eef_key_option(),
+    control_hz: float = control_hz_option(),
+    gripper_index: str = gripper_index_option(),
+    action_kind: str = action_kind_option(),
+    mapping: Path = mapping_option(),
+    format: str = format_option(),
 ) -> None:
     """Data-quality regression check for CI: exit 1 on regression, 0 otherwise, 2 on bad input.
 
@@ -159,7 +175,8 @@ def check(
         default_tolerance, per_metric = parse_tolerances(tolerance or [], abs_tolerance or [])
         reference = read_metrics_json(baseline, role="baseline") if baseline is not None else None
         parsed_thresholds = read_thresholds(thresholds) if thresholds is not None else None
-        result = load_metrics(dataset)
+        result = load_metrics(dataset, SourceOptions(eef_key, control_hz, gripper_index,
+                                                     action_kind, mapping, format))
 
         findings: list[Finding] = []
         if reference is not None:

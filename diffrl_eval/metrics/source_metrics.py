@@ -114,8 +114,9 @@ def measure_source(opened: OpenedDataset, *, quality: bool = True,
     return result
 
 
-def metrics_of(location) -> dict[str, Any]:
-    """The metrics of the dataset at ``location`` (any format, semantics inferred)."""
+def metrics_of(location, declared=None, *, format: str | None = None) -> dict[str, Any]:
+    """The metrics of the dataset at ``location`` (any format; semantics inferred where
+    ``declared`` is silent)."""
     from diffrl_eval.dataset.sources import open_source
 
-    return measure_source(open_source(location))
+    return measure_source(open_source(location, declared, format=format))
