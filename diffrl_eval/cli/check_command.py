@@ -17,15 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from diffrl_eval.cli.source_options import (
-    SourceOptions,
-    action_kind_option,
-    control_hz_option,
-    eef_key_option,
-    format_option,
-    gripper_index_option,
-    mapping_option,
-)
+from diffrl_eval.cli.source_options import SourceOptions, with_source_options
 from diffrl_eval.errors import UserError
 from diffrl_eval.quality_check import (
     LEVELS,
@@ -102,6 +94,7 @@ def _report(findings: Sequence[Finding], title: str, show_all: bool) -> None:
     )
 
 
+@with_source_options
 def check(
     dataset: Path = typer.Argument(
         ..., help="Dataset of any format: directory, HDF5 file, Hub id (or the metrics JSON "
@@ -139,12 +132,8 @@ def check(
     json_out: Path = typer.Option(None, "--json", help="Write the outcome as JSON here ('-': stdout; the tables then go to stderr)."),
     fail_on: str = typer.Option("error", "--fail-on", help="error: exit 1 on regressions only; warn: also on metrics worse within tolerance and on data-quality warnings (NaN/inf, timestamps, dropped frames, constant dims, duplicates)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
-    eef_key: str = eef_key_option(),
-    control_hz: float = control_hz_option(),
-    gripper_index: str = gripper_index_option(),
-    action_kind: str = action_kind_option(),
-    mapping: Path = mapping_option(),
-    format: str = format_option(),
+    *,
+    source_options: SourceOptions,
 ) -> None:
     """Data-quality regression check for CI: exit 1 on regression, 0 otherwise, 2 on bad input.
 
@@ -175,8 +164,7 @@ def check(
         default_tolerance, per_metric = parse_tolerances(tolerance or [], abs_tolerance or [])
         reference = read_metrics_json(baseline, role="baseline") if baseline is not None else None
         parsed_thresholds = read_thresholds(thresholds) if thresholds is not None else None
-        result = load_metrics(dataset, SourceOptions(eef_key, control_hz, gripper_index,
-                                                     action_kind, mapping, format))
+        result = load_metrics(dataset, source_options)
 
         findings: list[Finding] = []
         if reference is not None:

@@ -11,16 +11,7 @@ from rich.console import Console
 
 from diffrl_eval import registry
 from diffrl_eval.atomic import check_new_file, write_text_atomic
-from diffrl_eval.cli.source_options import (
-    SourceOptions,
-    action_kind_option,
-    control_hz_option,
-    eef_key_option,
-    format_option,
-    gripper_index_option,
-    mapping_option,
-    open_dataset,
-)
+from diffrl_eval.cli.source_options import SourceOptions, open_dataset, with_source_options
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 
@@ -139,16 +130,13 @@ def generate(
     console.print(f"wrote {path}")
 
 
+@with_source_options
 def metrics(
     dataset: str = typer.Argument(..., help="Dataset: a directory of this tool, a LeRobot dataset directory, a robomimic HDF5 file or folder, or a Hub id OWNER/NAME."),
     json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here ('-': stdout, nothing else printed)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
-    eef_key: str = eef_key_option(),
-    control_hz: float = control_hz_option(),
-    gripper_index: str = gripper_index_option(),
-    action_kind: str = action_kind_option(),
-    mapping: Path = mapping_option(),
-    format: str = format_option(),
+    *,
+    source_options: SourceOptions,
 ) -> None:
     """Data-quality metrics of a dataset: success (Wilson 95%), length, no-ops, jerk, variance.
 
@@ -162,8 +150,7 @@ def metrics(
     to_stdout = json_out is not None and str(json_out) == STDOUT
     if json_out is not None and not to_stdout:
         check_new_file(json_out, overwrite=overwrite)
-    options = SourceOptions(eef_key, control_hz, gripper_index, action_kind, mapping, format)
-    opened = open_dataset(dataset, options, console=None if to_stdout else console)
+    opened = open_dataset(dataset, source_options, console=None if to_stdout else console)
     result = measure_source(opened)
     if to_stdout:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")

@@ -8,6 +8,8 @@ HDF5 file or folder) or a Hub id; ``--eef-key``, ``--control-hz``, ``--gripper-i
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,33 @@ def mapping_option() -> typer.models.OptionInfo:
 
 def format_option() -> typer.models.OptionInfo:
     return typer.Option(None, "--format", help="Read as this dataset format instead of detecting it (see 'datasets formats').")
+
+
+_OPTIONS = (  # (parameter, type, option factory), in SourceOptions' field order
+    ("eef_key", str, eef_key_option),
+    ("control_hz", float, control_hz_option),
+    ("gripper_index", str, gripper_index_option),
+    ("action_kind", str, action_kind_option),
+    ("mapping", Path, mapping_option),
+    ("format", str, format_option),
+)
+
+
+def with_source_options(command):
+    """Give a Typer command the shared options; it receives them as ``source_options``
+    (a :class:`SourceOptions`), declared once here instead of in every command."""
+    signature = inspect.signature(command)
+    kept = [p for p in signature.parameters.values() if p.name != "source_options"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=factory(),
+                               annotation=kind) for name, kind, factory in _OPTIONS]
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        values = [kwargs.pop(name, None) for name, _, _ in _OPTIONS]
+        return command(*args, source_options=SourceOptions(*values), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=kept + added)
+    return wrapper
 
 
 @dataclass(frozen=True)
