@@ -205,3 +205,33 @@ def test_dimension_statistics_merge_as_if_computed_at_once():
     actions[1] = np.where(rng.random(200) < 0.5, -1.0, 1.0)
     merged = DimensionStats.of(actions[:, :70]).merge(DimensionStats.of(actions[:, 70:]))
     assert dimension_checks(merged) == dimension_checks(actions)
+
+
+def test_a_3_wide_feature_named_like_an_end_effector_position_is_used(toy_dataset, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = write_lerobot_v21(toy_dataset, tmp_path / "v21")
+    info = json.loads((path / "meta/info.json").read_text())
+    info["features"]["observation.state"]["shape"] = [5]  # no longer LIBERO's layout
+    info["features"]["observation.ee_pos"] = {"dtype": "float32", "shape": [3], "names": None}
+    (path / "meta/info.json").write_text(json.dumps(info))
+    for file in (path / "data").rglob("*.parquet"):
+        table = pq.read_table(file)
+        state = np.stack(table["observation.state"].to_numpy(zero_copy_only=False))
+        index = table.schema.get_field_index("observation.state")
+        table = table.set_column(index, "observation.state", pa.FixedSizeListArray.from_arrays(
+            pa.array(state[:, :5].reshape(-1)), 5))
+        pq.write_table(table.append_column("observation.ee_pos", pa.FixedSizeListArray.from_arrays(
+            pa.array(state[:, :3].reshape(-1)), 3)), file)
+    opened = open_source(path)
+    assert opened.source.profile is None
+    assert str(opened.semantics.eef) == "observation.ee_pos"
+    assert "named like" in opened.semantics.sources["eef_key"]
+
+
+def test_a_missing_local_path_is_not_taken_for_a_hub_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(DatasetError, match="dataset not found: runs/human"):
+        open_source("runs/human")

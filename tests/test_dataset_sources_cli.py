@@ -184,3 +184,11 @@ def test_bad_mapping_file_is_a_one_line_error(toy_dataset, tmp_path, capsys, tex
     mapping.write_text(text)
     code, _, err = run_cli(["metrics", path, "--mapping", mapping], capsys)
     assert_one_line_error(code, err, fragment)
+
+
+def test_report_reads_a_lerobot_directory_as_metrics(toy_dataset, tmp_path):
+    from diffrl_eval.cli.reporting import load_result
+
+    result = load_result(write_lerobot_v3(toy_dataset, tmp_path / "v3"))
+    assert result["kind"] == "diffrl-eval/metrics"
+    assert result["semantics"]["format"] == "lerobot v3.0"

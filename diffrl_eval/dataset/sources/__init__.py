@@ -45,9 +45,11 @@ def detect_source(location: str) -> type[DatasetSource]:
         source = dataset_sources.load(name)
         if source.recognizes(location):
             return source
-    if not Path(location).exists() and hub.parse_repo_id(location) is None:
-        raise DatasetError(f"dataset not found: {location} (neither a path nor a Hub id "
-                           "OWNER/NAME)")
+    if not Path(location).exists():
+        hint = ("neither a path nor a Hub id OWNER/NAME" if hub.parse_repo_id(location) is None
+                else f"no such path; not read as a Hub id since {Path(location).parent}/ is a "
+                     "local folder")
+        raise DatasetError(f"dataset not found: {location} ({hint})")
     raise DatasetError(f"{location}: not a dataset of a known format (tried: {', '.join(names)})")
 
 

@@ -61,7 +61,10 @@ class HubSource(DatasetSource):
 
     @classmethod
     def recognizes(cls, location: str) -> bool:
-        return not Path(location).exists() and parse_repo_id(location) is not None
+        # "runs/human" where ./runs exists is a mistyped local path, not a Hub id
+        path = Path(location)
+        return (not path.exists() and not path.parent.is_dir() or location.startswith("hf://")) \
+            and parse_repo_id(location) is not None
 
     @classmethod
     def read(cls, location: str) -> SourceFrames:

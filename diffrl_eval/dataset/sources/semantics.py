@@ -162,6 +162,15 @@ def _gripper(value: int | str | None, width: int) -> int | None:
     return value
 
 
+_EEF_NAMES = ("eef_pos", "ee_pos", "eef.pos", "ee.pos", "tcp_pos", "end_effector_pos")
+
+
+def _eef_by_name(frames: SourceFrames) -> str | None:
+    found = [k for k, width in frames.features.items() if width == C.EEF_POS_DIM
+             and any(name in k.lower() for name in _EEF_NAMES)]
+    return found[0] if len(found) == 1 else None
+
+
 def _gripper_by_name(frames: SourceFrames) -> int | None:
     names = frames.feature_names.get(ACTION_FEATURE) or []
     found = [i for i, n in enumerate(names) if "gripper" in n.lower()]
@@ -182,6 +191,8 @@ def resolve_semantics(frames: SourceFrames, declared: Declared) -> Semantics:
         eef, sources["eef_key"] = FeatureSlice.parse(declared.eef_key), "declared"
     elif profile is not None and profile.eef_key is not None:
         eef, sources["eef_key"] = FeatureSlice.parse(profile.eef_key), f"profile {profile.name}"
+    elif (named := _eef_by_name(frames)) is not None:
+        eef, sources["eef_key"] = FeatureSlice(named), "a 3-wide feature named like an end-effector position"
     if eef is not None:
         if eef.feature not in frames.features:
             raise UserError(f"--eef-key {eef}: no feature {eef.feature!r}; vector features: "
