@@ -235,3 +235,18 @@ def test_a_missing_local_path_is_not_taken_for_a_hub_id(tmp_path, monkeypatch):
     (tmp_path / "runs").mkdir()
     with pytest.raises(DatasetError, match="dataset not found: runs/human"):
         open_source("runs/human")
+
+
+def test_a_damaged_data_file_is_a_one_line_error(toy_dataset, tmp_path):
+    path = write_lerobot_v3(toy_dataset, tmp_path / "v3", episodes_per_file=2)
+    file = path / "data/chunk-000/file-001.parquet"
+    file.write_bytes(file.read_bytes()[:100])
+    with pytest.raises(DatasetError, match="file-001.parquet: unreadable Parquet"):
+        open_source(path)
+
+
+def test_v21_episode_rows_without_their_index_are_a_one_line_error(toy_dataset, tmp_path):
+    path = write_lerobot_v21(toy_dataset, tmp_path / "v21")
+    (path / "meta/episodes.jsonl").write_text('{"tasks": ["x"], "length": 3}\n' * 6)
+    with pytest.raises(DatasetError, match="episode_index"):
+        open_source(path)

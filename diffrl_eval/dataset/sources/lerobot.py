@@ -169,15 +169,19 @@ def _tasks_v3(root: Path) -> dict[int, str]:
 
 def _legacy_tables(root: Path, info: dict[str, Any]) -> tuple[list[Path], dict[int, str]]:
     episodes = _read_jsonl(root / LEGACY_EPISODES)
-    tasks = {int(row["task_index"]): str(row["task"]) for row in _read_jsonl(root / LEGACY_TASKS)}
+    try:
+        tasks = {int(row["task_index"]): str(row["task"]) for row in _read_jsonl(root / LEGACY_TASKS)}
+        indices = sorted(int(row[EPISODE_INDEX]) for row in episodes)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(f"{root}: {LEGACY_TASKS} rows need task_index and task, "
+                           f"{LEGACY_EPISODES} rows episode_index ({type(exc).__name__}: {exc})") from None
     total = info.get("total_episodes")
     if isinstance(total, int) and total != len(episodes):
         raise DatasetError(f"{root / INFO_PATH}: total_episodes is {total}, but "
                            f"{LEGACY_EPISODES} lists {len(episodes)} episode(s)")
     chunks_size = int(info.get("chunks_size") or 1000)
     files = []
-    for row in sorted(episodes, key=lambda r: r[EPISODE_INDEX]):
-        index = int(row[EPISODE_INDEX])
+    for index in indices:
         path = root / info["data_path"].format(episode_chunk=index // chunks_size,
                                                episode_index=index)
         if not path.is_file():
@@ -187,9 +191,16 @@ def _legacy_tables(root: Path, info: dict[str, Any]) -> tuple[list[Path], dict[i
     return files, tasks
 
 
+def _parquet_metadata(path: Path):
+    try:
+        return pq.read_metadata(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise DatasetError(f"{path}: unreadable Parquet ({type(exc).__name__})") from None
+
+
 def _check_frames(root: Path, info: dict[str, Any], files: list[Path], widths: dict[str, int]) -> None:
     """info.json against the data files' own metadata (no frame is read)."""
-    schema = pq.read_schema(files[0])
+    schema = _parquet_metadata(files[0]).schema.to_arrow_schema()
     missing = [k for k in (EPISODE_INDEX, FRAME_INDEX, TASK_INDEX, *widths) if k not in schema.names]
     if missing:
         raise DatasetError(f"{files[0]}: lacks column(s) {', '.join(missing)} that "
@@ -200,7 +211,7 @@ def _check_frames(root: Path, info: dict[str, Any], files: list[Path], widths: d
             raise DatasetError(f"{root / INFO_PATH}: feature {key} is declared {width} wide, "
                                f"the data files hold {kind.list_size}")
     total = info.get("total_frames")
-    rows = sum(pq.read_metadata(f).num_rows for f in files)
+    rows = sum(_parquet_metadata(f).num_rows for f in files)
     if isinstance(total, int) and total != rows:
         raise DatasetError(f"{root / INFO_PATH}: total_frames is {total}, but the data "
                            f"files hold {rows} row(s)")
@@ -249,7 +260,7 @@ def read_lerobot(root: Path, location: str | None = None) -> SourceFrames:
     _check_frames(root, info, files, widths)
     fps = float(info["fps"])
     profile, extra, instruction_to_task = _profile(root, widths, fps)
-    schema = pq.read_schema(files[0]).names
+    schema = _parquet_metadata(files[0]).schema.to_arrow_schema().names
     task_table = pl.DataFrame(
         {TASK_INDEX: list(tasks), C.COL_INSTRUCTION: list(tasks.values())},
         schema={TASK_INDEX: pl.Int64, C.COL_INSTRUCTION: pl.String},
@@ -276,7 +287,7 @@ def read_lerobot(root: Path, location: str | None = None) -> SourceFrames:
         )
 
     # an episode never spans two data files (LeRobot starts a new file between episodes)
-    parts = [(scan([path]), pq.read_metadata(path).num_rows) for path in files]
+    parts = [(scan([path]), _parquet_metadata(path).num_rows) for path in files]
     return SourceFrames(
         location=location or str(root),
         format=f"{LEROBOT_FORMAT} {version}",

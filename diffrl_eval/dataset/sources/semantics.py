@@ -256,7 +256,11 @@ def measurement_frames(frames: SourceFrames, semantics: Semantics,
     if semantics.eef is not None and semantics.eef.feature not in wanted:
         wanted.append(semantics.eef.feature)
     source = frames.frames if part is None else part
-    table = source.select(wanted).sort(C.COL_EPISODE, C.COL_STEP).collect()
+    try:
+        table = source.select(wanted).sort(C.COL_EPISODE, C.COL_STEP).collect()
+    except pl.exceptions.PolarsError as exc:  # a damaged file, a column of another type
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatasetError(f"{frames.location}: frames unreadable ({first})") from None
     if table.height == 0:
         raise DatasetError(f"{frames.location}: the dataset is empty (no frames)")
     for name in (C.COL_TASK, C.COL_INSTRUCTION):
