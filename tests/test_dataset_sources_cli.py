@@ -192,3 +192,16 @@ def test_report_reads_a_lerobot_directory_as_metrics(toy_dataset, tmp_path):
     result = load_result(write_lerobot_v3(toy_dataset, tmp_path / "v3"))
     assert result["kind"] == "diffrl-eval/metrics"
     assert result["semantics"]["format"] == "lerobot v3.0"
+
+
+def test_rlds_without_tensorflow_datasets_names_the_extra(tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow_datasets") is not None:
+        pytest.skip("tensorflow-datasets is installed here")
+    builder = tmp_path / "my_rlds" / "1.0.0"
+    builder.mkdir(parents=True)
+    (builder / "dataset_info.json").write_text("{}")
+    (builder / "features.json").write_text("{}")
+    code, _, err = run_cli(["metrics", tmp_path / "my_rlds"], capsys)
+    assert_one_line_error(code, err, "RLDS", "diffrl-eval[rlds]")

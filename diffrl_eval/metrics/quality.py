@@ -6,8 +6,8 @@ threshold in the results, so a reader knows what was counted.
 
 - **non-finite values**: rows whose action or end-effector position holds NaN or inf.
 - **zero-variance dimensions**: action dims constant over the whole dataset.
-- **clipped dimensions**: action dims with more than ``CLIP_FRACTION`` of their values at
-  the dim's minimum or maximum (dims with at most two distinct values, binary gripper
+- **clipped dimensions**: action dims with more than ``CLIP_FRACTION`` of their values
+  repeating the dim's minimum or maximum (dims with at most two distinct values, binary gripper
   commands, are not counted: they sit at their extremes by design).
 - **action jumps**: steps where some action dim changes by more than ``JUMP_SCALE`` times
   its typical change (1.4826 × the median absolute step change, a robust standard
@@ -109,7 +109,8 @@ def dimension_checks(actions: np.ndarray | DimensionStats) -> dict[str, Any]:
             continue
         if len(stats.distinct[dim]) <= 2:
             continue
-        at_edge = float((stats.at_low[dim] + stats.at_high[dim]) / stats.count[dim])
+        # the row that sets each extreme does not count: clipping repeats the extreme
+        at_edge = float((stats.at_low[dim] + stats.at_high[dim] - 2) / stats.count[dim])
         if at_edge > CLIP_FRACTION:
             clipped[str(dim)] = at_edge
     return {"zero_variance_dims": zero_variance, "clipped_dims": clipped,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from diffrl_eval.dataset.sources import hub, lerobot, native, robomimic
+from diffrl_eval.dataset.sources import hub, lerobot, native, rlds, robomimic
 from diffrl_eval.dataset.sources.base import DatasetSource, Profile, SourceFrames
 from diffrl_eval.dataset.sources.semantics import (
     Declared,
@@ -29,7 +29,7 @@ from diffrl_eval.errors import DatasetError, unknown_choice
 from diffrl_eval.registry import dataset_sources
 
 BUILT_IN_ORDER = (native.NATIVE_FORMAT, lerobot.LEROBOT_FORMAT, robomimic.ROBOMIMIC_FORMAT,
-                  hub.HUB_FORMAT)
+                  rlds.RLDS_FORMAT, hub.HUB_FORMAT)
 
 
 def source_names() -> list[str]:

@@ -229,20 +229,27 @@ def _profile(root: Path, widths: dict[str, int], fps: float) -> tuple[Profile | 
                                               "content_hash", "tool_version")}
         instruction_to_task = {t["instruction"]: t["task_id"] for t in manifest.get("tasks") or []}
         return profile, info, instruction_to_task
-    if widths.get(STATE) == LIBERO_STATE_DIM and widths.get("action") == C.ACTION_DIM:
-        return Profile(
-            name="libero",
-            reason=f"{STATE} is {LIBERO_STATE_DIM}-D and action {C.ACTION_DIM}-D: LIBERO's "
-                   "proprioception (eef position, axis-angle, gripper) and delta-pose actions",
-            eef_key=f"{STATE}[0:3]",
-            control_hz=LIBERO_CONTROL_HZ,
-            control_hz_reason=f"LIBERO's controller runs at {LIBERO_CONTROL_HZ:g} Hz and every "
-                              f"controller step is a row; info.json declares fps {fps:g}",
-            gripper_index=C.GRIPPER_ACTION_INDEX,
-            action_kind=DELTA,
-            state_keys=(STATE,),
-        ), {"backend": "libero"}, {}
-    return None, {}, {}
+    profile = libero_profile(STATE, widths, f"info.json declares fps {fps:g}")
+    return profile, ({"backend": "libero"} if profile else {}), {}
+
+
+def libero_profile(state: str, widths: dict[str, int], declared: str) -> Profile | None:
+    """LIBERO's layout when ``state`` is 8-D and the action 7-D (LeRobot's and OpenVLA's
+    conversions of LIBERO keep it); ``declared`` says what rate the format claims."""
+    if widths.get(state) != LIBERO_STATE_DIM or widths.get("action") != C.ACTION_DIM:
+        return None
+    return Profile(
+        name="libero",
+        reason=f"{state} is {LIBERO_STATE_DIM}-D and action {C.ACTION_DIM}-D: LIBERO's "
+               "proprioception (eef position, axis-angle, gripper) and delta-pose actions",
+        eef_key=f"{state}[0:3]",
+        control_hz=LIBERO_CONTROL_HZ,
+        control_hz_reason=f"LIBERO's controller runs at {LIBERO_CONTROL_HZ:g} Hz and every "
+                          f"controller step is a row; {declared}",
+        gripper_index=C.GRIPPER_ACTION_INDEX,
+        action_kind=DELTA,
+        state_keys=(state,),
+    )
 
 
 def read_lerobot(root: Path, location: str | None = None) -> SourceFrames:
