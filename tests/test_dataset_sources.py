@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from diffrl_eval.dataset import load_dataset
 from diffrl_eval.dataset.sources import Declared, open_source, source_names
 from diffrl_eval.errors import DatasetError, UserError
 from diffrl_eval.metrics.source_metrics import measure_source
@@ -37,7 +38,6 @@ def native_result(toy_dataset):
 
 
 def test_native_dataset_keeps_its_metrics_and_discloses_its_semantics(toy_dataset, native_result):
-    from diffrl_eval.dataset import load_dataset
     from diffrl_eval.metrics import compute_metrics
 
     classic = compute_metrics(load_dataset(toy_dataset))
@@ -250,3 +250,31 @@ def test_v21_episode_rows_without_their_index_are_a_one_line_error(toy_dataset, 
     (path / "meta/episodes.jsonl").write_text('{"tasks": ["x"], "length": 3}\n' * 6)
     with pytest.raises(DatasetError, match="episode_index"):
         open_source(path)
+
+
+def test_libero_hdf5_read_directly_gives_the_metrics_of_its_import(tmp_path):
+    from diffrl_eval.export.libero_import import import_libero_hdf5
+    from tests.test_import_libero_hdf5 import random_demo, write_libero_file
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "libero_spatial"
+    folder.mkdir()
+    write_libero_file(folder / "PUT_BOWL_ON_PLATE_demo.hdf5",
+                      [random_demo(rng, 12) for _ in range(3)])
+    write_libero_file(folder / "PICK_BOWL_demo.hdf5", [random_demo(rng, 9) for _ in range(3)],
+                      instruction="pick up the bowl",
+                      bddl="chiliocosm/bddl_files/libero_spatial/PICK_BOWL.bddl")
+    imported = import_libero_hdf5(sorted(folder.glob("*.hdf5")), tmp_path / "imported",
+                                  show_progress=False)
+    direct = measure_source(open_source(folder))
+    semantics = direct["semantics"]
+    assert semantics["format"] == "robomimic (LIBERO)" and semantics["profile"] == "libero"
+    assert semantics["eef_key"] == "ee_pos" and semantics["control_hz"] == 20
+    assert set(direct["per_task"]) == {"PUT_BOWL_ON_PLATE", "PICK_BOWL"}
+    _close(_overall(direct), _overall(measure_source(open_source(imported.path))))
+    from diffrl_eval.dataset.sources.convert import write_native
+
+    converted = load_dataset(write_native(open_source(folder), tmp_path / "converted",
+                                          backend="tabletop"))
+    np.testing.assert_allclose(converted.frames_df["state"].to_numpy(),
+                               load_dataset(imported.path).frames_df["state"].to_numpy(), rtol=1e-6)
