@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from diffrl_eval import constants as C
@@ -207,7 +208,7 @@ def _check_frames(root: Path, info: dict[str, Any], files: list[Path], widths: d
                            f"{INFO_PATH} declares")
     for key, width in widths.items():
         kind = schema.field(key).type
-        if hasattr(kind, "list_size") and kind.list_size != width:
+        if pa.types.is_fixed_size_list(kind) and kind.list_size != width:
             raise DatasetError(f"{root / INFO_PATH}: feature {key} is declared {width} wide, "
                                f"the data files hold {kind.list_size}")
     total = info.get("total_frames")
