@@ -58,6 +58,7 @@ EP_GENERATORS = "diffrl_eval.generators"
 EP_VLAS = "diffrl_eval.vlas"
 EP_ENVS = "diffrl_eval.envs"
 EP_REPORTS = "diffrl_eval.reports"
+EP_DATASET_SOURCES = "diffrl_eval.dataset_sources"
 
 # --- labels --------------------------------------------------------------------------------
 SIMULATED_TELEOP_LABEL = "simulated teleoperation"

@@ -2,7 +2,8 @@
 
 Every plug-in, built-in or third-party, is found the same way: a Python entry point in
 one of the groups ``diffrl_eval.generators``, ``diffrl_eval.vlas``, ``diffrl_eval.envs`` (and
-``diffrl_eval.reports`` for report builders)
+``diffrl_eval.reports`` for report builders, ``diffrl_eval.dataset_sources`` for dataset
+formats)
 whose value is the plug-in class. ``pip install my-generator`` therefore adds a row to
 ``diffrl-eval generators list`` without touching this repository.
 
@@ -17,7 +18,13 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Generic, TypeVar
 
-from diffrl_eval.constants import EP_ENVS, EP_GENERATORS, EP_REPORTS, EP_VLAS
+from diffrl_eval.constants import (
+    EP_DATASET_SOURCES,
+    EP_ENVS,
+    EP_GENERATORS,
+    EP_REPORTS,
+    EP_VLAS,
+)
 from diffrl_eval.errors import UserError, unknown_choice
 
 T = TypeVar("T")
@@ -107,3 +114,4 @@ generators: Registry = Registry(EP_GENERATORS, "generator")
 vlas: Registry = Registry(EP_VLAS, "VLA")
 envs: Registry = Registry(EP_ENVS, "environment backend")
 report_builders: Registry = Registry(EP_REPORTS, "report format")
+dataset_sources: Registry = Registry(EP_DATASET_SOURCES, "dataset format")

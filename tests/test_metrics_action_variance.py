@@ -96,3 +96,26 @@ def test_no_successful_episode_gives_no_curves():
 def test_fewer_than_two_points_is_refused():
     with pytest.raises(ValueError):
         action_variance_curves(hand_worked_frames(), n_points=1)
+
+
+def test_variance_accumulated_over_batches_equals_the_one_pass_curves():
+    import numpy as np
+
+    from diffrl_eval.metrics.action_variance import VarianceAccumulator, action_variance_curves
+    from diffrl_eval.metrics.segments import EpisodeSegments
+    from tests.metrics_frames import frames_of, make_episode
+
+    rng = np.random.default_rng(0)
+    episodes = [make_episode(f"t{i % 3}", actions=rng.normal(size=(20 + i, 7)),
+                             successes=np.arange(20 + i) >= (10 + i) if i % 5 != 4 else None)
+                for i in range(14)]
+    frames = frames_of(episodes)
+    curves, counts = action_variance_curves(frames)
+    accumulator = VarianceAccumulator()
+    for part in frames.partition_by("episode_index", maintain_order=True):
+        accumulator.add(EpisodeSegments.from_frames(part))
+    batched = accumulator.curves()
+    assert accumulator.counts == counts
+    assert set(batched) == set(curves)
+    for task in curves:
+        np.testing.assert_allclose(batched[task], curves[task], rtol=1e-9, atol=1e-12)

@@ -44,14 +44,26 @@ app = typer.Typer(
         "VLAs, and report."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+def _print_version(value: bool) -> None:
+    if value:
+        from diffrl_eval import __version__
+
+        print(f"diffrl-eval {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global_options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.",
+    ),
     libero_assets: Path = typer.Option(
         None, "--libero-assets",
         help="LIBERO scene-assets folder for every command of this call (same as "
@@ -68,6 +80,7 @@ def _global_options(
 
 app.add_typer(catalog.generators_app, name="generators")
 app.add_typer(catalog.tasks_app, name="tasks")
+app.add_typer(catalog.datasets_app, name="datasets")
 app.add_typer(vla_commands.vla_app, name="vla")
 data.register(app)
 reporting.register(app)

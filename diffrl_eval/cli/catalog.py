@@ -14,6 +14,8 @@ console = Console()
 generators_app = typer.Typer(help="Data sources (built-in and installed plug-ins).", no_args_is_help=True)
 tasks_app = typer.Typer(help="Suites and tasks of an environment backend.", no_args_is_help=True)
 
+datasets_app = typer.Typer(help="Dataset formats the tool reads (built-in and installed plug-ins).", no_args_is_help=True)
+
 BACKEND_OPTION = typer.Option("tabletop", "--backend", "-b", help="Environment backend.")
 
 
@@ -45,4 +47,19 @@ def tasks_list(
     table.add_column("max steps", justify="right")
     for task in env_backend.tasks(suite):
         table.add_row(task.suite, task.task_id, task.instruction, str(task.max_steps))
+    console.print(table)
+
+
+@datasets_app.command("formats")
+def datasets_formats() -> None:
+    """List the dataset formats, in the order they are tried: name, description, package."""
+    from diffrl_eval.dataset.sources import source_names
+
+    entries = registry.dataset_sources.entries()
+    table = Table(title="dataset formats")
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    table.add_column("package")
+    for name in source_names():
+        table.add_row(name, entries[name].description, entries[name].package)
     console.print(table)

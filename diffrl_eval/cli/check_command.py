@@ -7,6 +7,7 @@ prints the table of what moved and turns the outcome into the exit status (0 pas
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from diffrl_eval.cli.source_options import SourceOptions, with_source_options
 from diffrl_eval.errors import UserError
 from diffrl_eval.quality_check import (
     LEVELS,
@@ -45,13 +47,14 @@ _STATUS_STYLE = {
 }
 
 
-def load_metrics(path: Path) -> dict[str, Any]:
-    """The metrics of a dataset directory, or a metrics JSON file as it is."""
-    if path.is_dir():
-        from diffrl_eval.dataset import load_dataset
-        from diffrl_eval.metrics import compute_metrics
+def load_metrics(path: Path, options: SourceOptions | None = None) -> dict[str, Any]:
+    """The metrics of a dataset of any format (directory, HDF5 file, Hub id), or a metrics
+    JSON file as it is."""
+    if path.is_dir() or path.suffix != ".json":
+        from diffrl_eval.metrics.source_metrics import metrics_of
 
-        return compute_metrics(load_dataset(path))
+        options = options or SourceOptions()
+        return metrics_of(path, options.declared(), format=options.format)
     if not path.exists():
         raise UserError(f"dataset not found: {path}")
     return dict(read_metrics_json(path, role="dataset metrics"))
@@ -91,9 +94,11 @@ def _report(findings: Sequence[Finding], title: str, show_all: bool) -> None:
     )
 
 
+@with_source_options
 def check(
     dataset: Path = typer.Argument(
-        ..., help="Dataset directory (or the metrics JSON of one).", show_default=False
+        ..., help="Dataset of any format: directory, HDF5 file, Hub id (or the metrics JSON "
+        "of one).", show_default=False
     ),
     baseline: Path = typer.Option(
         None, "--baseline", help="Metrics JSON of a known-good dataset ('metrics --json')."
@@ -123,6 +128,12 @@ def check(
         "(default: all three). Repeatable.",
     ),
     show_all: bool = typer.Option(False, "--all", help="List unchanged metrics too."),
+    statistical: bool = typer.Option(False, "--statistical", help="With --baseline: a move beyond the tolerance is a regression only when it also leaves the baseline's 95% interval (Wilson for success rate, mean ± 1.96·SE for lengths and jerks)."),
+    json_out: Path = typer.Option(None, "--json", help="Write the outcome as JSON here ('-': stdout; the tables then go to stderr)."),
+    fail_on: str = typer.Option("error", "--fail-on", help="error: exit 1 on regressions only; warn: also on metrics worse within tolerance and on data-quality warnings (NaN/inf, timestamps, dropped frames, constant dims, duplicates)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
+    *,
+    source_options: SourceOptions,
 ) -> None:
     """Data-quality regression check for CI: exit 1 on regression, 0 otherwise, 2 on bad input.
 
@@ -132,35 +143,64 @@ def check(
 
     [b]--thresholds[/b]: a TOML file of 'METRIC OP NUMBER' strings (OP: <= >= < > ==) under overall = [...], \\[suite] NAME = [...] and \\[task] TASK_ID = [...] ("*" = every suite or task); each must hold, and an undefined metric fails.
     """
+    from diffrl_eval.atomic import check_new_file, write_text_atomic
+    from diffrl_eval.check_outcome import FAIL_ON, CheckOutcome, quality_warnings
+
+    if fail_on not in FAIL_ON:
+        raise UserError(f"--fail-on {fail_on!r}; valid choices: {', '.join(FAIL_ON)}")
     if baseline is None and thresholds is None:
         raise UserError("give --baseline BASELINE.json, --thresholds FILE, or both")
-    if (tolerance or abs_tolerance or metric or scope) and baseline is None:
+    to_stdout = json_out is not None and str(json_out) == "-"
+    if json_out is not None and not to_stdout:
+        check_new_file(json_out, overwrite=overwrite)
+    if (tolerance or abs_tolerance or metric or scope or statistical) and baseline is None:
         raise UserError(
-            "--tolerance, --abs-tolerance, --metric and --scope apply to --baseline only"
+            "--tolerance, --abs-tolerance, --metric, --scope and --statistical apply to "
+            "--baseline only"
         )
-    default_tolerance, per_metric = parse_tolerances(tolerance or [], abs_tolerance or [])
-    reference = read_metrics_json(baseline, role="baseline") if baseline is not None else None
-    parsed_thresholds = read_thresholds(thresholds) if thresholds is not None else None
-    result = load_metrics(dataset)
+    if to_stdout:
+        console.file = sys.stderr  # stdout carries the JSON only
+    try:
+        default_tolerance, per_metric = parse_tolerances(tolerance or [], abs_tolerance or [])
+        reference = read_metrics_json(baseline, role="baseline") if baseline is not None else None
+        parsed_thresholds = read_thresholds(thresholds) if thresholds is not None else None
+        result = load_metrics(dataset, source_options)
 
-    findings: list[Finding] = []
-    if reference is not None:
-        compared = compare_with_baseline(
-            result, reference, tolerance=default_tolerance, per_metric=per_metric,
-            metrics=metric or None, levels=scope or LEVELS,
-        )
-        _report(compared, f"against baseline {baseline}", show_all)
-        findings += compared
-    if parsed_thresholds is not None:
-        held = check_thresholds(result, parsed_thresholds)
-        _report(held, f"against thresholds {thresholds}", True)
-        findings += held
-    failed = regressions(findings)
-    if failed:
-        console.print(f"[bold red]REGRESSION[/]: {len(failed)} of {len(findings)} checks failed")
-        raise typer.Exit(EXIT_REGRESSION)
-    console.print(f"[bold green]PASSED[/]: {len(findings)} checks")
-    raise typer.Exit(EXIT_PASSED)
+        findings: list[Finding] = []
+        if reference is not None:
+            compared = compare_with_baseline(
+                result, reference, tolerance=default_tolerance, per_metric=per_metric,
+                metrics=metric or None, levels=scope or LEVELS,
+            )
+            if statistical:
+                from diffrl_eval.statistical_tolerance import apply_intervals
+
+                compared = apply_intervals(compared, reference)
+            _report(compared, f"against baseline {baseline}", show_all)
+            findings += compared
+        if parsed_thresholds is not None:
+            held = check_thresholds(result, parsed_thresholds)
+            _report(held, f"against thresholds {thresholds}", True)
+            findings += held
+        outcome = CheckOutcome(findings, quality_warnings(result), fail_on)
+        for warning in quality_warnings(result):
+            console.print(f"[yellow]warning[/]: {warning}")
+        if json_out is not None:
+            text = json.dumps(outcome.to_json(str(dataset)), indent=2) + "\n"
+            if to_stdout:
+                sys.stdout.write(text)
+            else:
+                write_text_atomic(json_out, text, overwrite=overwrite)
+        failed = regressions(findings)
+        if outcome.failed:
+            console.print(f"[bold red]{'REGRESSION' if failed else 'WARNINGS'}[/]: {len(failed)} of "
+                          f"{len(findings)} checks failed, {len(outcome.all_warnings)} warning(s) "
+                          f"(--fail-on {fail_on})")
+            raise typer.Exit(EXIT_REGRESSION)
+        console.print(f"[bold green]PASSED[/]: {len(findings)} checks")
+        raise typer.Exit(EXIT_PASSED)
+    finally:
+        console.file = None  # back to stdout
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,7 @@ def compare(
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated VLA training seeds."),
     out: Path = typer.Option(Path("runs/compare"), "--out", "-o", help="Run directory (created; reruns resume it)."),
     hparams: Path = typer.Option(None, "--hparams", help="VLA hparams JSON (default: the preset's)."),
-    demos_from: Path = typer.Option(None, "--demos-from", help="A human dataset (written by 'import' or 'generate --source human'): the human source's episodes of each task, and what the RL experts clone; needed on libero."),
+    demos_from: str = typer.Option(None, "--demos-from", help="A human dataset (written by 'import' or 'generate --source human', or a LeRobot directory / Hub id / LIBERO HDF5 in LIBERO's layout, converted into the run directory): the human source's episodes of each task, and what the RL experts clone; needed on libero."),
     executor: str = executor_option(),
     ray_address: str = ray_address_option(),
     workers: int = workers_option(),
@@ -45,6 +45,16 @@ def compare(
     from diffrl_eval.compare.pipeline import estimate_cost
     from diffrl_eval.executor import make_executor
 
+    if demos_from is not None:
+        from diffrl_eval.dataset.sources.convert import native_path
+        from diffrl_eval.errors import DatasetError
+
+        try:
+            demos_from, converted = native_path(demos_from, Path(out), backend=backend)
+        except DatasetError as exc:
+            raise DatasetError(f"--demos-from: {exc}") from None
+        if converted:
+            console.print(f"converted the human demonstrations to {demos_from}")
     runner = make_executor(executor, address=ray_address, workers=workers)
     run = plan_compare(sources, backend, preset, seeds, out, hparams, demos_from)
     run.executor = runner

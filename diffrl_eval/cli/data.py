@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -10,6 +11,7 @@ from rich.console import Console
 
 from diffrl_eval import registry
 from diffrl_eval.atomic import check_new_file, write_text_atomic
+from diffrl_eval.cli.source_options import SourceOptions, open_dataset, with_source_options
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.validation import dumps_json
@@ -18,6 +20,8 @@ console = Console()
 
 # the demonstrations every comparison measures against; the RL experts clone them
 HUMAN_SOURCE = "human"
+# a file argument of "-" means standard output
+STDOUT = "-"
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, object]:
@@ -127,20 +131,34 @@ def generate(
     console.print(f"wrote {path}")
 
 
+@with_source_options
 def metrics(
-    dataset: Path = typer.Argument(..., help="Dataset directory."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here."),
+    dataset: str = typer.Argument(..., help="Dataset: a directory of this tool, a LeRobot dataset directory, a robomimic HDF5 file or folder, or a Hub id OWNER/NAME."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here ('-': stdout, nothing else printed)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
+    *,
+    source_options: SourceOptions,
 ) -> None:
-    """Data-quality metrics of a dataset: success (Wilson 95%), length, no-ops, jerk, variance."""
-    from diffrl_eval.dataset import load_dataset
-    from diffrl_eval.metrics import compute_metrics, format_metrics_table
+    """Data-quality metrics of a dataset: success (Wilson 95%), length, no-ops, jerk, variance.
 
-    if json_out is not None:
+    Reads any known format; how its features were interpreted (end-effector, control rate,
+    action layout) is printed and written into the results.
+    """
+    from diffrl_eval.metrics import format_metrics_table
+    from diffrl_eval.metrics.source_metrics import measure_source
+    from diffrl_eval.metrics.table import quality_lines
+
+    to_stdout = json_out is not None and str(json_out) == STDOUT
+    if json_out is not None and not to_stdout:
         check_new_file(json_out, overwrite=overwrite)
-    loaded = load_dataset(dataset)
-    result = compute_metrics(loaded)
+    opened = open_dataset(dataset, source_options, console=None if to_stdout else console)
+    result = measure_source(opened)
+    if to_stdout:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
     console.print(format_metrics_table(result))
+    for line in quality_lines(result):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     if json_out is not None:
         write_text_atomic(json_out, dumps_json(result, indent=2) + "\n", overwrite=overwrite)
         console.print(f"wrote {json_out}")

@@ -6,11 +6,13 @@ files; import reads LIBERO's HDF5 demonstration files into a ``human`` dataset.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from diffrl_eval.dataset.sources.convert import native_path
 from diffrl_eval.errors import unknown_choice
 
 # soft_wrap: a long path printed whole, not broken over lines
@@ -21,7 +23,7 @@ IMPORT_FORMATS = ("libero-hdf5",)
 
 
 def export(
-    dataset: Path = typer.Argument(..., help="Dataset directory."),
+    dataset: str = typer.Argument(..., help="Dataset: a directory of this tool, or a LeRobot directory / Hub id / LIBERO HDF5 in LIBERO's layout."),
     out: Path = typer.Argument(..., help="Output directory to create."),
     format: str = typer.Option("lerobot", "--format", "-f", help="lerobot | libero-hdf5."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
@@ -37,17 +39,22 @@ def export(
     """
     if format not in EXPORT_FORMATS:
         raise unknown_choice("export format", format, EXPORT_FORMATS)
+    with tempfile.TemporaryDirectory(prefix="diffrl-eval-convert-") as workdir:
+        dataset_path, _ = native_path(dataset, Path(workdir))
+        path = _export(dataset_path, out, format, overwrite, video_codec)
+    console.print(f"wrote {path}")
+
+
+def _export(dataset: Path, out: Path, format: str, overwrite: bool, video_codec: str) -> Path:
     if format == "lerobot":
         from diffrl_eval.export.lerobot import export_lerobot
         from diffrl_eval.export.video import check_video_codec
 
         check_video_codec(video_codec)
-        path = export_lerobot(dataset, out, overwrite=overwrite, video_codec=video_codec)
-    else:
-        from diffrl_eval.export.libero_hdf5 import export_libero_hdf5
+        return export_lerobot(dataset, out, overwrite=overwrite, video_codec=video_codec)
+    from diffrl_eval.export.libero_hdf5 import export_libero_hdf5
 
-        path = export_libero_hdf5(dataset, out, overwrite=overwrite)
-    console.print(f"wrote {path}")
+    return export_libero_hdf5(dataset, out, overwrite=overwrite)
 
 
 def import_dataset(

@@ -19,14 +19,14 @@ VLA_KINDS = ("diffrl-eval/vla-eval", "diffrl-eval/vla-eval-seeds")
 
 
 def load_result(path: Path) -> dict:
-    """A result from a JSON file (metrics or VLA evaluation), or metrics of a dataset directory."""
+    """A result from a JSON file (metrics or VLA evaluation), or metrics of a dataset of any
+    format (a directory, an HDF5 file, a Hub id)."""
+    if path.is_dir() or path.suffix != ".json":
+        from diffrl_eval.metrics.source_metrics import metrics_of
+
+        return metrics_of(path)
     if not path.exists():
         raise UserError(f"result not found: {path}")
-    if path.is_dir():
-        from diffrl_eval.dataset import load_dataset
-        from diffrl_eval.metrics import compute_metrics
-
-        return compute_metrics(load_dataset(path))
     result = require_finite(read_json(path), str(path))
     kind = result.get("kind") if isinstance(result, dict) else None
     if kind != METRICS_KIND and kind not in VLA_KINDS:

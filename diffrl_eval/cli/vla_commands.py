@@ -7,6 +7,7 @@ The VLA code is reached lazily (importing torch and the models costs seconds), s
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import typer
@@ -38,7 +39,7 @@ def _split(text: str) -> list[str]:
 
 @vla_app.command("train")
 def vla_train(
-    data: list[Path] = typer.Option(..., "--data", help="Dataset directory (repeatable: several sources train one model)."),
+    data: list[str] = typer.Option(..., "--data", help="Dataset (repeatable: several sources train one model): a directory of this tool, or a LeRobot directory / Hub id / LIBERO HDF5 in LIBERO's layout."),
     out: Path = typer.Option(..., "--out", "-o", help="Checkpoint directory to create."),
     vla: str = typer.Option("tiny-vla", "--vla", help="VLA name (see the diffrl_eval.vlas entry points)."),
     seed: int = typer.Option(0, "--seed", help="Training seed."),
@@ -49,20 +50,29 @@ def vla_train(
 ) -> None:
     """Fine-tune a VLA on one or more datasets (one backend, one action dimension)."""
     from vla.hparams import PRESET_KEY, hparams_hash, load_hparams
-    from vla.training import train_vla, train_vla_seeds
 
     if hparams is not None and preset is not None:
         raise UserError("give --hparams or --preset, not both (a file may name its preset)")
     values = load_hparams(hparams) if hparams is not None else {PRESET_KEY: preset or "full"}
-    if seeds is not None:
-        paths = train_vla_seeds(data, out, seeds=_parse_seeds(seeds), vla=vla, hparams=values,
-                                overwrite=overwrite)
-    else:
-        paths = [train_vla(data, out, vla=vla, hparams=values, seed=seed, overwrite=overwrite)]
+    with tempfile.TemporaryDirectory(prefix="diffrl-eval-convert-") as workdir:
+        from diffrl_eval.dataset.sources.convert import native_path
+
+        datasets = [native_path(location, Path(workdir))[0] for location in data]
+        paths = _train(datasets, out, vla, values, seed, seeds, overwrite)
     info = json.loads((paths[0] / "checkpoint.json").read_text())
     console.print(f"hparams {hparams_hash(info['hparams'])}")
     for path in paths:
         console.print(f"wrote {path}")
+
+
+def _train(data: list[Path], out: Path, vla: str, values: dict, seed: int, seeds: str | None,
+           overwrite: bool) -> list[Path]:
+    from vla.training import train_vla, train_vla_seeds
+
+    if seeds is not None:
+        return train_vla_seeds(data, out, seeds=_parse_seeds(seeds), vla=vla, hparams=values,
+                               overwrite=overwrite)
+    return [train_vla(data, out, vla=vla, hparams=values, seed=seed, overwrite=overwrite)]
 
 
 def _rate(summary: dict) -> str:

@@ -22,15 +22,21 @@ MIN_EPISODES_FOR_VARIANCE = 2
 
 def _resample_by_dim(segments: EpisodeSegments, episodes: np.ndarray, n_points: int) -> np.ndarray:
     """Resampled actions, dimension-major: (7, len(episodes), n_points)."""
+    return resample_signal(segments.actions_by_dim, segments, episodes, n_points)
+
+
+def resample_signal(values: np.ndarray, segments: EpisodeSegments, episodes: np.ndarray,
+                    n_points: int) -> np.ndarray:
+    """A (D, N) per-row signal of the chosen episodes on a common normalized-time grid,
+    dimension-major: (D, len(episodes), n_points)."""
     lengths = segments.lengths[episodes]
     last = (lengths - 1)[:, None]
     position = np.linspace(0.0, 1.0, n_points)[None, :] * last  # (K, n_points), in steps
     lower = np.minimum(np.floor(position).astype(np.int64), last)
     weight = position - lower
     base = segments.starts[episodes][:, None]
-    actions = segments.actions_by_dim
-    before = np.take(actions, base + lower, axis=1)
-    after = np.take(actions, base + np.minimum(lower + 1, last), axis=1)
+    before = np.take(values, base + lower, axis=1)
+    after = np.take(values, base + np.minimum(lower + 1, last), axis=1)
     return before + (after - before) * weight
 
 
@@ -79,3 +85,44 @@ def mean_action_variance(curve: np.ndarray | None) -> float | None:
     if curve is None:
         return None
     return float(curve.mean())
+
+
+class VarianceAccumulator:
+    """:func:`action_variance_curves` over batches of whole episodes, in bounded memory.
+
+    Per task it keeps the count, mean and sum of squared deviations of the resampled
+    successful actions, (n_points, Da) each, and merges batches with Chan et al.'s
+    pairwise update, so the variance is the one of all episodes together.
+    """
+
+    def __init__(self, n_points: int = DEFAULT_N_POINTS) -> None:
+        if n_points < 2:
+            raise ValueError(f"n_points must be at least 2, got {n_points}")
+        self.n_points = n_points
+        self.counts: dict[str, int] = {}
+        self._mean: dict[str, np.ndarray] = {}
+        self._m2: dict[str, np.ndarray] = {}
+
+    def add(self, segments: EpisodeSegments) -> None:
+        for task in dict.fromkeys(segments.task_id.tolist()):
+            self.counts.setdefault(str(task), 0)
+        chosen = np.flatnonzero(episode_success(segments))
+        for task in dict.fromkeys(segments.task_id[chosen].tolist()):
+            members = chosen[segments.task_id[chosen] == task]
+            batch = resample_actions(segments, members, self.n_points)  # (K, P, Da)
+            n_b, mean_b = batch.shape[0], batch.mean(axis=0)
+            m2_b = ((batch - mean_b) ** 2).sum(axis=0)
+            n_a = self.counts[task]
+            if n_a == 0:
+                self._mean[task], self._m2[task] = mean_b, m2_b
+            else:
+                delta = mean_b - self._mean[task]
+                total = n_a + n_b
+                self._mean[task] = self._mean[task] + delta * (n_b / total)
+                self._m2[task] = self._m2[task] + m2_b + delta**2 * (n_a * n_b / total)
+            self.counts[task] = n_a + n_b
+
+    def curves(self) -> dict[str, np.ndarray]:
+        """Population variance curves (n_points, Da) of the tasks with enough episodes."""
+        return {task: self._m2[task] / count for task, count in self.counts.items()
+                if count >= MIN_EPISODES_FOR_VARIANCE}

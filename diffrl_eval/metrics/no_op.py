@@ -1,6 +1,7 @@
 """No-op actions, by the rule OpenVLA applies when it filters LIBERO demonstrations.
 
-A step is a no-op when the arm part of its action (xyz + rotation) has L2 norm below
+A step is a no-op when the arm part of its action (xyz + rotation: every dimension but
+the gripper command, which comes last) has L2 norm below
 ``NO_OP_THRESHOLD`` and its gripper command repeats the one of the previous step that was
 *kept* (not itself a no-op). Until an episode has kept a step, the norm test alone decides.
 
@@ -29,14 +30,14 @@ def no_op_mask(frames: FrameTable | EpisodeSegments) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     actions = segments.actions_by_dim
     squared_motion = np.zeros(n)
-    for dim in range(C.ACTION_MOTION_DIMS):
+    for dim in range(actions.shape[0] - 1):  # the arm's dims: all but the gripper, last
         squared_motion += actions[dim] ** 2
     motion_norm = np.sqrt(squared_motion)
     small = motion_norm < NO_OP_THRESHOLD
     step = segments.step_in_episode
     kept_step = np.where(small, np.iinfo(np.int64).max, step)
     first_kept = segments.per_row(np.minimum.reduceat(kept_step, segments.starts))
-    gripper = actions[C.GRIPPER_ACTION_INDEX]
+    gripper = actions[-1]
     same_gripper = np.zeros(n, dtype=bool)
     # row 0 of an episode compares with the previous episode's last row, but there
     # step < first_kept whenever small holds, so that comparison never decides

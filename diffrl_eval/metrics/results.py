@@ -12,6 +12,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
+import polars as pl
+
 from diffrl_eval import constants as C
 from diffrl_eval.dataset import Dataset
 from diffrl_eval.errors import DatasetError
@@ -42,10 +45,11 @@ DATASET_FIELDS = (
 )
 
 
-def _dataset_block(
+def dataset_block(
     dataset: Dataset | None,
     dataset_info: dict[str, Any] | None,
-    segments: EpisodeSegments,
+    n_episodes: int,
+    n_frames: int,
     control_hz: float,
     suite: str | None,
 ) -> dict[str, Any]:
@@ -61,8 +65,8 @@ def _dataset_block(
         block.update(dataset_info)
     # what was measured, not what a manifest claims
     block.update(
-        n_episodes=segments.n_episodes,
-        n_frames=segments.n_frames,
+        n_episodes=n_episodes,
+        n_frames=n_frames,
         control_hz=control_hz,
         suite=suite,
     )
@@ -97,7 +101,26 @@ def compute_metrics(
     episodes = episode_metrics(segments, control_hz)
     curves, success_counts = action_variance_curves(segments, n_points)
     instructions = dict(zip(segments.task_id.tolist(), segments.instruction.tolist()))
+    block = dataset_block(dataset, dataset_info, segments.n_episodes, segments.n_frames,
+                           control_hz, suite)
+    return assemble_metrics(block, episodes, curves, success_counts, instructions,
+                            n_points=n_points, confidence=confidence)
 
+
+def assemble_metrics(
+    dataset_block: dict[str, Any],
+    episodes: pl.DataFrame,
+    curves: dict[str, np.ndarray],
+    success_counts: dict[str, int],
+    instructions: dict[str, str],
+    *,
+    n_points: int = DEFAULT_N_POINTS,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> dict[str, Any]:
+    """The results document from its parts: the per-episode metrics table (see
+    ``episode_metrics``), the per-task action-variance curves (n_points, Da) with the
+    successful-episode counts behind them, and each task's instruction."""
+    suite = dataset_block["suite"]
     task_variance = {task: mean_action_variance(curves.get(task)) for task in success_counts}
     overall_variance = mean_over_tasks(list(task_variance.values()))
     overall = summary_from_row(summary_frame(episodes).row(0, named=True), overall_variance,
@@ -112,7 +135,7 @@ def compute_metrics(
     return {
         "kind": RESULTS_KIND,
         "schema_version": RESULTS_SCHEMA_VERSION,
-        "dataset": _dataset_block(dataset, dataset_info, segments, control_hz, suite),
+        "dataset": dataset_block,
         "overall": overall,
         "per_suite": {suite if suite is not None else UNNAMED_SUITE: copy.deepcopy(overall)},
         "per_task": per_task,

@@ -7,7 +7,8 @@ column, and the offsets where each episode starts. Per-episode reductions are th
 Shapes (N = number of frames, E = number of episodes):
     starts, lengths, episode_index, task_id, instruction: (E,)
     episode_of_row, step_in_episode, success: (N,)
-    actions_by_dim: (7, N) float64, eef_pos_by_dim: (3, N) float64
+    actions_by_dim: (Da, N) float64 (Da = 7 in this tool's datasets; other formats'
+    actions keep their width, the gripper command last), eef_pos_by_dim: (3, N) float64
 
 Vectors are stored dimension-major (one contiguous row per dimension): every metric works
 along time, and contiguous time series make the differences and gathers several times faster.
@@ -119,7 +120,7 @@ class EpisodeSegments:
             episode_of_row=episode_of_row,
             step_in_episode=step_in_episode,
             # float64: finite differences of float32 positions lose too many digits for jerk
-            actions_by_dim=_by_dim(frames[C.COL_ACTION], C.ACTION_DIM),
+            actions_by_dim=_by_dim(frames[C.COL_ACTION], _width(frames[C.COL_ACTION])),
             eef_pos_by_dim=_by_dim(frames[C.COL_EEF_POS], C.EEF_POS_DIM),
             success=frames[C.COL_SUCCESS].to_numpy().astype(bool, copy=False),
         )
@@ -142,6 +143,13 @@ def _is_sorted(episode: np.ndarray, step: np.ndarray) -> bool:
     if (d_episode < 0).any():
         return False
     return bool(((d_episode > 0) | (np.diff(step) > 0)).all())
+
+
+def _width(series: pl.Series) -> int:
+    """The width of a vector column (Array, or List whose rows share one length)."""
+    if isinstance(series.dtype, pl.Array):
+        return int(series.dtype.size)
+    return int(series.list.len().max() or 0)
 
 
 def _by_dim(series: pl.Series, width: int) -> np.ndarray:

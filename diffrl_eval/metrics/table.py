@@ -42,6 +42,7 @@ def summary_cells(name: str, summary: dict[str, Any]) -> list[str]:
         f"{success['successes']}/{success['episodes']}",
         success_text,
         length_text,
+        "n/a" if summary["no_op_count"] is None else
         f"{summary['no_op_count']} ({summary['no_op_fraction']:.1%})",
         _number(summary["mean_squared_jerk"]["mean"]),
         _number(summary["log_dimensionless_jerk"]["mean"]),
@@ -74,3 +75,43 @@ def format_metrics_table(result: dict[str, Any], title: str | None = None) -> Ta
     table.add_section()
     table.add_row(*rows[-1], style="bold")
     return table
+
+
+def _interval(block: dict[str, Any]) -> str:
+    if block.get("mean") is None:
+        return "—"
+    if block.get("ci_low") is None:
+        return f"{block['mean']:.3g}"
+    return f"{block['mean']:.3g} [{block['ci_low']:.3g}, {block['ci_high']:.3g}]"
+
+
+def quality_lines(result: dict[str, Any]) -> list[str]:
+    """The ``quality`` block in a few lines for the terminal (empty when absent)."""
+    quality = result.get("quality")
+    if not quality:
+        return []
+    idle = quality["idle"]
+    lines = [
+        f"quality: {len(quality['flagged_episodes'])} flagged episode(s); "
+        f"{quality['non_finite_rows']} row(s) with NaN/inf; "
+        f"{quality['action_jumps']['count']} action jump(s); idle {idle['fraction']:.1%} "
+        f"of steps ({idle['rule']})",
+    ]
+    if quality["zero_variance_dims"] or quality["clipped_dims"]:
+        lines.append(f"  constant action dims {quality['zero_variance_dims']}, clipped "
+                     f"{sorted(quality['clipped_dims'])}")
+    if "timestamps" in quality:
+        stamps = quality["timestamps"]
+        lines.append(f"  timestamps: {stamps['non_increasing']} non-increasing, "
+                     f"{stamps.get('dropped_frames', '—')} dropped-frame gap(s)")
+    if quality["near_duplicates"]["pairs"]:
+        lines.append(f"  {len(quality['near_duplicates']['pairs'])} near-duplicate episode pair(s)")
+    diversity = quality["diversity"]
+    text = f"diversity: strategies per task {_interval(diversity['strategies'])}"
+    if "coverage_voxels" in diversity:
+        text += (f"; end-effector coverage {_interval(diversity['coverage_voxels'])} cubes of "
+                 f"{diversity['voxel_m'] * 100:g} cm")
+    if diversity["strategies"].get("ci_low") is not None:
+        text += " (95% bootstrap intervals over tasks)"
+    lines.append(text)
+    return lines

@@ -60,3 +60,34 @@ class RandomWalkGenerator(Generator):
             done = np.arange(length) == length - 1
             yield Episode(task.task_id, task.instruction, state, eef, actions,
                           done.astype(np.float32), done, seed=seed * 1000 + index)
+
+
+class AcmeCsvSource:
+    """Acme's CSV recordings: columns episode, step, x, y, z, a0 .. a6 (10 Hz)."""
+
+    name = "acme-csv"
+    description = "Acme's CSV recordings (episode, step, x, y, z, a0..a6)."
+
+    @classmethod
+    def recognizes(cls, location):
+        return str(location).endswith(".acme.csv")
+
+    @classmethod
+    def read(cls, location):
+        import polars as pl
+
+        from diffrl_eval.dataset.sources import Profile, SourceFrames
+
+        table = pl.read_csv(location)
+        actions = [f"a{i}" for i in range(7)]
+        frames = table.select(
+            pl.col("episode").cast(pl.Int64).alias("episode_index"),
+            pl.col("step").cast(pl.Int64).alias("step_index"),
+            pl.lit("acme_task").alias("task_id"),
+            pl.lit("do the acme thing").alias("instruction"),
+            pl.concat_list("x", "y", "z").cast(pl.List(pl.Float64)).alias("tcp"),
+            pl.concat_list(actions).cast(pl.List(pl.Float64)).alias("action"),
+        )
+        profile = Profile("acme", "an .acme.csv file", "tcp", 10.0, "Acme's controller", 6, "delta")
+        return SourceFrames(str(location), "acme-csv", frames.lazy(), {"tcp": 3, "action": 7},
+                            declared_fps=10.0, profile=profile)
