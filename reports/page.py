@@ -36,6 +36,8 @@ from reports.tables import (
     table_html,
     task_table,
 )
+from reports.verdict import STYLE as VERDICT_STYLE
+from reports.verdict import verdict_html
 from reports.vla_charts import vla_success_chart
 from reports.vla_results import (
     IN_DISTRIBUTION,
@@ -44,7 +46,13 @@ from reports.vla_results import (
     evaluation_runs,
     vla_rows,
 )
-from reports.vla_tables import in_distribution_table, ood_table, runs_table, training_label
+from reports.vla_tables import (
+    in_distribution_table,
+    ood_table,
+    runs_table,
+    seed_list,
+    training_label,
+)
 
 STATUS_ELEMENT_ID = "report-status"
 CHART_CLASS = "chart"
@@ -153,6 +161,7 @@ def build_report(
     generation_cost: Mapping[str, Any] | None = None,
     ablation: Mapping[str, Any] | None = None,
     preset_note: str | None = None,
+    verdict: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the HTML report of one run to ``out``; returns ``out``.
 
@@ -172,6 +181,8 @@ def build_report(
       the ablation figure.
     - ``preset_note``: what the run's preset changed (fewer tasks, smaller budgets), shown
       at the top and in the metadata.
+    - ``verdict``: a ``diffrl-eval/verdict`` document (``results/verdict.json``), shown as
+      the first block of the page.
 
     Raises ``UserError`` if ``out`` exists, its directory cannot be made, or an input is
     malformed (one line naming the input and the key).
@@ -188,6 +199,7 @@ def build_report(
         generation_cost=generation_cost,
         ablation=ablation,
         preset_note=preset_note,
+        verdict=verdict,
     )
     return write_new_file(out, page)
 
@@ -200,7 +212,6 @@ def _run_metadata(
     sources: Sequence[Source],
     runs: Sequence[Mapping[str, Any]],
     generated_at: datetime.datetime,
-    preset_note: str | None,
 ) -> dict[str, Any]:
     datasets = [source.dataset for source in sources]
     metadata: dict[str, Any] = {
@@ -208,19 +219,20 @@ def _run_metadata(
         "generated at": generated_at.isoformat(timespec="seconds"),
         "python": platform.python_version(),
     }
-    if preset_note is not None:
-        metadata["preset"] = preset_note
     metadata["datasets"] = len(sources)
     metadata["backends"] = _unique(
         [d.get("backend") for d in datasets] + [r.get("backend") for r in runs]
     )
-    metadata["tool versions of the results"] = _unique(
+    result_versions = _unique(
         [d.get("tool_version") for d in datasets] + [r.get("tool_version") for r in runs]
     )
+    if result_versions != [diffrl_eval.__version__]:  # only news when they differ
+        metadata["tool versions of the results"] = result_versions
     if runs:
         metadata["VLA"] = _unique([r["vla"] for r in runs])
         metadata["VLA hparams hash"] = _unique([r["hparams_hash"] for r in runs])
-        metadata["VLA training seeds"] = sorted(_unique([r["training"]["seed"] for r in runs]))
+        metadata["VLA training seeds"] = seed_list(
+            sorted(_unique([r["training"]["seed"] for r in runs])))
         metadata["VLA evaluation seeds"] = sorted(_unique([r["eval_seed"] for r in runs]))
         metadata["VLA evaluation episodes per task"] = _unique(
             [r["episodes_per_task"] for r in runs]
@@ -243,6 +255,7 @@ def render_page(
     generation_cost: Mapping[str, Any] | None = None,
     ablation: Mapping[str, Any] | None = None,
     preset_note: str | None = None,
+    verdict: Mapping[str, Any] | None = None,
 ) -> str:
     """The report page as one HTML string (see ``build_report``)."""
     validate_results(results, allow_none=bool(vla_results) or bool(ablation))
@@ -265,7 +278,7 @@ def render_page(
         *vla_figures.values(), *quality_figures, *([ablation_figure] if ablation_figure else [])
     ]
     generated_at = generated_at or datetime.datetime.now(datetime.timezone.utc)
-    run_metadata = _run_metadata(sources, runs, generated_at, preset_note)
+    run_metadata = _run_metadata(sources, runs, generated_at)
     run_metadata.update(metadata or {})
     simulated_sources = {s.dataset["source"] for s in sources if s.is_simulated_teleoperation}
     status = STATUS_ELEMENT_ID
@@ -276,7 +289,7 @@ def render_page(
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escaping.text(title)}</title>",
-        f"<style>{_STYLE}</style>",
+        f"<style>{_STYLE}{VERDICT_STYLE}</style>",
         "</head>",
         "<body>",
         (
@@ -294,6 +307,7 @@ def render_page(
             '<noscript><p class="note">The figures need JavaScript (no network is used); '
             "the tables below are complete without it.</p></noscript>"
         ),
+        verdict_html(verdict) if verdict is not None else "",
         _simulated_note(sources, [*in_distribution, *ood]),
         _preset_note(preset_note),
         "<h2>Run</h2>",

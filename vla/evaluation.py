@@ -324,6 +324,7 @@ def _result(plan: _Plan, seed: int, episodes_per_task: int, suites: list[str]
             **success_summary(sum(e.success for e in own), len(own)),
             "init_state_indices": [e.init_state_index for e in own],
             "episode_seeds": [e.seed for e in own],
+            "episode_successes": [bool(e.success) for e in own],
             "actions_sha256": _actions_hash(own),
         }
     per_suite = {}

@@ -30,6 +30,7 @@ def compare(
     workers: int = workers_option(),
     variance_task: str = typer.Option(None, "--variance-task", help="Task of the report's action-variance figure (Fig. 7); default: the first task of the run."),
     variance_dimension: int = typer.Option(1, "--variance-dimension", help="Action dimension Fig. 7 opens on, 0-6 (default 1 = y)."),
+    baseline_source: str = typer.Option(None, "--baseline-source", help="Comma-separated sources of this run that every other source is also compared with in the verdict (human always is)."),
 ) -> None:
     """End to end: generate per source, measure, train and evaluate a VLA per source, report.
 
@@ -45,7 +46,8 @@ def compare(
     from diffrl_eval.executor import make_executor
 
     runner = make_executor(executor, address=ray_address, workers=workers)
-    run = plan_compare(sources, backend, preset, seeds, out, hparams, demos_from)
+    run = plan_compare(sources, backend, preset, seeds, out, hparams, demos_from,
+                       baseline_source)
     run.executor = runner
     run_tasks = [t for tasks in run.data_suites().values() for t in tasks]
     if variance_task is not None and variance_task not in run_tasks:

@@ -154,23 +154,23 @@ def register(app: typer.Typer) -> None:
 def render(
     dataset: Path = typer.Argument(..., help="Dataset directory."),
     episode: int = typer.Option(0, "--episode", "-e", help="Episode index to render."),
-    out: Path = typer.Option(..., "--out", "-o", help="GIF file to create."),
+    out: Path = typer.Option(..., "--out", "-o", help="Clip file to create: .gif, .mp4 (H.264), .webm (VP9) or .webp."),
     camera: str = typer.Option("agentview_image", "--camera", help="agentview_image | wrist_image."),
     image_size: int = typer.Option(128, "--image-size", help="Frame size when replaying."),
     fps: int = typer.Option(20, "--fps", help="Frames per second of the animation."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
 ) -> None:
-    """Write an animated GIF of one episode, so a person can look at it.
+    """Write a clip of one episode (GIF, MP4, WebM or animated WebP, by --out's suffix),
+    so a person can look at it.
 
     Uses the dataset's recorded camera frames when it has them; otherwise replays the
     episode's actions in its environment from the state it started in.
     """
     from diffrl_eval import constants as C
+    from diffrl_eval.clip import check_clip_path, write_clip
     from diffrl_eval.dataset import load_dataset
-    from diffrl_eval.gif import write_gif
 
-    if out.suffix.lower() != ".gif":
-        raise UserError(f"--out must be a .gif file, got {out}")
+    check_clip_path(out)
     if camera not in C.CAMERA_KEYS:
         raise UserError(f"unknown camera {camera!r}; valid choices: {', '.join(C.CAMERA_KEYS)}")
     if image_size <= 0 or fps <= 0:
@@ -198,5 +198,5 @@ def render(
             image_size=image_size,
             camera=camera,
         )
-    write_gif(frames, out, fps=fps, overwrite=overwrite)
+    write_clip(frames, out, fps=fps, overwrite=overwrite)
     console.print(f"wrote {out} ({len(frames)} frames)")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from diffrl_eval.atomic import write_bytes_atomic, write_text_atomic
 from diffrl_eval.compare import demonstrations
 from diffrl_eval.compare.presets import Preset, get_preset, preset_tasks
 from diffrl_eval.compare.stages import StageStore, digest
+from diffrl_eval.compare.verdict import build_verdict
 from diffrl_eval.dataset.demonstrations import load_demonstrations
 from diffrl_eval.envs.base import EnvBackend, get_backend
 from diffrl_eval.errors import UserError, unknown_choice
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 RESULTS_DIR = "results"
 REPORT_FILE = "report.html"
 RUN_FILE = "run.json"
+VERDICT_FILE = "verdict.json"
 HUMAN = demonstrations.HUMAN
 MIX_PARTNER = "diffusion-ppo"  # the paper's Human+RL row mixes human with its RL data
 DATA_SEED = 0
@@ -81,6 +82,8 @@ class CompareRun:
     # a human dataset: the human source's episodes, and what the RL sources clone (None:
     # the human generator makes them, where the backend can)
     demos_from: Path | None = None
+    # sources each source is also compared with in the verdict, besides human
+    baselines: list[str] = field(default_factory=list)
     store: StageStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -371,14 +374,24 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def parse_baselines(text: str | None, sources: Sequence[str]) -> list[str]:
+    """The ``--baseline-source`` names: comma-separated sources of this run."""
+    names = [s.strip() for s in (text or "").split(",") if s.strip()]
+    for name in names:
+        if name not in sources:
+            raise unknown_choice("--baseline-source (a source of this run)", name, sources)
+    return list(dict.fromkeys(names))
+
+
 def plan_compare(sources: str, backend: str, preset: str, seeds: str, out: Path,
-                 hparams_file: Path | None = None, demos_from: Path | None = None
-                 ) -> CompareRun:
+                 hparams_file: Path | None = None, demos_from: Path | None = None,
+                 baselines: str | None = None) -> CompareRun:
     """Validate the inputs before any work starts (the human demonstrations apart: see
     :meth:`CompareRun.check_demonstrations`)."""
     from vla.hparams import default_hparams, load_hparams
 
     source_list = parse_sources(sources)
+    baseline_list = parse_baselines(baselines, source_list)
     seed_list = parse_seeds(seeds)
     env_backend = get_backend(backend)
     chosen = get_preset(preset, env_backend)
@@ -396,7 +409,8 @@ def plan_compare(sources: str, backend: str, preset: str, seeds: str, out: Path,
         if previous.get("kind") != RUN_KIND:
             raise UserError(f"{out} holds something other than a compare run")
     return CompareRun(source_list, env_backend, chosen, seed_list, out, hparams,
-                      demos_from=None if demos_from is None else Path(demos_from).absolute())
+                      demos_from=None if demos_from is None else Path(demos_from).absolute(),
+                      baselines=baseline_list)
 
 
 RUN_KIND = "diffrl-eval/compare-run"
@@ -568,14 +582,13 @@ def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
                       overwrite=True)
     write_text_atomic(results / "generation_cost.json", json.dumps(cost, indent=2),
                       overwrite=True)
+    verdict = build_verdict(metrics, evaluations, sources=run.sources, baselines=run.baselines)
+    write_text_atomic(results / VERDICT_FILE, json.dumps(verdict, indent=2), overwrite=True)
     digest_value = results_hash(datasets, metrics, evaluations)
-    metadata = {
-        "preset": run.preset.name, "backend": run.backend.name,
-        "sources": ", ".join(run.sources), "vla": run.vla,
-        "training seeds": ", ".join(str(s) for s in run.seeds),
-        "hparams hash": hparams_digest, "results hash": digest_value,
-        "diffrl-eval": __version__, "python": platform.python_version(),
-    }
+    # what the page cannot read from the results themselves (it shows versions, backend,
+    # VLA, seeds and hparams hash from them)
+    metadata = {"preset": run.preset.name, "sources": ", ".join(run.sources),
+                "results hash": digest_value}
     demos = None
     if run.demos_from is not None:
         demos = {"path": str(run.demos_from), "content_hash": run.demonstrations.content_hash}
@@ -592,7 +605,7 @@ def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
                      metadata=metadata, vla_results=evaluations or None,
                      generation_cost=cost or None, preset_note=run.preset.note,
                      variance_task=run.variance_task,
-                     variance_dimension=run.variance_dimension)
+                     variance_dimension=run.variance_dimension, verdict=verdict)
         staged.replace(report_path)
     finally:
         staged.unlink(missing_ok=True)
