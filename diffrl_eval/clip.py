@@ -9,14 +9,16 @@ encoders return bytes, so a clip can be written to a file (atomically, by
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from diffrl_eval.atomic import write_bytes_atomic
 from diffrl_eval.errors import UserError
 
+CLIP_FPS = 20  # the control rate: a clip plays in real time
 WEBP_QUALITY = 70
 VIDEO_CRF = 28
 
@@ -88,6 +90,56 @@ ENCODERS: dict[str, Callable[[np.ndarray, int], bytes]] = {
 }
 MIME_TYPES = {".gif": "image/gif", ".webp": "image/webp", ".mp4": "video/mp4",
               ".webm": "video/webm"}
+
+
+def annotate(frames: np.ndarray, captions: Sequence[str], *, font_size: int = 11
+             ) -> np.ndarray:
+    """``frames`` (T, H, W, 3) uint8 with ``captions[t]`` drawn on a dark band at the foot of
+    frame t (Pillow's default font), e.g. the step and the episode's outcome."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    frames = check_frames(frames)
+    if len(captions) != len(frames):
+        raise ValueError(f"{len(captions)} captions for {len(frames)} frames")
+    font = ImageFont.load_default(size=font_size)
+    band = font_size + 6
+    out = np.empty_like(frames)
+    for index, (frame, caption) in enumerate(zip(frames, captions)):
+        image = Image.fromarray(frame)
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, image.height - band, image.width, image.height), fill=(20, 20, 20))
+        draw.text((4, image.height - band + 2), caption, fill=(255, 255, 255), font=font)
+        out[index] = np.asarray(image)
+    return out
+
+
+def episode_captions(n_frames: int, success: bool | None) -> list[str]:
+    """Frame t of an episode's clip says its step; the last one also how it ended."""
+    outcome = {True: " · success", False: " · failure"}.get(success, "")
+    last = n_frames - 1
+    return [f"step {t}/{last}" + (outcome if t == last else "") for t in range(n_frames)]
+
+
+def episode_frames(dataset: Any, episode: int, *, camera: str = "agentview_image",
+                   image_size: int = 128) -> np.ndarray:
+    """Camera frames (T, S, S, 3) of ``dataset``'s episode ``episode``: the recorded ones
+    when the dataset has that camera, else the episode's actions replayed in its
+    environment from the state it started in (T = steps + 1)."""
+    import polars as pl
+
+    from diffrl_eval import constants as C
+    from diffrl_eval.envs.base import get_backend
+
+    if camera in dataset.cameras:
+        return dataset.images(episode)[camera]
+    rows = dataset.frames_df.filter(pl.col(C.COL_EPISODE) == episode).sort(C.COL_STEP)
+    seeds = dataset.manifest.get("episode_seeds") or []
+    starts = dataset.manifest.get("episode_init_states") or []
+    return get_backend(dataset.backend).replay_frames(
+        rows[C.COL_TASK][0], rows[C.COL_ACTION].to_numpy(),
+        init_state_index=starts[episode] if episode < len(starts) else None,
+        seed=seeds[episode] if episode < len(seeds) else None,
+        image_size=image_size, camera=camera)
 
 
 def check_clip_path(path: Path) -> str:

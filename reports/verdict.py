@@ -43,7 +43,8 @@ def _headlines(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
     items = []
     for c in comparisons:
         if c["quantity"] in _SUCCESS_KEYS:
-            items.append(f"<li>{_label_html(c['label'])} {escaping.text(format_difference(c))}"
+            text = format_difference(c, with_label=False)
+            items.append(f"<li>{_label_html(c['label'])} {escaping.text(text)}"
                          f"{_detectable(c)}</li>")
     return items
 

@@ -27,6 +27,25 @@ def test_compare_writes_the_verdict_and_opens_the_report_with_it(tmp_path):
             assert sum(task["episode_successes"]) == task["successes"]
 
 
+def test_compare_embeds_clips_of_the_data_and_of_the_vla_rollouts(tmp_path):
+    import av
+
+    out = tmp_path / "run"
+    execute(tiny_plan(out), show_progress=False)
+    clips = json.loads((out / "results" / "clips.json").read_text())
+    kinds = {(c["source"], c["kind"]) for c in clips}
+    assert kinds == {("human", "data"), ("human", "VLA rollout")}
+    # one data clip per in-distribution task; one rollout per task evaluated (both protocols)
+    assert sum(c["kind"] == "data" for c in clips) == 1
+    assert sum(c["kind"] == "VLA rollout" for c in clips) == 2
+    for clip in clips:
+        with av.open(str(out / clip["path"])) as container:
+            assert sum(1 for _ in container.decode(video=0)) > 1
+    page = (out / "report.html").read_text()
+    assert page.count('<video class="clip" src="data:video/mp4;base64,') >= len(clips)
+    assert 'id="per-task-drilldown"' in page
+
+
 @pytest.mark.parametrize("baseline", ["robot", "gaussian-ppo"])
 def test_a_baseline_source_not_in_the_run_is_a_one_line_error(tmp_path, capsys, baseline):
     with pytest.raises(SystemExit) as exit_info:

@@ -167,7 +167,7 @@ def render(
     episode's actions in its environment from the state it started in.
     """
     from diffrl_eval import constants as C
-    from diffrl_eval.clip import check_clip_path, write_clip
+    from diffrl_eval.clip import check_clip_path, episode_frames, write_clip
     from diffrl_eval.dataset import load_dataset
 
     check_clip_path(out)
@@ -180,23 +180,6 @@ def render(
     n_episodes = int(loaded.manifest["n_episodes"])
     if not 0 <= episode < n_episodes:
         raise UserError(f"--episode must be in [0, {n_episodes - 1}], got {episode}")
-    if camera in loaded.cameras:
-        frames = loaded.images(episode)[camera]
-    else:
-        import polars as pl
-
-        rows = loaded.frames_df.filter(pl.col(C.COL_EPISODE) == episode).sort(C.COL_STEP)
-        task_id = rows[C.COL_TASK][0]
-        seeds = loaded.manifest.get("episode_seeds") or []
-        starts = loaded.manifest.get("episode_init_states") or []
-        env_backend = get_backend(loaded.backend)
-        frames = env_backend.replay_frames(
-            task_id,
-            rows[C.COL_ACTION].to_numpy(),
-            init_state_index=starts[episode] if episode < len(starts) else None,
-            seed=seeds[episode] if episode < len(seeds) else None,
-            image_size=image_size,
-            camera=camera,
-        )
+    frames = episode_frames(loaded, episode, camera=camera, image_size=image_size)
     write_clip(frames, out, fps=fps, overwrite=overwrite)
     console.print(f"wrote {out} ({len(frames)} frames)")

@@ -25,6 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from diffrl_eval import __version__, registry
@@ -46,6 +47,9 @@ RESULTS_DIR = "results"
 REPORT_FILE = "report.html"
 RUN_FILE = "run.json"
 VERDICT_FILE = "verdict.json"
+CLIPS_DIR = "clips"
+ROLLOUTS_DIR = "rollouts"
+CLIP_SIZE = 160
 HUMAN = demonstrations.HUMAN
 MIX_PARTNER = "diffusion-ppo"  # the paper's Human+RL row mixes human with its RL data
 DATA_SEED = 0
@@ -85,6 +89,8 @@ class CompareRun:
     # sources each source is also compared with in the verdict, besides human
     baselines: list[str] = field(default_factory=list)
     store: StageStore = field(init=False)
+    # episode clips for the report (paths relative to ``out``), gathered as stages finish
+    clips: list[dict[str, Any]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.store = StageStore(self.out)
@@ -198,7 +204,8 @@ class CompareRun:
                 raise
             seconds = time.perf_counter() - started
             expert_steps, expert_seconds = _expert_cost(generator, specs)
-            return _dataset_result(path, seconds, expert_steps, expert_seconds)
+            return {**_dataset_result(path, seconds, expert_steps, expert_seconds),
+                    "expert_curves": _expert_curves(generator, specs)}
 
         return self._stored_dataset(source, suite, key, produce)
 
@@ -263,7 +270,7 @@ class CompareRun:
                    protocol: str) -> dict[str, Any]:
         key = {"trained": trained["digest"], "suites": suites, "protocol": protocol,
                "episodes_per_task": self.preset.eval_episodes_per_task, "seed": EVAL_SEED,
-               "version": __version__}
+               "record": self.preset.record_per_task, "version": __version__}
 
         def produce(directory: Path) -> dict[str, Any]:
             from vla.evaluation import evaluate_checkpoint
@@ -272,13 +279,22 @@ class CompareRun:
             result = evaluate_checkpoint(
                 Path(trained["checkpoint"]), list(suites),
                 episodes_per_task=self.preset.eval_episodes_per_task, seed=EVAL_SEED,
-                tasks=tasks, protocol=protocol,
+                tasks=tasks, protocol=protocol, record=self.preset.record_per_task,
+                record_dir=directory / ROLLOUTS_DIR,
             )
             (directory / "eval.json").write_text(json.dumps(result, indent=2))
             return {}
 
         directory, _ = self.store.run("vla-eval", key, produce)
-        return json.loads((directory / "eval.json").read_text())
+        result = json.loads((directory / "eval.json").read_text())
+        label = "+".join(result["training"]["sources"])
+        for task, summary in result["per_task"].items():
+            self.clips += [{"source": label, "task": task, "kind": "VLA rollout",
+                            "success": r["success"], "instruction": r["instruction"],
+                            "path": str((directory / r["path"]).relative_to(self.out))}
+                           for r in summary.get("recordings", [])
+                           if result["training"]["seed"] == self.seeds[0]]
+        return result
 
 
 # measured on the reference machine (2 CPU cores): environment steps per second with a
@@ -349,6 +365,65 @@ def _expert_cost(generator: Any, tasks: Sequence[Any]) -> tuple[int | None, floa
             seconds += float(values.get("ppo_seconds", 0.0)) + float(
                 values.get("bc", {}).get("seconds", 0.0))
     return steps, round(seconds, 3)
+
+
+def _expert_curves(generator: Any, tasks: Sequence[Any]) -> dict[str, Any]:
+    """Per task: the expert's training success against cumulative env steps, one point per
+    PPO iteration (empty for a source without experts)."""
+    if not hasattr(generator, "expert_run"):
+        return {}
+    curves = {}
+    for task in tasks:
+        history = generator.expert_run(task).history()
+        if history:
+            steps = np.cumsum([row["env_steps"] for row in history])
+            curves[task.task_id] = {
+                "env_steps": [int(s) for s in steps],
+                "success_rate": [None if not np.isfinite(row["success_rate"])
+                                 else float(row["success_rate"]) for row in history]}
+    return curves
+
+
+def expert_curves(datasets: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """``{source: {task: curve}}`` over every finished dataset stage."""
+    curves: dict[str, dict[str, Any]] = {}
+    for (source, _), record in sorted(datasets.items()):
+        found = record["result"].get("expert_curves") if record["status"] == "done" else None
+        if found:
+            curves.setdefault(source, {}).update(found)
+    return curves
+
+
+def data_clips(run: CompareRun, datasets: dict[tuple[str, str], dict[str, Any]]
+               ) -> list[dict[str, Any]]:
+    """One clip per source and in-distribution task: the task's first successful episode
+    (else its first), replayed, with the step and outcome drawn on it. None where the
+    backend cannot render (no OpenGL, no replay)."""
+    from diffrl_eval.clip import CLIP_FPS, annotate, episode_captions, episode_frames, write_clip
+    from diffrl_eval.dataset import load_dataset
+
+    clips = []
+    directory = run.out / RESULTS_DIR / CLIPS_DIR
+    for (source, suite), record in sorted(datasets.items()):
+        if suite not in run.in_distribution or record["status"] != "done":
+            continue
+        dataset = load_dataset(record["path"])
+        episodes = dataset.frames_df.group_by(["task_id", "episode_index"]).agg(
+            pl.col("success").any()).sort(["task_id", "success", "episode_index"],
+                                          descending=[False, True, False])
+        for row in episodes.unique("task_id", keep="first", maintain_order=True).iter_rows(
+                named=True):
+            try:
+                frames = episode_frames(dataset, row["episode_index"], image_size=CLIP_SIZE)
+            except UserError:
+                return clips
+            path = directory / f"data-{source}-{row['task_id']}.mp4"
+            write_clip(annotate(frames, episode_captions(len(frames), row["success"])),
+                       path, fps=CLIP_FPS)
+            clips.append({"source": source, "task": row["task_id"], "kind": "data",
+                          "success": bool(row["success"]),
+                          "path": str(path.relative_to(run.out))})
+    return clips
 
 
 def parse_sources(text: str) -> list[str]:
@@ -584,6 +659,11 @@ def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
                       overwrite=True)
     verdict = build_verdict(metrics, evaluations, sources=run.sources, baselines=run.baselines)
     write_text_atomic(results / VERDICT_FILE, json.dumps(verdict, indent=2), overwrite=True)
+    curves = expert_curves(datasets)
+    write_text_atomic(results / "expert_curves.json", json.dumps(curves, indent=2),
+                      overwrite=True)
+    clips = [*data_clips(run, datasets), *run.clips]
+    write_text_atomic(results / "clips.json", json.dumps(clips, indent=2), overwrite=True)
     digest_value = results_hash(datasets, metrics, evaluations)
     # what the page cannot read from the results themselves (it shows versions, backend,
     # VLA, seeds and hparams hash from them)
@@ -605,7 +685,8 @@ def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
                      metadata=metadata, vla_results=evaluations or None,
                      generation_cost=cost or None, preset_note=run.preset.note,
                      variance_task=run.variance_task,
-                     variance_dimension=run.variance_dimension, verdict=verdict)
+                     variance_dimension=run.variance_dimension, verdict=verdict,
+                     expert_curves=curves or None, clips=clips, clips_base=run.out)
         staged.replace(report_path)
     finally:
         staged.unlink(missing_ok=True)

@@ -54,6 +54,7 @@ class Preset:
     vla_hparams_preset: str
     generator_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     note: str = ""
+    record_per_task: int = 1  # VLA rollouts per task and model recorded as clips
 
     def options_for(self, source: str) -> dict[str, Any]:
         return dict(self.generator_options.get(source, {}))

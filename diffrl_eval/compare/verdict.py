@@ -76,9 +76,12 @@ def success_outcomes(evaluations: Sequence[Mapping[str, Any]]
                      ) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
     """``{(protocol, training label): {seed: {task: outcome}}}``; an outcome is a boolean
     (N,) array of the task's episodes when the evaluation recorded them, else its
-    ``(successes, episodes)`` counts."""
+    ``(successes, episodes)`` counts. A run given twice (alone and in an aggregate) counts
+    once: the later one replaces the earlier."""
     found: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
-    for evaluation in evaluations:
+    # a multi-seed aggregate (``diffrl-eval/vla-eval-seeds``) carries its runs
+    runs = [run for e in evaluations for run in (e["runs"] if "runs" in e else [e])]
+    for evaluation in runs:
         by_seed = found.setdefault((evaluation["protocol"], _training_label(evaluation)), {})
         tasks = by_seed.setdefault(int(evaluation["training"]["seed"]), {})
         for task, summary in evaluation["per_task"].items():
@@ -277,8 +280,9 @@ def _mark(expectations: Sequence[Expectation], comparisons: Sequence[Mapping[str
     return INCONCLUSIVE, evidence
 
 
-def format_difference(comparison: Mapping[str, Any]) -> str:
-    """``diffusion-ppo - human: +12.0 points [3.1, 20.5] (better)`` style, one line."""
+def format_difference(comparison: Mapping[str, Any], *, with_label: bool = True) -> str:
+    """``<quantity>, diffusion-ppo − human: +12.0 points [+3.1, +20.5] (better)``, one
+    line (without the label when ``with_label`` is false)."""
     is_rate = comparison["quantity"].startswith("success") or comparison["quantity"] == NO_OP.key
 
     def number(value: float | None) -> str:
@@ -289,8 +293,9 @@ def format_difference(comparison: Mapping[str, Any]) -> str:
     unit = " points" if is_rate else (f" {comparison['unit']}" if comparison["unit"] else "")
     interval = (f" [{number(comparison['ci_low'])}, {number(comparison['ci_high'])}]"
                 if comparison["ci_low"] is not None else " (no interval)")
+    label = f" ({comparison['label']})" if with_label else ""
     return (f"{comparison['title']}, {comparison['source']} − {comparison['baseline']}: "
-            f"{number(comparison['difference'])}{unit}{interval} ({comparison['label']})")
+            f"{number(comparison['difference'])}{unit}{interval}{label}")
 
 
 def _no_op_mark(samples: Mapping[str, Mapping[str, Any]]) -> tuple[str, list[str]]:
