@@ -20,8 +20,8 @@ def compare(
         "human,gaussian-ppo,diffusion-ppo", "--sources", help="Comma-separated generator names."
     ),
     backend: str = typer.Option("tabletop", "--backend", "-b", help="Environment backend."),
-    preset: str = typer.Option("quick", "--preset", help="quick (minutes) | full (the paper's counts)."),
-    seeds: str = typer.Option("0", "--seeds", help="Comma-separated VLA training seeds."),
+    preset: str = typer.Option("quick", "--preset", help="quick (about 10 min on 2 cores) | standard (an afternoon; sees ~7-point differences) | full (the paper's protocol)."),
+    seeds: str = typer.Option(None, "--seeds", help="Comma-separated VLA training seeds (default: the preset's: 0 for quick, 0,1,2 otherwise)."),
     out: Path = typer.Option(Path("runs/compare"), "--out", "-o", help="Run directory (created; reruns resume it)."),
     hparams: Path = typer.Option(None, "--hparams", help="VLA hparams JSON (default: the preset's)."),
     demos_from: Path = typer.Option(None, "--demos-from", help="A human dataset (written by 'import' or 'generate --source human'): the human source's episodes of each task, and what the RL experts clone; needed on libero."),
@@ -43,6 +43,7 @@ def compare(
     """
     from diffrl_eval.compare import execute, plan_compare
     from diffrl_eval.compare.pipeline import estimate_cost
+    from diffrl_eval.compare.presets import minimum_detectable_difference
     from diffrl_eval.executor import make_executor
 
     runner = make_executor(executor, address=ray_address, workers=workers)
@@ -60,6 +61,13 @@ def compare(
                   f"{run.n_stages()} stages, run directory {run.out}")
     if run.demos_from is not None:
         console.print(f"human demonstrations from {run.demos_from} (not generated)")
+    episodes = run.preset.in_distribution_episodes(run.backend, len(run.seeds))
+    detectable = minimum_detectable_difference(run.preset, run.backend,
+                                               n_seeds=len(run.seeds))
+    console.print(
+        f"design: {episodes:,} in-distribution evaluation episodes per source; detects "
+        f"success differences of about {detectable:.0%} or more (80% power, 5% level, at "
+        "50% success)")
     cost = estimate_cost(run)
     console.print(
         f"estimated cost from scratch (upper bound): {cost['env_steps']:,.0f} env steps, "

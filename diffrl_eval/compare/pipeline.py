@@ -301,7 +301,10 @@ class CompareRun:
 # policy in the loop, and seconds per gradient step of the experts' BC and of tiny-vla
 ENV_STEPS_PER_SECOND = {"tabletop": 3000.0, "libero": 19.0}
 BC_STEP_SECONDS = 0.03
-VLA_STEP_SECONDS = 0.05
+# tiny-vla, per hparams preset: full 248 s for 12,000 steps (20.7 ms; README's language
+# experiment), quick 14-27 s for 6,000 steps (2.3-4.5 ms; reports/results/presets.md),
+# rounded up for a shared machine
+VLA_STEP_SECONDS = {"quick": 0.005, "full": 0.025}
 
 
 def estimate_cost(run: CompareRun) -> dict[str, float]:
@@ -326,13 +329,16 @@ def estimate_cost(run: CompareRun) -> dict[str, float]:
                                   * ppo.get("n_steps", 0) * 8)
     trainings = (len(run.sources) * len(run.in_distribution) + len(run.training_mixes()))
     grad_steps_vla = trainings * len(run.seeds) * float(run.hparams.get("train_steps", 0))
+    vla_step_seconds = VLA_STEP_SECONDS.get(run.preset.vla_hparams_preset,
+                                            VLA_STEP_SECONDS["full"])
     eval_tasks = [t for tasks in run.in_distribution.values() for t in tasks]
     ood_tasks = [t for tasks in run.ood_eval.values() for t in tasks]
     env_steps += len(run.seeds) * run.preset.eval_episodes_per_task * (
         len(run.sources) * sum(limits[t] for t in eval_tasks)
         + len(run.training_mixes()) * sum(limits[t] for t in ood_tasks))
     rate = ENV_STEPS_PER_SECOND.get(run.backend.name, ENV_STEPS_PER_SECOND["libero"])
-    seconds = env_steps / rate + grad_steps * BC_STEP_SECONDS + grad_steps_vla * VLA_STEP_SECONDS
+    seconds = (env_steps / rate + grad_steps * BC_STEP_SECONDS
+               + grad_steps_vla * vla_step_seconds)
     return {"env_steps": env_steps, "gradient_steps": grad_steps + grad_steps_vla,
             "hours": seconds / 3600.0, "env_steps_per_second": rate}
 
@@ -458,20 +464,21 @@ def parse_baselines(text: str | None, sources: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def plan_compare(sources: str, backend: str, preset: str, seeds: str, out: Path,
+def plan_compare(sources: str, backend: str, preset: str, seeds: str | None, out: Path,
                  hparams_file: Path | None = None, demos_from: Path | None = None,
                  baselines: str | None = None) -> CompareRun:
     """Validate the inputs before any work starts (the human demonstrations apart: see
-    :meth:`CompareRun.check_demonstrations`)."""
-    from vla.hparams import default_hparams, load_hparams
+    :meth:`CompareRun.check_demonstrations`). ``seeds`` None: the preset's."""
+    from vla.hparams import load_hparams, resolve_hparams
 
     source_list = parse_sources(sources)
     baseline_list = parse_baselines(baselines, source_list)
-    seed_list = parse_seeds(seeds)
     env_backend = get_backend(backend)
     chosen = get_preset(preset, env_backend)
+    seed_list = parse_seeds(seeds) if seeds is not None else list(chosen.seeds)
     hparams = (load_hparams(hparams_file) if hparams_file is not None
-               else default_hparams(chosen.vla_hparams_preset))
+               else resolve_hparams({"preset": chosen.vla_hparams_preset,
+                                     **chosen.vla_hparams}))
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out must be a directory, got the file {out}")
