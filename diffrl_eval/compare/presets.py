@@ -114,18 +114,12 @@ def get_preset(name: str, backend: EnvBackend) -> Preset:
             ),
         )
     if name == "standard":
-        return Preset(
-            name="standard",
+        return _with_paper_counts(
+            "standard",
             in_distribution={first_suite: None},
             ood_train=(train_suite, 4),
             ood_eval={suite: 1 for suite in eval_suites},
-            episodes_per_task=50,
-            eval_episodes_per_task=50,
-            vla_hparams_preset="full",
-            seeds=(0, 1, 2),
-            generator_options=_expert_options(
-                {"n_demonstrations": 20, "max_attempts_factor": 20}, _STANDARD_PPO,
-                gaussian_bc=3000, diffusion_bc=10000),
+            ppo=_STANDARD_PPO, max_attempts_factor=20,
             note=(
                 f"standard preset: every task of {first_suite}, 50 episodes and 50 "
                 "evaluation trials per task, 3 VLA training seeds (900 evaluation episodes "
@@ -134,21 +128,28 @@ def get_preset(name: str, backend: EnvBackend) -> Preset:
                 "task per zero-shot suite."
             ),
         )
-    return Preset(
-        name="full",
+    return _with_paper_counts(
+        "full",
         in_distribution={suite: None for suite in IN_DISTRIBUTION_SUITES[backend.name]},
         ood_train=(train_suite, None),
         ood_eval={suite: None for suite in eval_suites},
-        episodes_per_task=50,
-        eval_episodes_per_task=50,
-        vla_hparams_preset="full",
-        seeds=(0, 1, 2),
-        generator_options=_expert_options(
-            {"n_demonstrations": 20, "max_attempts_factor": 10}, _FULL_PPO,
-            gaussian_bc=3000, diffusion_bc=10000),
+        ppo=_FULL_PPO, max_attempts_factor=10,
         note=("full preset: every task of every suite, 50 episodes and 50 evaluation trials "
               "per task, 3 VLA training seeds, RL experts with 80 PPO iterations."),
     )
+
+
+def _with_paper_counts(name: str, *, ppo: dict[str, Any], max_attempts_factor: int,
+                       **plan: Any) -> Preset:
+    """A preset with the paper's counts: 50 episodes and 50 evaluation trials per task,
+    3 VLA training seeds, tiny-vla's full hparams, the experts' full BC budgets."""
+    return Preset(
+        name=name, episodes_per_task=50, eval_episodes_per_task=50,
+        vla_hparams_preset="full", seeds=(0, 1, 2),
+        generator_options=_expert_options(
+            {"n_demonstrations": 20, "max_attempts_factor": max_attempts_factor}, ppo,
+            gaussian_bc=3000, diffusion_bc=10000),
+        **plan)
 
 
 def minimum_detectable_difference(preset: Preset, backend: EnvBackend,
