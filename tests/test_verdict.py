@@ -22,11 +22,13 @@ TASKS = ("task-a", "task-b")
 
 
 def evaluation(sources: list[str], protocol: str, seed: int,
-               outcomes: dict[str, list[bool]], *, per_episode: bool = True) -> dict:
+               outcomes: dict[str, list[bool]], *, per_episode: bool = True,
+               eval_seed: int = 0) -> dict:
     """A ``diffrl-eval/vla-eval`` result carrying what the verdict reads."""
     per_task = {}
     for task, successes in outcomes.items():
-        per_task[task] = {"successes": int(sum(successes)), "episodes": len(successes)}
+        per_task[task] = {"successes": int(sum(successes)), "episodes": len(successes),
+                          "episode_seeds": [1000 * eval_seed + i for i in range(len(successes))]}
         if per_episode:
             per_task[task]["episode_successes"] = [bool(s) for s in successes]
     return {"protocol": protocol, "training": {"sources": sources, "seed": seed},
@@ -146,6 +148,18 @@ def test_counts_without_episodes_use_newcombes_interval():
     high = p1 - p2 + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
     assert (found["ci_low"], found["ci_high"]) == pytest.approx((low, high), abs=1e-9)
     assert found["method"].startswith("Newcombe")
+
+
+def test_episodes_that_are_not_the_same_are_not_paired():
+    evaluations = [
+        evaluation(["human"], "in-distribution", 0, {"t": [True] * 10 + [False] * 30}),
+        evaluation(["diffusion-ppo"], "in-distribution", 0, {"t": [True] * 30 + [False] * 10},
+                   eval_seed=1),
+    ]
+    found = by_key(build_verdict([], evaluations, sources=["human", "diffusion-ppo"]))[
+        ("diffusion-ppo", "human", "success_in_distribution")]
+    assert found["method"].startswith("Newcombe")
+    assert found["difference"] == pytest.approx(0.5) and found["label"] == "better"
 
 
 def test_no_op_fraction_is_no_op_steps_over_steps():

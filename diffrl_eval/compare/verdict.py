@@ -72,13 +72,22 @@ def _training_label(evaluation: Mapping[str, Any]) -> str:
     return "+".join(evaluation["training"]["sources"])
 
 
+@dataclass(frozen=True)
+class TaskOutcome:
+    """One model's evaluation of one task: its counts, and where recorded, each episode's
+    success and reset seed (what pairs it with another source's episode)."""
+
+    successes: int
+    episodes: int
+    per_episode: np.ndarray | None = None  # (N,) bool
+    episode_seeds: tuple[int, ...] | None = None
+
+
 def success_outcomes(evaluations: Sequence[Mapping[str, Any]]
-                     ) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
-    """``{(protocol, training label): {seed: {task: outcome}}}``; an outcome is a boolean
-    (N,) array of the task's episodes when the evaluation recorded them, else its
-    ``(successes, episodes)`` counts. A run given twice (alone and in an aggregate) counts
-    once: the later one replaces the earlier."""
-    found: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+                     ) -> dict[tuple[str, str], dict[int, dict[str, TaskOutcome]]]:
+    """``{(protocol, training label): {seed: {task: outcome}}}``. A run given twice (alone
+    and in a multi-seed aggregate) counts once."""
+    found: dict[tuple[str, str], dict[int, dict[str, TaskOutcome]]] = {}
     # a multi-seed aggregate (``diffrl-eval/vla-eval-seeds``) carries its runs
     runs = [run for e in evaluations for run in (e["runs"] if "runs" in e else [e])]
     for evaluation in runs:
@@ -86,33 +95,41 @@ def success_outcomes(evaluations: Sequence[Mapping[str, Any]]
         tasks = by_seed.setdefault(int(evaluation["training"]["seed"]), {})
         for task, summary in evaluation["per_task"].items():
             outcomes = summary.get("episode_successes")
-            tasks[task] = (np.asarray(outcomes, dtype=bool) if outcomes is not None
-                           else (int(summary["successes"]), int(summary["episodes"])))
+            seeds = summary.get("episode_seeds")
+            tasks[task] = TaskOutcome(
+                int(summary["successes"]), int(summary["episodes"]),
+                None if outcomes is None else np.asarray(outcomes, dtype=bool),
+                None if seeds is None else tuple(int(s) for s in seeds))
     return found
 
 
-def _success_difference(source: Mapping[int, Mapping[str, Any]],
-                        baseline: Mapping[int, Mapping[str, Any]]) -> Difference | None:
+def _paired(cells: Sequence[TaskOutcome]) -> bool:
+    """Whether every cell of a task has per-episode outcomes of the same episodes."""
+    first = cells[0]
+    return all(c.per_episode is not None and len(c.per_episode) == len(first.per_episode)
+               and c.episode_seeds == first.episode_seeds for c in cells)
+
+
+def _success_difference(source: Mapping[int, Mapping[str, TaskOutcome]],
+                        baseline: Mapping[int, Mapping[str, TaskOutcome]]
+                        ) -> Difference | None:
     """Paired bootstrap over the tasks both evaluated (every seed of each side), or
-    Newcombe's interval on pooled counts when per-episode outcomes are missing."""
+    Newcombe's interval on pooled counts when the episodes cannot be paired (not
+    recorded, or not the same episodes)."""
     tasks = sorted(set.intersection(*(set(t) for t in [*source.values(), *baseline.values()])))
     if not tasks:
         return None
-    cells = [seed_tasks[task] for side in (source, baseline) for seed_tasks in side.values()
-             for task in tasks]
-    if all(isinstance(cell, np.ndarray) for cell in cells):
-        lengths = {task: {len(s[task]) for side in (source, baseline) for s in side.values()}
-                   for task in tasks}
-        if all(len(n) == 1 for n in lengths.values()):
-            return intervals.success_difference(
-                [np.stack([source[seed][task] for seed in sorted(source)]) for task in tasks],
-                [np.stack([baseline[seed][task] for seed in sorted(baseline)])
-                 for task in tasks])
+    if all(_paired([side[seed][task] for side in (source, baseline) for seed in side])
+           for task in tasks):
+        return intervals.success_difference(
+            [np.stack([source[seed][task].per_episode for seed in sorted(source)])
+             for task in tasks],
+            [np.stack([baseline[seed][task].per_episode for seed in sorted(baseline)])
+             for task in tasks])
 
-    def pooled(side: Mapping[int, Mapping[str, Any]]) -> tuple[int, int]:
-        counts = [(int(c.sum()), len(c)) if isinstance(c, np.ndarray) else c
-                  for seed_tasks in side.values() for c in (seed_tasks[t] for t in tasks)]
-        return sum(s for s, _ in counts), sum(n for _, n in counts)
+    def pooled(side: Mapping[int, Mapping[str, TaskOutcome]]) -> tuple[int, int]:
+        cells = [seed_tasks[task] for seed_tasks in side.values() for task in tasks]
+        return sum(c.successes for c in cells), sum(c.episodes for c in cells)
 
     return intervals.pooled_success_difference(*pooled(source), *pooled(baseline))
 
@@ -223,8 +240,8 @@ def _size(outcomes: Mapping[tuple[str, str], Mapping[int, Mapping[str, Any]]]
     size: dict[str, Any] = {}
     for (protocol, _), by_seed in sorted(outcomes.items()):
         tasks = sorted({t for seed_tasks in by_seed.values() for t in seed_tasks})
-        episodes = sum(len(c) if isinstance(c, np.ndarray) else c[1]
-                       for seed_tasks in by_seed.values() for c in seed_tasks.values())
+        episodes = sum(c.episodes for seed_tasks in by_seed.values()
+                       for c in seed_tasks.values())
         entry = size.setdefault(protocol, {"seeds": sorted(by_seed), "tasks": len(tasks),
                                            "episodes_per_source": episodes})
         entry["episodes_per_source"] = min(entry["episodes_per_source"], episodes)
