@@ -42,8 +42,7 @@ def compare(
     On libero, whose human demonstrations are LIBERO's HDF5 files, it is required.
     """
     from diffrl_eval.compare import execute, plan_compare
-    from diffrl_eval.compare.pipeline import estimate_cost
-    from diffrl_eval.compare.presets import minimum_detectable_difference
+    from diffrl_eval.compare.pipeline import design_summary, estimate_cost
     from diffrl_eval.executor import make_executor
 
     runner = make_executor(executor, address=ray_address, workers=workers)
@@ -61,13 +60,7 @@ def compare(
                   f"{run.n_stages()} stages, run directory {run.out}")
     if run.demos_from is not None:
         console.print(f"human demonstrations from {run.demos_from} (not generated)")
-    episodes = run.preset.in_distribution_episodes(run.backend, len(run.seeds))
-    detectable = minimum_detectable_difference(run.preset, run.backend,
-                                               n_seeds=len(run.seeds))
-    console.print(
-        f"design: {episodes:,} in-distribution evaluation episodes per source; detects "
-        f"success differences of about {detectable:.0%} or more (80% power, 5% level, at "
-        "50% success)")
+    console.print(design_summary(run))
     cost = estimate_cost(run)
     console.print(
         f"estimated cost from scratch (upper bound): {cost['env_steps']:,.0f} env steps, "

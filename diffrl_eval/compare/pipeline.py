@@ -653,6 +653,21 @@ def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
     write_bytes_atomic(path, buffer.getvalue(), overwrite=True)
 
 
+def design_summary(run: CompareRun) -> str:
+    """What the run's design can detect, in one sentence (printed, and atop the report)."""
+    from diffrl_eval.compare.presets import minimum_detectable_difference
+
+    episodes = run.preset.in_distribution_episodes(run.backend, len(run.seeds))
+    detectable = minimum_detectable_difference(run.preset, run.backend, n_seeds=len(run.seeds))
+    return (f"Design: {episodes:,} in-distribution evaluation episodes per source, which "
+            f"detect success differences of about {detectable:.0%} or more (80% power, 5% "
+            "level, near 50% success).")
+
+
+def preset_note(run: CompareRun) -> str:
+    return f"{run.preset.note} {design_summary(run)}"
+
+
 def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
                   hparams_digest: str) -> dict[str, Any]:
     results = run.out / RESULTS_DIR
@@ -690,7 +705,7 @@ def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
     try:
         build_report(metrics, staged, title=f"diffrl-eval compare ({run.preset.name})",
                      metadata=metadata, vla_results=evaluations or None,
-                     generation_cost=cost or None, preset_note=run.preset.note,
+                     generation_cost=cost or None, preset_note=preset_note(run),
                      variance_task=run.variance_task,
                      variance_dimension=run.variance_dimension, verdict=verdict,
                      expert_curves=curves or None, clips=clips, clips_base=run.out)
