@@ -78,6 +78,13 @@ def test_standard_covers_the_spatial_suite_with_three_seeds_and_sees_ten_points(
     assert minimum_detectable_difference(preset, backend) <= 0.10
 
 
+def test_quick_generates_fewer_episodes_for_its_zero_shot_smoke_test():
+    preset = get_preset("quick", get_backend("tabletop"))
+    assert preset.episodes_for("tabletop-spatial") == 50
+    assert preset.episodes_for("tabletop-90") == 20
+    assert get_preset("standard", get_backend("tabletop")).episodes_for("tabletop-90") == 50
+
+
 def test_given_seeds_replace_the_presets(tmp_path):
     run = plan_compare(SOURCES, "tabletop", "standard", "4", tmp_path / "run")
     assert run.seeds == [4]

@@ -182,7 +182,7 @@ class CompareRun:
         if "demos_from" in options:  # by content, not path: moved data is the same data
             key_options["demos_from"] = self.demonstrations.content_hash
         key = {"source": source, "backend": self.backend.name, "suite": suite, "tasks": tasks,
-               "episodes": self.preset.episodes_per_task, "seed": DATA_SEED,
+               "episodes": self.preset.episodes_for(suite), "seed": DATA_SEED,
                "options": key_options, "version": __version__}
 
         def produce(directory: Path) -> dict[str, Any]:
@@ -195,7 +195,7 @@ class CompareRun:
             specs = [self.backend.task(t) for t in tasks]
             try:
                 path = generate_dataset(
-                    generator, specs, n_episodes=self.preset.episodes_per_task,
+                    generator, specs, n_episodes=self.preset.episodes_for(suite),
                     seed=DATA_SEED, out=directory / "dataset", suite=suite,
                     executor=self.executor)
             except TasksFailedError as exc:
@@ -212,13 +212,13 @@ class CompareRun:
     def _recorded_dataset_stage(self, suite: str, tasks: list[str]) -> dict[str, Any]:
         """The human source's dataset of ``suite``: its tasks' episodes of ``demos_from``."""
         key = {"source": HUMAN, "backend": self.backend.name, "suite": suite, "tasks": tasks,
-               "episodes": self.preset.episodes_per_task,
+               "episodes": self.preset.episodes_for(suite),
                "demos_from": self.demonstrations.content_hash, "version": __version__}
 
         def produce(directory: Path) -> dict[str, Any]:
             started = time.perf_counter()
             path = demonstrations.write_selection(
-                self.demonstrations, tasks, self.preset.episodes_per_task,
+                self.demonstrations, tasks, self.preset.episodes_for(suite),
                 directory / "dataset", suite)
             return _dataset_result(path, time.perf_counter() - started, None, None)
 
@@ -318,10 +318,10 @@ def estimate_cost(run: CompareRun) -> dict[str, float]:
         options = run.preset.options_for(source)
         ppo = options.get("ppo", {})
         recorded = source == HUMAN and run.demos_from is not None
-        for tasks in run.data_suites().values():
+        for suite, tasks in run.data_suites().items():
             for task in tasks:
                 if not recorded:
-                    env_steps += run.preset.episodes_per_task * limits[task]
+                    env_steps += run.preset.episodes_for(suite) * limits[task]
                 if "bc_gradient_steps" in options:
                     grad_steps += options["bc_gradient_steps"]
                     env_steps += options.get("n_demonstrations", 0) * limits[task]
