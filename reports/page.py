@@ -79,14 +79,15 @@ h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid 
 .subtitle { color: #555; margin-top: 0; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 0.88rem; margin: 0.6rem 0; max-width: 100%; }
-th, td { overflow-wrap: anywhere; }
+th, td { overflow-wrap: break-word; }
+table.vla td:nth-child(2) { min-width: 7rem; overflow-wrap: normal; }
 th, td { border: 1px solid #ddd; padding: 0.3rem 0.55rem; text-align: left; vertical-align: top; }
 th { background: #f4f4f6; } td.num { text-align: right; white-space: nowrap; }
 td.id { font-family: ui-monospace, monospace; font-size: 0.74rem; word-break: break-all;
         min-width: 6rem; }
 table.per-task td:nth-child(2) { min-width: 10rem; }
-table.per-task, table.vla-runs { font-size: 0.8rem; }
-table.per-task td.num, table.vla-runs td.num { white-space: normal; }
+table.per-task, table.vla-runs, table.per-source { font-size: 0.8rem; }
+table.per-task td.num, table.vla-runs td.num, table.per-source td.num { white-space: normal; }
 table.metadata td:first-child { font-weight: 600; }
 .badge { display: inline-block; font-size: 0.72rem; padding: 0.05rem 0.45rem; margin-left: 0.3rem;
          border-radius: 0.6rem; white-space: nowrap; }

@@ -131,6 +131,16 @@ def test_seeds_that_disagree_widen_the_interval():
     assert wide.ci_high - wide.ci_low > 2 * (narrow.ci_high - narrow.ci_low)
 
 
+def test_all_failures_still_state_what_the_design_could_detect():
+    nothing = [np.zeros((1, 150), dtype=bool)]
+    found = intervals.success_difference(nothing, nothing)
+    assert (found.ci_low, found.ci_high) == (0, 0)
+    # 150 episodes a side near a 5% success rate: detectable from about 7 points up
+    assert found.minimum_detectable == pytest.approx(
+        intervals.design_minimum_detectable_difference(150, 0.05))
+    assert 0.05 < found.minimum_detectable < 0.15
+
+
 def test_counts_without_episodes_use_newcombes_interval():
     evaluations = [
         evaluation(["human"], "ood-zero-shot", 0, {"t": [True] * 12 + [False] * 28},

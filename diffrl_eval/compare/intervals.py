@@ -46,7 +46,9 @@ class Difference:
 
     ``minimum_detectable`` is the absolute difference that this design detects with
     probability ``POWER`` at level ``1 - CONFIDENCE`` (two-sided), from the standard error of
-    the difference: ``(z(1 - alpha/2) + z(power)) * SE``. None when undefined.
+    the difference: ``(z(1 - alpha/2) + z(power)) * SE``; for success rates whose SE is
+    zero (all successes or all failures) the design's figure from the episode counts
+    instead. None when undefined.
     """
 
     source_value: float
@@ -128,9 +130,15 @@ def success_difference(
     low, high = _percentile_interval(replicates, confidence)
     value_source = sum(float(t.sum()) for t in source) / (total * n_source)
     value_baseline = sum(float(t.sum()) for t in baseline) / (total * n_baseline)
+    spread = float(replicates.std(ddof=1))
+    if spread > 0:
+        detectable = detectable_multiplier(confidence) * spread
+    else:  # every resample alike (all successes or all failures): the design's own figure
+        detectable = design_minimum_detectable_difference(
+            total * min(n_source, n_baseline), min(max(value_baseline, 0.05), 0.95),
+            confidence=confidence)
     return Difference(
-        value_source, value_baseline, value_source - value_baseline, low, high,
-        detectable_multiplier(confidence) * float(replicates.std(ddof=1)),
+        value_source, value_baseline, value_source - value_baseline, low, high, detectable,
         f"paired bootstrap ({n_resamples} resamples): episodes within task paired by initial "
         f"state, training seeds resampled per source ({n_source} vs {n_baseline} seeds)")
 
@@ -147,8 +155,11 @@ def pooled_success_difference(successes: int, episodes: int, baseline_successes:
         compare="diff", alpha=1.0 - confidence)
     rate, base = successes / episodes, baseline_successes / baseline_episodes
     standard_error = math.sqrt(rate * (1 - rate) / episodes + base * (1 - base) / baseline_episodes)
-    return Difference(rate, base, rate - base, float(low), float(high),
-                      detectable_multiplier(confidence) * standard_error or None,
+    detectable = (detectable_multiplier(confidence) * standard_error if standard_error > 0
+                  else design_minimum_detectable_difference(
+                      min(episodes, baseline_episodes), min(max(base, 0.05), 0.95),
+                      confidence=confidence))
+    return Difference(rate, base, rate - base, float(low), float(high), detectable,
                       "Newcombe interval on pooled counts (unpaired)")
 
 
