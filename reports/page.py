@@ -81,6 +81,7 @@ h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid 
 table { border-collapse: collapse; font-size: 0.88rem; margin: 0.6rem 0; max-width: 100%; }
 th, td { overflow-wrap: break-word; }
 table.vla td:nth-child(2) { min-width: 7rem; overflow-wrap: normal; }
+table.vla td:first-child { overflow-wrap: anywhere; }  /* user-named sources */
 th, td { border: 1px solid #ddd; padding: 0.3rem 0.55rem; text-align: left; vertical-align: top; }
 th { background: #f4f4f6; } td.num { text-align: right; white-space: nowrap; }
 td.id { font-family: ui-monospace, monospace; font-size: 0.74rem; word-break: break-all;
