@@ -155,7 +155,11 @@ class CompareRun:
                   for source in self.cloning_sources()}
         demonstrations.check_coverage(
             self.demonstrations, [t for ts in self.data_suites().values() for t in ts],
-            self.preset.episodes_per_task if HUMAN in self.sources else None, needed)
+            None, needed)
+        if HUMAN in self.sources:  # the human source takes each suite's episode count
+            for suite, tasks in self.data_suites().items():
+                demonstrations.check_coverage(self.demonstrations, tasks,
+                                              self.preset.episodes_for(suite), {})
 
     def generator_options(self, source: str) -> dict[str, Any]:
         """The preset's options of ``source``, with ``demos_from`` for a cloning source."""
