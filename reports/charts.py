@@ -106,10 +106,18 @@ def _suites(sources: Sequence[Source]) -> list[str]:
     return list(dict.fromkeys(suite for s in sources for suite in s.result.get("per_suite", {})))
 
 
-def _bar_step(groups: int) -> alt.Step:
-    # With an x offset, the step is the width of one bar. Thinner bars when there are many
-    # groups (LIBERO-90's tasks), so the figure stays scrollable.
-    return alt.Step(20 if groups <= 20 else 7)
+MIN_PLOT_WIDTH = 280  # px: a figure with few bars still reads at default size
+MAX_BAR_WIDTH = 60
+
+
+def bar_step(groups: int, series: int = 1) -> alt.Step:
+    """The x step of grouped bars (with an x offset, one bar's width): wide bars when there
+    are few, so that the plot is at least ``MIN_PLOT_WIDTH``; thin ones when there are many
+    groups (LIBERO-90's tasks), so the figure stays scrollable."""
+    bars = max(1, groups * series)
+    if groups > 20:
+        return alt.Step(7)
+    return alt.Step(max(20, min(MAX_BAR_WIDTH, -(-MIN_PLOT_WIDTH // bars))))
 
 
 # --- success rate -------------------------------------------------------------------------
@@ -162,7 +170,8 @@ def success_rate_chart(
     interval = base.mark_errorbar(ticks=True, thickness=1.5, color="black").encode(
         x=x, xOffset=offset, y=alt.Y("ci_low:Q", title="success rate"), y2="ci_high:Q"
     )
-    chart = alt.layer(bars, interval).properties(width=alt.Step(36), height=260)
+    chart = alt.layer(bars, interval).properties(
+        width=bar_step(len(suites), len(sources)), height=260)
     return chart_spec(chart, rows)
 
 
@@ -207,7 +216,7 @@ def _length_chart(
     whiskers = base.mark_errorbar(ticks=True, color="black").encode(
         x=x, xOffset=offset, y=alt.Y("low:Q", title=title), y2="high:Q"
     )
-    width = _bar_step(len(order))
+    width = bar_step(len(order), len(sources))
     return chart_spec(alt.layer(bars, whiskers).properties(width=width, height=260), rows)
 
 

@@ -24,6 +24,9 @@ import diffrl_eval
 from reports import escaping, javascript
 from reports.ablation import ablation_chart
 from reports.charts import DEFAULT_VARIANCE_DIMENSION, Figure, figures
+from reports.drilldown import CLIP_CLASS, CLIPS_ID, clips_html, drilldown_html, task_order
+from reports.drilldown import STYLE as DRILLDOWN_STYLE
+from reports.expert_curves import expert_curves_figure, expert_table_html
 from reports.generation_cost import generation_cost_table
 from reports.output import check_destination, write_new_file
 from reports.results import Source, name_sources, series_names, validate_results
@@ -36,6 +39,8 @@ from reports.tables import (
     table_html,
     task_table,
 )
+from reports.verdict import STYLE as VERDICT_STYLE
+from reports.verdict import verdict_html
 from reports.vla_charts import vla_success_chart
 from reports.vla_results import (
     IN_DISTRIBUTION,
@@ -44,7 +49,13 @@ from reports.vla_results import (
     evaluation_runs,
     vla_rows,
 )
-from reports.vla_tables import in_distribution_table, ood_table, runs_table, training_label
+from reports.vla_tables import (
+    in_distribution_table,
+    ood_table,
+    runs_table,
+    seed_list,
+    training_label,
+)
 
 STATUS_ELEMENT_ID = "report-status"
 CHART_CLASS = "chart"
@@ -67,12 +78,17 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2r
 h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
 .subtitle { color: #555; margin-top: 0; }
 .scroll { overflow-x: auto; }
-table { border-collapse: collapse; font-size: 0.88rem; margin: 0.6rem 0; }
+table { border-collapse: collapse; font-size: 0.88rem; margin: 0.6rem 0; max-width: 100%; }
+th, td { overflow-wrap: break-word; }
+table.vla td:nth-child(2) { min-width: 7rem; overflow-wrap: normal; }
+table.vla td:first-child { overflow-wrap: anywhere; }  /* user-named sources */
 th, td { border: 1px solid #ddd; padding: 0.3rem 0.55rem; text-align: left; vertical-align: top; }
 th { background: #f4f4f6; } td.num { text-align: right; white-space: nowrap; }
-td.id { font-family: ui-monospace, monospace; font-size: 0.78rem; word-break: break-all;
-        min-width: 12rem; }
-table.per-task td:nth-child(2) { min-width: 16rem; }
+td.id { font-family: ui-monospace, monospace; font-size: 0.74rem; word-break: break-all;
+        min-width: 6rem; }
+table.per-task td:nth-child(2) { min-width: 10rem; }
+table.per-task, table.vla-runs, table.per-source { font-size: 0.8rem; }
+table.per-task td.num, table.vla-runs td.num, table.per-source td.num { white-space: normal; }
 table.metadata td:first-child { font-weight: 600; }
 .badge { display: inline-block; font-size: 0.72rem; padding: 0.05rem 0.45rem; margin-left: 0.3rem;
          border-radius: 0.6rem; white-space: nowrap; }
@@ -133,10 +149,40 @@ _EMBED_SCRIPT = """
     });
   })).then(function () {
     status.setAttribute("data-rendered", String(rendered));
+    return Promise.all(Array.prototype.map.call(document.querySelectorAll(".%(clip)s"), clipShown));
+  }).then(function (shown) {
+    status.setAttribute("data-clips-decoded", String(shown.filter(Boolean).length));
+    status.setAttribute("data-overflowing-tables", JSON.stringify(overflowingTables()));
     // The drawn page's height, so a screenshot can take the whole page at once.
     status.setAttribute("data-page-height", String(document.documentElement.scrollHeight));
     status.setAttribute("data-done", "true");
   });
+  // A clip counts when the browser decoded a picture of non-zero size from it.
+  function clipShown(element) {
+    if (element.tagName === "IMG") {
+      return element.decode().then(function () { return element.naturalWidth > 0; },
+                                   function () { return false; });
+    }
+    return new Promise(function (resolve) {
+      if (element.readyState >= 2) { resolve(element.videoWidth > 0); return; }
+      element.addEventListener("loadeddata", function () { resolve(element.videoWidth > 0); });
+      element.addEventListener("error", function () { resolve(false); });
+    });
+  }
+  // Tables wider than the window (folded ones opened for the measurement).
+  function overflowingTables() {
+    var folded = Array.prototype.filter.call(document.querySelectorAll("details"),
+                                             function (d) { return !d.open; });
+    folded.forEach(function (d) { d.open = true; });
+    var width = document.documentElement.clientWidth, found = [];
+    document.querySelectorAll("table").forEach(function (table, index) {
+      if (table.getBoundingClientRect().right > width + 1) {
+        found.push(table.id || table.className || "table " + index);
+      }
+    });
+    folded.forEach(function (d) { d.open = false; });
+    return found;
+  }
 })();
 """
 
@@ -153,6 +199,10 @@ def build_report(
     generation_cost: Mapping[str, Any] | None = None,
     ablation: Mapping[str, Any] | None = None,
     preset_note: str | None = None,
+    verdict: Mapping[str, Any] | None = None,
+    expert_curves: Mapping[str, Mapping[str, Any]] | None = None,
+    clips: Sequence[Mapping[str, Any]] | None = None,
+    clips_base: Path | None = None,
 ) -> Path:
     """Write the HTML report of one run to ``out``; returns ``out``.
 
@@ -172,6 +222,12 @@ def build_report(
       the ablation figure.
     - ``preset_note``: what the run's preset changed (fewer tasks, smaller budgets), shown
       at the top and in the metadata.
+    - ``verdict``: a ``diffrl-eval/verdict`` document (``results/verdict.json``), shown as
+      the first block of the page.
+    - ``expert_curves``: ``{source: {task: {"env_steps", "success_rate"}}}``: the RL
+      experts' training curves and their BC -> PPO table (see ``reports.expert_curves``).
+    - ``clips``: episode clip descriptors (see ``reports.drilldown``), paths relative to
+      ``clips_base``: a few per source up front, and each task's in its drill-down.
 
     Raises ``UserError`` if ``out`` exists, its directory cannot be made, or an input is
     malformed (one line naming the input and the key).
@@ -188,6 +244,10 @@ def build_report(
         generation_cost=generation_cost,
         ablation=ablation,
         preset_note=preset_note,
+        verdict=verdict,
+        expert_curves=expert_curves,
+        clips=clips,
+        clips_base=clips_base,
     )
     return write_new_file(out, page)
 
@@ -200,7 +260,6 @@ def _run_metadata(
     sources: Sequence[Source],
     runs: Sequence[Mapping[str, Any]],
     generated_at: datetime.datetime,
-    preset_note: str | None,
 ) -> dict[str, Any]:
     datasets = [source.dataset for source in sources]
     metadata: dict[str, Any] = {
@@ -208,19 +267,20 @@ def _run_metadata(
         "generated at": generated_at.isoformat(timespec="seconds"),
         "python": platform.python_version(),
     }
-    if preset_note is not None:
-        metadata["preset"] = preset_note
     metadata["datasets"] = len(sources)
     metadata["backends"] = _unique(
         [d.get("backend") for d in datasets] + [r.get("backend") for r in runs]
     )
-    metadata["tool versions of the results"] = _unique(
+    result_versions = _unique(
         [d.get("tool_version") for d in datasets] + [r.get("tool_version") for r in runs]
     )
+    if result_versions != [diffrl_eval.__version__]:  # only news when they differ
+        metadata["tool versions of the results"] = result_versions
     if runs:
         metadata["VLA"] = _unique([r["vla"] for r in runs])
         metadata["VLA hparams hash"] = _unique([r["hparams_hash"] for r in runs])
-        metadata["VLA training seeds"] = sorted(_unique([r["training"]["seed"] for r in runs]))
+        metadata["VLA training seeds"] = seed_list(
+            sorted(_unique([r["training"]["seed"] for r in runs])))
         metadata["VLA evaluation seeds"] = sorted(_unique([r["eval_seed"] for r in runs]))
         metadata["VLA evaluation episodes per task"] = _unique(
             [r["episodes_per_task"] for r in runs]
@@ -243,6 +303,10 @@ def render_page(
     generation_cost: Mapping[str, Any] | None = None,
     ablation: Mapping[str, Any] | None = None,
     preset_note: str | None = None,
+    verdict: Mapping[str, Any] | None = None,
+    expert_curves: Mapping[str, Mapping[str, Any]] | None = None,
+    clips: Sequence[Mapping[str, Any]] | None = None,
+    clips_base: Path | None = None,
 ) -> str:
     """The report page as one HTML string (see ``build_report``)."""
     validate_results(results, allow_none=bool(vla_results) or bool(ablation))
@@ -261,11 +325,16 @@ def render_page(
     )
     vla_figures = _vla_figures(in_distribution, ood, domain)
     ablation_figure = _ablation_figure(ablation) if ablation is not None else None
+    expert_figure = (expert_curves_figure(expert_curves, domain)
+                     if expert_curves else None)
     page_figures = [
-        *vla_figures.values(), *quality_figures, *([ablation_figure] if ablation_figure else [])
+        *vla_figures.values(), *quality_figures,
+        *([expert_figure] if expert_figure else []),
+        *([ablation_figure] if ablation_figure else []),
     ]
+    clips = list(clips or [])
     generated_at = generated_at or datetime.datetime.now(datetime.timezone.utc)
-    run_metadata = _run_metadata(sources, runs, generated_at, preset_note)
+    run_metadata = _run_metadata(sources, runs, generated_at)
     run_metadata.update(metadata or {})
     simulated_sources = {s.dataset["source"] for s in sources if s.is_simulated_teleoperation}
     status = STATUS_ELEMENT_ID
@@ -276,12 +345,14 @@ def render_page(
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escaping.text(title)}</title>",
-        f"<style>{_STYLE}</style>",
+        f"<style>{_STYLE}{VERDICT_STYLE}{DRILLDOWN_STYLE}</style>",
         "</head>",
         "<body>",
         (
             f'<div id="{status}" hidden data-errors="[]" data-warnings="[]" data-done="false" '
-            f'data-rendered="0" data-expected="{len(page_figures)}"></div>'
+            f'data-rendered="0" data-expected="{len(page_figures)}" '
+            f'data-clips-expected="{_count_clips(clips, sources, runs)}" data-clips-decoded="0" '
+            'data-overflowing-tables="[]"></div>'
         ),
         f"<script>{_STATUS_SCRIPT % {'status': status}}</script>",
         f"<script>{javascript.vega_embed_bundle()}</script>",
@@ -294,6 +365,7 @@ def render_page(
             '<noscript><p class="note">The figures need JavaScript (no network is used); '
             "the tables below are complete without it.</p></noscript>"
         ),
+        verdict_html(verdict) if verdict is not None else "",
         _simulated_note(sources, [*in_distribution, *ood]),
         _preset_note(preset_note),
         "<h2>Run</h2>",
@@ -302,6 +374,14 @@ def render_page(
     ]
     if vla_results:
         parts += _vla_sections(in_distribution, ood, runs, vla_figures)
+    if clips:
+        parts += [
+            f'<h2 id="{CLIPS_ID}">Episode clips</h2>',
+            _caption("The first recorded episodes of each source: its generated data, and "
+                     "the VLA trained on it during evaluation. Every task's clips are in its "
+                     "drill-down below."),
+            clips_html(_first_clips(clips), clips_base),
+        ]
     if generation_cost is not None:
         parts += [
             "<h2>Data-generation cost</h2>",
@@ -330,16 +410,33 @@ def render_page(
             "<h2>Data-quality figures</h2>",
             *(_figure_html(figure) for figure in quality_figures),
         ]
+    if expert_curves:
+        parts += [
+            "<h2>RL experts: behaviour cloning, then PPO</h2>",
+            _caption("Per task: training success of the first PPO iteration (the cloned "
+                     "policy) → the last, for each RL source."),
+            expert_table_html(expert_curves),
+            *([_figure_html(expert_figure)] if expert_figure else []),
+        ]
     if ablation_figure is not None:
         parts += ["<h2>Ablation</h2>", _figure_html(ablation_figure)]
+    if sources or runs:
+        parts += [
+            "<h2>Per task</h2>",
+            _caption("Open a task for its numbers per source and its clips."),
+            drilldown_html(sources, runs, clips, clips_base),
+        ]
     if sources:
         parts += [
-            "<h2>Data quality per task</h2>",
-            _scroll(table_html(task_table(sources), css_class="per-task",
-                               element_id=PER_TASK_TABLE_ID)),
+            "<details><summary><strong>Data quality per task, all in one table</strong>"
+            "</summary>",
+            table_html(task_table(sources), css_class="per-task",
+                       element_id=PER_TASK_TABLE_ID),
+            "</details>",
         ]
     parts += [
-        f"<script>{_EMBED_SCRIPT % {'status': status, 'chart': CHART_CLASS}}</script>",
+        f"<script>{_EMBED_SCRIPT % {'status': status, 'chart': CHART_CLASS, 'clip': CLIP_CLASS}}"
+        "</script>",
         "</body>",
         "</html>",
         "",
@@ -426,6 +523,23 @@ def _vla_sections(
         "</details>",
     ]
     return parts
+
+
+def _first_clips(clips: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The first clip of each (source, kind): a few per source."""
+    seen: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for clip in clips:
+        seen.setdefault((clip["source"], clip["kind"]), clip)
+    return list(seen.values())
+
+
+def _count_clips(clips: Sequence[Mapping[str, Any]], sources: Sequence[Source],
+                 runs: Sequence[Mapping[str, Any]]) -> int:
+    """Clip elements on the page: the first ones up front, and every task's in its block."""
+    if not clips:
+        return 0
+    tasks = set(task_order(sources, runs))
+    return len(_first_clips(clips)) + sum(1 for c in clips if c["task"] in tasks)
 
 
 def _caption(text: str) -> str:

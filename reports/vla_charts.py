@@ -13,7 +13,7 @@ from typing import Any
 
 import altair as alt
 
-from reports.charts import chart_data, chart_spec, series_color
+from reports.charts import bar_step, chart_data, chart_spec, series_color
 from reports.vla_results import SeedSummary, VlaRow, suites_of
 
 ALL_SUITES = "all suites (pooled)"
@@ -90,5 +90,5 @@ def vla_success_chart(rows: Sequence[VlaRow], domain: Sequence[str]) -> dict[str
             .encode(x=x, xOffset=offset, y=alt.Y("rate:Q", title=y_title),
                     tooltip=[alt.Tooltip("seed:Q"), alt.Tooltip("rate:Q", format=".1%")])
         )
-    width = alt.Step(24)  # one bar (the x offset's step)
+    width = bar_step(len(groups), len(order))  # one bar (the x offset's step)
     return chart_spec(alt.layer(*layers).properties(width=width, height=260), data)

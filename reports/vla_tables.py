@@ -16,6 +16,12 @@ from reports.vla_results import SeedSummary, VlaRow, suites_of
 HUMAN_SOURCE = "human"
 
 
+def seed_list(seeds) -> str:
+    """``"0, 1, 2 (3 seeds)"``: the seeds and how many there are."""
+    seeds = list(seeds)
+    return f"{', '.join(map(str, seeds))} ({len(seeds)} seed{'s' if len(seeds) != 1 else ''})"
+
+
 def format_seed_summary(summary: SeedSummary | None) -> str:
     """``"72.0% (36/50), 95% CI …"`` for one seed; ``"72.0 ± 2.1% (3 seeds); pooled …"`` else."""
     if summary is None:
@@ -40,7 +46,7 @@ def training_label(row: VlaRow) -> str:
 def _row_cells(row: VlaRow, suites: Sequence[str]) -> list[Cell]:
     cells = [Cell(format_seed_summary(row.per_suite.get(suite)), numeric=True) for suite in suites]
     cells.append(Cell(format_seed_summary(row.overall), numeric=True))
-    cells.append(Cell(", ".join(map(str, row.seeds)), numeric=True))
+    cells.append(Cell(seed_list(row.seeds), numeric=True))
     return cells
 
 

@@ -438,3 +438,30 @@ def paper_run() -> dict[str, Any]:
         "ablation": ablation(),
         "preset_note": PRESET_NOTE,
     }
+
+
+def run_extras(results: list[dict[str, Any]], vla_results: list[dict[str, Any]],
+               directory: Path) -> dict[str, Any]:
+    """What a `compare` run adds to the page: its verdict, the experts' training curves and
+    episode clips (an animated WebP and an MP4 per source, written under ``directory``)."""
+    from diffrl_eval.clip import write_clip
+    from diffrl_eval.compare.verdict import build_verdict
+
+    y, x = np.mgrid[0:64, 0:64]
+    frames = np.stack([np.stack([(x * 4 + 8 * t) % 256, y * 4, np.full_like(x, 90)], -1)
+                       for t in range(12)]).astype(np.uint8)
+    sources = list(dict.fromkeys(r["dataset"]["source"] for r in results))
+    task = next(iter(results[0]["per_task"]))
+    clips = []
+    for source in sources:
+        for kind, suffix in (("data", ".webp"), ("VLA rollout", ".mp4")):
+            name = f"{source}-{kind.split()[0]}{suffix}".replace("/", "_")
+            write_clip(frames, directory / name)
+            clips.append({"source": source, "task": task, "kind": kind, "success": True,
+                          "path": name})
+    curves = {source: {t: {"env_steps": [0, 2000, 4000], "success_rate": [0.3, 0.5, 0.7]}
+                       for t in results[0]["per_task"]}
+              for source in ("gaussian-ppo", "diffusion-ppo")}
+    verdict = build_verdict(results, vla_results, sources=sources)
+    return {"verdict": verdict, "expert_curves": curves, "clips": clips,
+            "clips_base": directory}

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from report_fixtures import computed_results, paper_run, three_sources
+from report_fixtures import computed_results, paper_run, run_extras, three_sources
 
 from reports import build_report
 
@@ -40,7 +40,8 @@ _QUALITY_CHARTS = (
 )
 _VLA_CHARTS = ("chart-vla-in-distribution", "chart-vla-ood")
 _ABLATION_CHART = "chart-ablation"
-_ALL_CHARTS = (*_VLA_CHARTS, *_QUALITY_CHARTS, _ABLATION_CHART)
+_EXPERT_CHART = "chart-expert-training"
+_ALL_CHARTS = (*_VLA_CHARTS, *_QUALITY_CHARTS, _EXPERT_CHART, _ABLATION_CHART)
 _CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 _HOSTILE = '<script>document.body.setAttribute("data-injected", "script")</script>'
 _HOSTILE_IMG = "<img src=x onerror=\"document.body.setAttribute('data-injected', 'img')\">"
@@ -169,8 +170,9 @@ def report(request, tmp_path_factory) -> _Report:
     sources = [*results, hostile]
     run = paper_run()
     run["vla_results"] = _hostile_vla_results(run["vla_results"])
+    extras = run_extras(sources, run["vla_results"], out.parent)
     path = build_report(
-        sources, out, title=_HOSTILE, metadata={"note": _HOSTILE_IMG}, **run
+        sources, out, title=_HOSTILE, metadata={"note": _HOSTILE_IMG}, **run, **extras
     )
     vla_rows = {"chart-vla-in-distribution": 3, "chart-vla-ood": 4}
     return _Report(path, len(sources), vla_rows, len(run["ablation"]["curves"]))
@@ -233,11 +235,32 @@ def test_hostile_labels_did_not_run_as_script(rendered):
     assert "data-injected" not in rendered.body
 
 
+def test_the_verdict_block_opens_the_page(report):
+    page = report.path.read_text()
+    verdict = page.index('<section id="verdict">')
+    assert verdict < page.index('id="table-run-metadata"') < page.index('id="table-in-distribution"')
+    block = page[verdict:page.index("</section>", verdict)]
+    assert "The paper's findings" in block and "diffusion-ppo − human" in block
+
+
+def test_every_clip_decodes_to_a_picture_of_non_zero_size(rendered):
+    expected = int(rendered.status["data-clips-expected"])
+    assert expected > 0
+    assert int(rendered.status["data-clips-decoded"]) == expected
+
+
+def test_no_table_is_wider_than_a_1280_pixel_window(rendered):
+    assert json.loads(rendered.status["data-overflowing-tables"]) == []
+
+
 @pytest.fixture(scope="module")
 def clean_report(tmp_path_factory) -> Path:
     """A complete run's report as a user would see it (no hostile labels)."""
     out = tmp_path_factory.mktemp("clean") / "report.html"
-    return build_report(three_sources(), out, title="diffrl-eval compare (quick)", **paper_run())
+    run = paper_run()
+    extras = run_extras(three_sources(), run["vla_results"], out.parent)
+    return build_report(three_sources(), out, title="diffrl-eval compare (quick)", **run,
+                        **extras)
 
 
 def test_a_full_page_screenshot_shows_the_drawn_report(chromium, clean_report, tmp_path_factory):

@@ -64,6 +64,8 @@ class EpisodeJob:
     steps: int = 0
     decisions: int = 0
     actions_digest: str = ""
+    record: bool = False  # keep the executed actions, to replay the episode into a video
+    actions: list[np.ndarray] | None = None
 
     def noise_seed(self) -> int:
         """The policy's noise seed for this episode's next decision: from the episode's
@@ -141,6 +143,7 @@ def run_episodes(model: VLA, backend: EnvBackend, jobs: Sequence[EpisodeJob], *,
                                         options=_reset_options(job.init_state_index))
         running[slot] = job
         hashers[slot] = hashlib.sha256()
+        job.actions = [] if job.record else None
 
     try:
         for slot in range(min(n_envs, len(pending))):
@@ -159,6 +162,8 @@ def run_episodes(model: VLA, backend: EnvBackend, jobs: Sequence[EpisodeJob], *,
                 job.decisions += 1
                 for action in chunk:
                     hashers[slot].update(np.asarray(action, dtype=np.float64).tobytes())
+                    if job.actions is not None:
+                        job.actions.append(np.array(action, dtype=np.float64))
                     obs[slot], _, terminated, truncated, info = envs[slot].step(action)
                     job.steps += 1
                     env_steps += 1
@@ -197,14 +202,15 @@ class EvalJob:
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """What a job sends back: per episode (in the job's order) success, steps and the
-    digest of its executed actions."""
+    """What a job sends back: per episode (in the job's order) success, steps, the digest
+    of its executed actions, and the actions (Te*decisions, Da) of a recorded episode."""
 
     successes: tuple[bool, ...]
     steps: tuple[int, ...]
     digests: tuple[str, ...]
     env_steps: int
     seconds: float
+    actions: tuple[np.ndarray | None, ...] = ()
 
 
 _loaded: dict[tuple[str, str], VLA] = {}  # this process's last model: jobs of one checkpoint
@@ -250,7 +256,9 @@ def run_eval_job(job: EvalJob, on_episode: Callable[[EpisodeJob], None] | None =
     return JobOutcome(tuple(bool(e.success) for e in episodes),
                       tuple(int(e.steps) for e in episodes),
                       tuple(e.actions_digest for e in episodes), int(env_steps),
-                      time.perf_counter() - started)
+                      time.perf_counter() - started,
+                      tuple(None if e.actions is None else np.asarray(e.actions)
+                            for e in episodes))
 
 
 def default_protocol(eval_suites: Sequence[str], train_suites: Sequence[str]) -> str:
@@ -269,17 +277,20 @@ class _Plan:
     episodes: list[EpisodeJob]
     env_steps: int = 0
     seconds: float = 0.0
+    recordings: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
 
 
 def _plan(ckpt: Path, suites: list[str], tasks: Sequence[str] | None, episodes_per_task: int,
-          seed: int, protocol: str | None) -> _Plan:
+          seed: int, protocol: str | None, record: int = 0) -> _Plan:
     info = read_info(ckpt)
     backend = get_backend(info["backend"])
     selected = evaluation_tasks(backend, suites, tasks)
     train_suites = info["training"].get("train_suites") or []
+    episodes = episode_jobs(backend, selected, episodes_per_task, seed)
+    for episode in episodes:
+        episode.record = episode.index < record
     return _Plan(Path(ckpt), info, weights_hash(Path(ckpt)), selected,
-                 protocol or default_protocol(suites, train_suites),
-                 episode_jobs(backend, selected, episodes_per_task, seed))
+                 protocol or default_protocol(suites, train_suites), episodes)
 
 
 def _jobs(plans: Sequence[_Plan], n_envs: int, episodes_per_job: int | None
@@ -324,8 +335,11 @@ def _result(plan: _Plan, seed: int, episodes_per_task: int, suites: list[str]
             **success_summary(sum(e.success for e in own), len(own)),
             "init_state_indices": [e.init_state_index for e in own],
             "episode_seeds": [e.seed for e in own],
+            "episode_successes": [bool(e.success) for e in own],
             "actions_sha256": _actions_hash(own),
         }
+        if plan.recordings.get(task.task_id):
+            per_task[task.task_id]["recordings"] = plan.recordings[task.task_id]
     per_suite = {}
     for suite in suites:
         own = [e for e in plan.episodes if e.task.suite == suite]
@@ -354,12 +368,41 @@ def _result(plan: _Plan, seed: int, episodes_per_task: int, suites: list[str]
 
 
 def check_eval_options(episodes_per_task: int, n_envs: int,
-                       episodes_per_job: int | None = None) -> None:
+                       episodes_per_job: int | None = None, record: int = 0) -> None:
     """One-line errors for counts an evaluation cannot run with (named as the CLI's flags)."""
     for flag, value in (("--episodes-per-task", episodes_per_task), ("--envs", n_envs),
                         ("--episodes-per-job", episodes_per_job)):
         if value is not None and value <= 0:
             raise UserError(f"{flag} must be a positive integer, got {value}")
+    if record < 0:
+        raise UserError(f"--record must be a non-negative integer, got {record}")
+
+
+RECORDING_SIZE = 160
+
+
+def write_recordings(plan: _Plan, directory: Path) -> None:
+    """Replay each recorded episode of ``plan`` from its start and write it as an MP4
+    (``<task>-<episode>.mp4`` in ``directory``, the step and outcome drawn on the frames);
+    the plan's result lists them per task, with the instruction."""
+    from diffrl_eval.clip import CLIP_FPS, annotate, episode_captions, write_clip
+
+    backend = get_backend(plan.info["backend"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for episode in plan.episodes:
+        if not episode.record or episode.actions is None:
+            continue
+        frames = backend.replay_frames(
+            episode.task.task_id, np.asarray(episode.actions),
+            init_state_index=episode.init_state_index, seed=episode.seed,
+            image_size=RECORDING_SIZE)
+        path = directory / f"{episode.task.task_id}-{episode.index:03d}.mp4"
+        write_clip(annotate(frames, episode_captions(len(frames), episode.success)), path,
+                   fps=CLIP_FPS)
+        # relative to the folder that holds ``directory``: where the result JSON goes
+        plan.recordings.setdefault(episode.task.task_id, []).append(
+            {"episode": episode.index, "path": f"{directory.name}/{path.name}", "success": bool(episode.success),
+             "instruction": episode.task.instruction, "steps": int(episode.steps)})
 
 
 def evaluate_checkpoints(
@@ -374,6 +417,8 @@ def evaluate_checkpoints(
     n_envs: int = DEFAULT_EVAL_ENVS,
     episodes_per_job: int | None = None,
     executor: Executor | None = None,
+    record: int = 0,
+    record_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Success of each checkpoint of ``ckpts`` on every task of ``suites``: one result
     (kind ``diffrl-eval/vla-eval``) per checkpoint, in order.
@@ -384,15 +429,22 @@ def evaluate_checkpoints(
     which episodes share the model's batches, so they may change the last bits of the
     predictions. If a job fails, no result comes back. ``wall_seconds`` is the time the
     checkpoint's jobs ran, summed over its jobs.
+
+    ``record``: the first ``record`` episodes of each task are replayed into MP4 videos in
+    ``record_dir`` (a sub-directory per checkpoint when there are several), listed under
+    the task's ``recordings`` in the result.
     """
-    check_eval_options(episodes_per_task, n_envs, episodes_per_job)
+    check_eval_options(episodes_per_task, n_envs, episodes_per_job, record)
+    if record and record_dir is None:
+        raise UserError("recording rollouts needs a directory for the videos")
     if protocol is not None and protocol not in PROTOCOLS:
         raise unknown_choice("protocol", protocol, PROTOCOLS)
     if not ckpts:
         raise UserError("give at least one checkpoint to evaluate")
     executor = executor if executor is not None else LocalExecutor()
     suites = list(dict.fromkeys(suites))
-    plans = [_plan(Path(c), suites, tasks, episodes_per_task, seed, protocol) for c in ckpts]
+    plans = [_plan(Path(c), suites, tasks, episodes_per_task, seed, protocol, record)
+             for c in ckpts]
     jobs, owners = _jobs(plans, n_envs, episodes_per_job)
 
     name = plans[0].ckpt.name if len(plans) == 1 else f"{len(plans)} checkpoints"
@@ -423,12 +475,18 @@ def evaluate_checkpoints(
     for job, owner, outcome in zip(jobs, owners, outcomes):
         plan = plans[owner]
         by_key = {(e.task.task_id, e.index): e for e in plan.episodes}
-        for episode, success, steps, digest in zip(job.episodes, outcome.successes,
-                                                   outcome.steps, outcome.digests):
+        actions = outcome.actions or (None,) * len(job.episodes)
+        for episode, success, steps, digest, executed in zip(
+                job.episodes, outcome.successes, outcome.steps, outcome.digests, actions):
             target = by_key[(episode.task.task_id, episode.index)]
             target.success, target.steps, target.actions_digest = success, steps, digest
+            target.actions = None if executed is None else list(executed)
         plan.env_steps += outcome.env_steps
         plan.seconds += outcome.seconds
+    if record:
+        for plan in plans:
+            write_recordings(plan, record_dir if len(plans) == 1
+                             else record_dir / plan.ckpt.name)
     return [_result(plan, seed, episodes_per_task, suites) for plan in plans]
 
 
@@ -436,10 +494,12 @@ def evaluate_checkpoint(ckpt: Path, suites: Sequence[str], *, episodes_per_task:
                         seed: int = 0, tasks: Sequence[str] | None = None,
                         protocol: str | None = None, progress: bool = True,
                         n_envs: int = DEFAULT_EVAL_ENVS, episodes_per_job: int | None = None,
-                        executor: Executor | None = None) -> dict[str, Any]:
+                        executor: Executor | None = None, record: int = 0,
+                        record_dir: Path | None = None) -> dict[str, Any]:
     """Success of checkpoint ``ckpt`` on every task of ``suites`` (kind
     ``diffrl-eval/vla-eval``); see :func:`evaluate_checkpoints`."""
     return evaluate_checkpoints(
         [ckpt], suites, episodes_per_task=episodes_per_task, seed=seed, tasks=tasks,
         protocol=protocol, progress=progress, n_envs=n_envs,
-        episodes_per_job=episodes_per_job, executor=executor)[0]
+        episodes_per_job=episodes_per_job, executor=executor, record=record,
+        record_dir=record_dir)[0]

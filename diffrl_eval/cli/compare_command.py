@@ -21,8 +21,8 @@ def compare(
         "human,gaussian-ppo,diffusion-ppo", "--sources", help="Comma-separated generator names."
     ),
     backend: str = typer.Option("tabletop", "--backend", "-b", help="Environment backend."),
-    preset: str = typer.Option("quick", "--preset", help="quick (minutes) | full (the paper's counts)."),
-    seeds: str = typer.Option("0", "--seeds", help="Comma-separated VLA training seeds."),
+    preset: str = typer.Option("quick", "--preset", help="quick (about 10 min on 2 cores) | standard (an afternoon; sees ~7-point differences) | full (the paper's protocol)."),
+    seeds: str = typer.Option(None, "--seeds", help="Comma-separated VLA training seeds (default: the preset's: 0 for quick, 0,1,2 otherwise)."),
     out: Path = typer.Option(Path("runs/compare"), "--out", "-o", help="Run directory (created; reruns resume it)."),
     hparams: Path = typer.Option(None, "--hparams", help="VLA hparams JSON (default: the preset's)."),
     demos_from: str = typer.Option(None, "--demos-from", help="A human dataset (written by 'import' or 'generate --source human', or a LeRobot directory / Hub id / LIBERO HDF5 in LIBERO's layout, converted into the run directory): the human source's episodes of each task, and what the RL experts clone; needed on libero."),
@@ -31,6 +31,7 @@ def compare(
     workers: int = workers_option(),
     variance_task: str = typer.Option(None, "--variance-task", help="Task of the report's action-variance figure (Fig. 7); default: the first task of the run."),
     variance_dimension: int = typer.Option(1, "--variance-dimension", help="Action dimension Fig. 7 opens on, 0-6 (default 1 = y)."),
+    baseline_source: str = typer.Option(None, "--baseline-source", help="Comma-separated sources of this run that every other source is also compared with in the verdict (human always is)."),
 ) -> None:
     """End to end: generate per source, measure, train and evaluate a VLA per source, report.
 
@@ -42,7 +43,7 @@ def compare(
     On libero, whose human demonstrations are LIBERO's HDF5 files, it is required.
     """
     from diffrl_eval.compare import execute, plan_compare
-    from diffrl_eval.compare.pipeline import estimate_cost
+    from diffrl_eval.compare.pipeline import design_summary, estimate_cost
     from diffrl_eval.executor import make_executor
 
     if demos_from is not None:
@@ -56,7 +57,8 @@ def compare(
         if converted:
             console.print(f"converted the human demonstrations to {demos_from}")
     runner = make_executor(executor, address=ray_address, workers=workers)
-    run = plan_compare(sources, backend, preset, seeds, out, hparams, demos_from)
+    run = plan_compare(sources, backend, preset, seeds, out, hparams, demos_from,
+                       baseline_source)
     run.executor = runner
     run_tasks = [t for tasks in run.data_suites().values() for t in tasks]
     if variance_task is not None and variance_task not in run_tasks:
@@ -69,6 +71,7 @@ def compare(
                   f"{run.n_stages()} stages, run directory {run.out}")
     if run.demos_from is not None:
         console.print(f"human demonstrations from {run.demos_from} (not generated)")
+    console.print(design_summary(run))
     cost = estimate_cost(run)
     console.print(
         f"estimated cost from scratch (upper bound): {cost['env_steps']:,.0f} env steps, "

@@ -173,23 +173,23 @@ def register(app: typer.Typer) -> None:
 def render(
     dataset: Path = typer.Argument(..., help="Dataset directory."),
     episode: int = typer.Option(0, "--episode", "-e", help="Episode index to render."),
-    out: Path = typer.Option(..., "--out", "-o", help="GIF file to create."),
+    out: Path = typer.Option(..., "--out", "-o", help="Clip file to create: .gif, .mp4 (H.264), .webm (VP9) or .webp."),
     camera: str = typer.Option("agentview_image", "--camera", help="agentview_image | wrist_image."),
     image_size: int = typer.Option(128, "--image-size", help="Frame size when replaying."),
     fps: int = typer.Option(20, "--fps", help="Frames per second of the animation."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
 ) -> None:
-    """Write an animated GIF of one episode, so a person can look at it.
+    """Write a clip of one episode (GIF, MP4, WebM or animated WebP, by --out's suffix),
+    so a person can look at it.
 
     Uses the dataset's recorded camera frames when it has them; otherwise replays the
     episode's actions in its environment from the state it started in.
     """
     from diffrl_eval import constants as C
+    from diffrl_eval.clip import check_clip_path, episode_frames, write_clip
     from diffrl_eval.dataset import load_dataset
-    from diffrl_eval.gif import write_gif
 
-    if out.suffix.lower() != ".gif":
-        raise UserError(f"--out must be a .gif file, got {out}")
+    check_clip_path(out)
     if camera not in C.CAMERA_KEYS:
         raise UserError(f"unknown camera {camera!r}; valid choices: {', '.join(C.CAMERA_KEYS)}")
     if image_size <= 0 or fps <= 0:
@@ -199,23 +199,6 @@ def render(
     n_episodes = int(loaded.manifest["n_episodes"])
     if not 0 <= episode < n_episodes:
         raise UserError(f"--episode must be in [0, {n_episodes - 1}], got {episode}")
-    if camera in loaded.cameras:
-        frames = loaded.images(episode)[camera]
-    else:
-        import polars as pl
-
-        rows = loaded.frames_df.filter(pl.col(C.COL_EPISODE) == episode).sort(C.COL_STEP)
-        task_id = rows[C.COL_TASK][0]
-        seeds = loaded.manifest.get("episode_seeds") or []
-        starts = loaded.manifest.get("episode_init_states") or []
-        env_backend = get_backend(loaded.backend)
-        frames = env_backend.replay_frames(
-            task_id,
-            rows[C.COL_ACTION].to_numpy(),
-            init_state_index=starts[episode] if episode < len(starts) else None,
-            seed=seeds[episode] if episode < len(seeds) else None,
-            image_size=image_size,
-            camera=camera,
-        )
-    write_gif(frames, out, fps=fps, overwrite=overwrite)
+    frames = episode_frames(loaded, episode, camera=camera, image_size=image_size)
+    write_clip(frames, out, fps=fps, overwrite=overwrite)
     console.print(f"wrote {out} ({len(frames)} frames)")

@@ -124,6 +124,7 @@ def vla_eval(
     envs: int = typer.Option(25, "--envs", help="Environments run side by side in one job."),
     episodes_per_job: int = typer.Option(None, "--episodes-per-job", help="Cut each task's episodes into jobs of this many (default: one job per task and checkpoint)."),
     json_out: Path = typer.Option(None, "--json", help="Write the result JSON here."),
+    record: int = typer.Option(0, "--record", help="Replay the first N episodes of each task into MP4 videos (step and outcome drawn on the frames), written to JSON-STEM-rollouts/ next to --json and listed in it."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
     executor: str = executor_option(),
     ray_address: str = ray_address_option(),
@@ -137,10 +138,17 @@ def vla_eval(
     from vla.evaluation import aggregate_seeds, check_eval_options, evaluate_checkpoints
     from vla.results import check_same_hparams
 
-    check_eval_options(episodes_per_task, envs, episodes_per_job)
+    check_eval_options(episodes_per_task, envs, episodes_per_job, record)
     runner = make_executor(executor, address=ray_address, workers=workers)  # starts nothing yet
     if json_out is not None:
         check_new_file(json_out, overwrite=overwrite)
+    record_dir = None
+    if record:
+        if json_out is None:
+            raise UserError("--record needs --json: the videos are written next to it")
+        record_dir = json_out.with_name(f"{json_out.stem}-rollouts")
+        if record_dir.exists() and not overwrite:
+            raise UserError(f"{record_dir} exists; pass --overwrite to replace it")
     suites = _split(suite)
     checkpoints = [path for given in ckpt for path in checkpoint_dirs(given)]
     infos = [read_info(path) for path in checkpoints]
@@ -150,7 +158,8 @@ def vla_eval(
         results = evaluate_checkpoints(
             checkpoints, suites, episodes_per_task=episodes_per_task, seed=seed,
             tasks=task or None, protocol=protocol, n_envs=envs,
-            episodes_per_job=episodes_per_job, executor=runner)
+            episodes_per_job=episodes_per_job, executor=runner, record=record,
+            record_dir=record_dir)
     for result in results:
         console.print(_result_table(result))
     output = results[0] if len(results) == 1 else aggregate_seeds(results)
@@ -159,6 +168,9 @@ def vla_eval(
     if json_out is not None:
         write_text_atomic(json_out, dumps_json(output, indent=2) + "\n", overwrite=overwrite)
         console.print(f"wrote {json_out}")
+    if record_dir is not None:
+        console.print(f"wrote {sum(1 for _ in record_dir.rglob('*.mp4'))} rollout videos to "
+                      f"{record_dir}")
 
 
 def register(app: typer.Typer) -> None:

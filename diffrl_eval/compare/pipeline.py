@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from diffrl_eval import __version__, registry
@@ -33,6 +33,7 @@ from diffrl_eval.atomic import write_bytes_atomic, write_text_atomic
 from diffrl_eval.compare import demonstrations
 from diffrl_eval.compare.presets import Preset, get_preset, preset_tasks
 from diffrl_eval.compare.stages import StageStore, digest
+from diffrl_eval.compare.verdict import build_verdict
 from diffrl_eval.dataset.demonstrations import load_demonstrations
 from diffrl_eval.envs.base import EnvBackend, get_backend
 from diffrl_eval.errors import UserError, unknown_choice
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
 RESULTS_DIR = "results"
 REPORT_FILE = "report.html"
 RUN_FILE = "run.json"
+VERDICT_FILE = "verdict.json"
+CLIPS_DIR = "clips"
+ROLLOUTS_DIR = "rollouts"
+CLIP_SIZE = 160
 HUMAN = demonstrations.HUMAN
 MIX_PARTNER = "diffusion-ppo"  # the paper's Human+RL row mixes human with its RL data
 DATA_SEED = 0
@@ -81,7 +86,11 @@ class CompareRun:
     # a human dataset: the human source's episodes, and what the RL sources clone (None:
     # the human generator makes them, where the backend can)
     demos_from: Path | None = None
+    # sources each source is also compared with in the verdict, besides human
+    baselines: list[str] = field(default_factory=list)
     store: StageStore = field(init=False)
+    # episode clips for the report (paths relative to ``out``), gathered as stages finish
+    clips: list[dict[str, Any]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.store = StageStore(self.out)
@@ -146,7 +155,11 @@ class CompareRun:
                   for source in self.cloning_sources()}
         demonstrations.check_coverage(
             self.demonstrations, [t for ts in self.data_suites().values() for t in ts],
-            self.preset.episodes_per_task if HUMAN in self.sources else None, needed)
+            None, needed)
+        if HUMAN in self.sources:  # the human source takes each suite's episode count
+            for suite, tasks in self.data_suites().items():
+                demonstrations.check_coverage(self.demonstrations, tasks,
+                                              self.preset.episodes_for(suite), {})
 
     def generator_options(self, source: str) -> dict[str, Any]:
         """The preset's options of ``source``, with ``demos_from`` for a cloning source."""
@@ -173,7 +186,7 @@ class CompareRun:
         if "demos_from" in options:  # by content, not path: moved data is the same data
             key_options["demos_from"] = self.demonstrations.content_hash
         key = {"source": source, "backend": self.backend.name, "suite": suite, "tasks": tasks,
-               "episodes": self.preset.episodes_per_task, "seed": DATA_SEED,
+               "episodes": self.preset.episodes_for(suite), "seed": DATA_SEED,
                "options": key_options, "version": __version__}
 
         def produce(directory: Path) -> dict[str, Any]:
@@ -186,7 +199,7 @@ class CompareRun:
             specs = [self.backend.task(t) for t in tasks]
             try:
                 path = generate_dataset(
-                    generator, specs, n_episodes=self.preset.episodes_per_task,
+                    generator, specs, n_episodes=self.preset.episodes_for(suite),
                     seed=DATA_SEED, out=directory / "dataset", suite=suite,
                     executor=self.executor)
             except TasksFailedError as exc:
@@ -195,20 +208,21 @@ class CompareRun:
                 raise
             seconds = time.perf_counter() - started
             expert_steps, expert_seconds = _expert_cost(generator, specs)
-            return _dataset_result(path, seconds, expert_steps, expert_seconds)
+            return {**_dataset_result(path, seconds, expert_steps, expert_seconds),
+                    "expert_curves": _expert_curves(generator, specs)}
 
         return self._stored_dataset(source, suite, key, produce)
 
     def _recorded_dataset_stage(self, suite: str, tasks: list[str]) -> dict[str, Any]:
         """The human source's dataset of ``suite``: its tasks' episodes of ``demos_from``."""
         key = {"source": HUMAN, "backend": self.backend.name, "suite": suite, "tasks": tasks,
-               "episodes": self.preset.episodes_per_task,
+               "episodes": self.preset.episodes_for(suite),
                "demos_from": self.demonstrations.content_hash, "version": __version__}
 
         def produce(directory: Path) -> dict[str, Any]:
             started = time.perf_counter()
             path = demonstrations.write_selection(
-                self.demonstrations, tasks, self.preset.episodes_per_task,
+                self.demonstrations, tasks, self.preset.episodes_for(suite),
                 directory / "dataset", suite)
             return _dataset_result(path, time.perf_counter() - started, None, None)
 
@@ -260,7 +274,7 @@ class CompareRun:
                    protocol: str) -> dict[str, Any]:
         key = {"trained": trained["digest"], "suites": suites, "protocol": protocol,
                "episodes_per_task": self.preset.eval_episodes_per_task, "seed": EVAL_SEED,
-               "version": __version__}
+               "record": self.preset.record_per_task, "version": __version__}
 
         def produce(directory: Path) -> dict[str, Any]:
             from vla.evaluation import evaluate_checkpoint
@@ -269,20 +283,32 @@ class CompareRun:
             result = evaluate_checkpoint(
                 Path(trained["checkpoint"]), list(suites),
                 episodes_per_task=self.preset.eval_episodes_per_task, seed=EVAL_SEED,
-                tasks=tasks, protocol=protocol,
+                tasks=tasks, protocol=protocol, record=self.preset.record_per_task,
+                record_dir=directory / ROLLOUTS_DIR,
             )
             (directory / "eval.json").write_text(json.dumps(result, indent=2))
             return {}
 
         directory, _ = self.store.run("vla-eval", key, produce)
-        return json.loads((directory / "eval.json").read_text())
+        result = json.loads((directory / "eval.json").read_text())
+        label = "+".join(result["training"]["sources"])
+        for task, summary in result["per_task"].items():
+            self.clips += [{"source": label, "task": task, "kind": "VLA rollout",
+                            "success": r["success"], "instruction": r["instruction"],
+                            "path": str((directory / r["path"]).relative_to(self.out))}
+                           for r in summary.get("recordings", [])
+                           if result["training"]["seed"] == self.seeds[0]]
+        return result
 
 
 # measured on the reference machine (2 CPU cores): environment steps per second with a
 # policy in the loop, and seconds per gradient step of the experts' BC and of tiny-vla
 ENV_STEPS_PER_SECOND = {"tabletop": 3000.0, "libero": 19.0}
 BC_STEP_SECONDS = 0.03
-VLA_STEP_SECONDS = 0.05
+# tiny-vla, per hparams preset: full 248 s for 12,000 steps (20.7 ms; README's language
+# experiment), quick 14-27 s for 6,000 steps (2.3-4.5 ms; reports/results/presets.md),
+# rounded up for a shared machine
+VLA_STEP_SECONDS = {"quick": 0.005, "full": 0.025}
 
 
 def estimate_cost(run: CompareRun) -> dict[str, float]:
@@ -296,10 +322,10 @@ def estimate_cost(run: CompareRun) -> dict[str, float]:
         options = run.preset.options_for(source)
         ppo = options.get("ppo", {})
         recorded = source == HUMAN and run.demos_from is not None
-        for tasks in run.data_suites().values():
+        for suite, tasks in run.data_suites().items():
             for task in tasks:
                 if not recorded:
-                    env_steps += run.preset.episodes_per_task * limits[task]
+                    env_steps += run.preset.episodes_for(suite) * limits[task]
                 if "bc_gradient_steps" in options:
                     grad_steps += options["bc_gradient_steps"]
                     env_steps += options.get("n_demonstrations", 0) * limits[task]
@@ -307,13 +333,16 @@ def estimate_cost(run: CompareRun) -> dict[str, float]:
                                   * ppo.get("n_steps", 0) * 8)
     trainings = (len(run.sources) * len(run.in_distribution) + len(run.training_mixes()))
     grad_steps_vla = trainings * len(run.seeds) * float(run.hparams.get("train_steps", 0))
+    vla_step_seconds = VLA_STEP_SECONDS.get(run.preset.vla_hparams_preset,
+                                            VLA_STEP_SECONDS["full"])
     eval_tasks = [t for tasks in run.in_distribution.values() for t in tasks]
     ood_tasks = [t for tasks in run.ood_eval.values() for t in tasks]
     env_steps += len(run.seeds) * run.preset.eval_episodes_per_task * (
         len(run.sources) * sum(limits[t] for t in eval_tasks)
         + len(run.training_mixes()) * sum(limits[t] for t in ood_tasks))
     rate = ENV_STEPS_PER_SECOND.get(run.backend.name, ENV_STEPS_PER_SECOND["libero"])
-    seconds = env_steps / rate + grad_steps * BC_STEP_SECONDS + grad_steps_vla * VLA_STEP_SECONDS
+    seconds = (env_steps / rate + grad_steps * BC_STEP_SECONDS
+               + grad_steps_vla * vla_step_seconds)
     return {"env_steps": env_steps, "gradient_steps": grad_steps + grad_steps_vla,
             "hours": seconds / 3600.0, "env_steps_per_second": rate}
 
@@ -348,6 +377,65 @@ def _expert_cost(generator: Any, tasks: Sequence[Any]) -> tuple[int | None, floa
     return steps, round(seconds, 3)
 
 
+def _expert_curves(generator: Any, tasks: Sequence[Any]) -> dict[str, Any]:
+    """Per task: the expert's training success against cumulative env steps, one point per
+    PPO iteration (empty for a source without experts)."""
+    if not hasattr(generator, "expert_run"):
+        return {}
+    curves = {}
+    for task in tasks:
+        history = generator.expert_run(task).history()
+        if history:
+            steps = np.cumsum([row["env_steps"] for row in history])
+            curves[task.task_id] = {
+                "env_steps": [int(s) for s in steps],
+                "success_rate": [None if not np.isfinite(row["success_rate"])
+                                 else float(row["success_rate"]) for row in history]}
+    return curves
+
+
+def expert_curves(datasets: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """``{source: {task: curve}}`` over every finished dataset stage."""
+    curves: dict[str, dict[str, Any]] = {}
+    for (source, _), record in sorted(datasets.items()):
+        found = record["result"].get("expert_curves") if record["status"] == "done" else None
+        if found:
+            curves.setdefault(source, {}).update(found)
+    return curves
+
+
+def data_clips(run: CompareRun, datasets: dict[tuple[str, str], dict[str, Any]]
+               ) -> list[dict[str, Any]]:
+    """One clip per source and in-distribution task: the task's first successful episode
+    (else its first), replayed, with the step and outcome drawn on it. None where the
+    backend cannot render (no OpenGL, no replay)."""
+    from diffrl_eval.clip import CLIP_FPS, annotate, episode_captions, episode_frames, write_clip
+    from diffrl_eval.dataset import load_dataset
+
+    clips = []
+    directory = run.out / RESULTS_DIR / CLIPS_DIR
+    for (source, suite), record in sorted(datasets.items()):
+        if suite not in run.in_distribution or record["status"] != "done":
+            continue
+        dataset = load_dataset(record["path"])
+        episodes = dataset.frames_df.group_by(["task_id", "episode_index"]).agg(
+            pl.col("success").any()).sort(["task_id", "success", "episode_index"],
+                                          descending=[False, True, False])
+        for row in episodes.unique("task_id", keep="first", maintain_order=True).iter_rows(
+                named=True):
+            try:
+                frames = episode_frames(dataset, row["episode_index"], image_size=CLIP_SIZE)
+            except UserError:
+                return clips
+            path = directory / f"data-{source}-{row['task_id']}.mp4"
+            write_clip(annotate(frames, episode_captions(len(frames), row["success"])),
+                       path, fps=CLIP_FPS)
+            clips.append({"source": source, "task": row["task_id"], "kind": "data",
+                          "success": bool(row["success"]),
+                          "path": str(path.relative_to(run.out))})
+    return clips
+
+
 def parse_sources(text: str) -> list[str]:
     sources = [s.strip() for s in text.split(",") if s.strip()]
     if not sources:
@@ -371,19 +459,30 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def plan_compare(sources: str, backend: str, preset: str, seeds: str, out: Path,
-                 hparams_file: Path | None = None, demos_from: Path | None = None
-                 ) -> CompareRun:
+def parse_baselines(text: str | None, sources: Sequence[str]) -> list[str]:
+    """The ``--baseline-source`` names: comma-separated sources of this run."""
+    names = [s.strip() for s in (text or "").split(",") if s.strip()]
+    for name in names:
+        if name not in sources:
+            raise unknown_choice("--baseline-source (a source of this run)", name, sources)
+    return list(dict.fromkeys(names))
+
+
+def plan_compare(sources: str, backend: str, preset: str, seeds: str | None, out: Path,
+                 hparams_file: Path | None = None, demos_from: Path | None = None,
+                 baselines: str | None = None) -> CompareRun:
     """Validate the inputs before any work starts (the human demonstrations apart: see
-    :meth:`CompareRun.check_demonstrations`)."""
-    from vla.hparams import default_hparams, load_hparams
+    :meth:`CompareRun.check_demonstrations`). ``seeds`` None: the preset's."""
+    from vla.hparams import load_hparams, resolve_hparams
 
     source_list = parse_sources(sources)
-    seed_list = parse_seeds(seeds)
+    baseline_list = parse_baselines(baselines, source_list)
     env_backend = get_backend(backend)
     chosen = get_preset(preset, env_backend)
+    seed_list = parse_seeds(seeds) if seeds is not None else list(chosen.seeds)
     hparams = (load_hparams(hparams_file) if hparams_file is not None
-               else default_hparams(chosen.vla_hparams_preset))
+               else resolve_hparams({"preset": chosen.vla_hparams_preset,
+                                     **chosen.vla_hparams}))
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out must be a directory, got the file {out}")
@@ -396,7 +495,8 @@ def plan_compare(sources: str, backend: str, preset: str, seeds: str, out: Path,
         if previous.get("kind") != RUN_KIND:
             raise UserError(f"{out} holds something other than a compare run")
     return CompareRun(source_list, env_backend, chosen, seed_list, out, hparams,
-                      demos_from=None if demos_from is None else Path(demos_from).absolute())
+                      demos_from=None if demos_from is None else Path(demos_from).absolute(),
+                      baselines=baseline_list)
 
 
 RUN_KIND = "diffrl-eval/compare-run"
@@ -557,6 +657,21 @@ def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
     write_bytes_atomic(path, buffer.getvalue(), overwrite=True)
 
 
+def design_summary(run: CompareRun) -> str:
+    """What the run's design can detect, in one sentence (printed, and atop the report)."""
+    from diffrl_eval.compare.presets import minimum_detectable_difference
+
+    episodes = run.preset.in_distribution_episodes(run.backend, len(run.seeds))
+    detectable = minimum_detectable_difference(run.preset, run.backend, n_seeds=len(run.seeds))
+    return (f"Design: {episodes:,} in-distribution evaluation episodes per source, which "
+            f"detect success differences of about {detectable:.0%} or more (80% power, 5% "
+            "level, near 50% success).")
+
+
+def preset_note(run: CompareRun) -> str:
+    return f"{run.preset.note} {design_summary(run)}"
+
+
 def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
                   hparams_digest: str) -> dict[str, Any]:
     results = run.out / RESULTS_DIR
@@ -568,14 +683,18 @@ def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
                       overwrite=True)
     write_text_atomic(results / "generation_cost.json", json.dumps(cost, indent=2),
                       overwrite=True)
+    verdict = build_verdict(metrics, evaluations, sources=run.sources, baselines=run.baselines)
+    write_text_atomic(results / VERDICT_FILE, json.dumps(verdict, indent=2), overwrite=True)
+    curves = expert_curves(datasets)
+    write_text_atomic(results / "expert_curves.json", json.dumps(curves, indent=2),
+                      overwrite=True)
+    clips = [*data_clips(run, datasets), *run.clips]
+    write_text_atomic(results / "clips.json", json.dumps(clips, indent=2), overwrite=True)
     digest_value = results_hash(datasets, metrics, evaluations)
-    metadata = {
-        "preset": run.preset.name, "backend": run.backend.name,
-        "sources": ", ".join(run.sources), "vla": run.vla,
-        "training seeds": ", ".join(str(s) for s in run.seeds),
-        "hparams hash": hparams_digest, "results hash": digest_value,
-        "diffrl-eval": __version__, "python": platform.python_version(),
-    }
+    # what the page cannot read from the results themselves (it shows versions, backend,
+    # VLA, seeds and hparams hash from them)
+    metadata = {"preset": run.preset.name, "sources": ", ".join(run.sources),
+                "results hash": digest_value}
     demos = None
     if run.demos_from is not None:
         demos = {"path": str(run.demos_from), "content_hash": run.demonstrations.content_hash}
@@ -590,9 +709,10 @@ def write_results(run: CompareRun, datasets, metrics, evaluations, failures,
     try:
         build_report(metrics, staged, title=f"diffrl-eval compare ({run.preset.name})",
                      metadata=metadata, vla_results=evaluations or None,
-                     generation_cost=cost or None, preset_note=run.preset.note,
+                     generation_cost=cost or None, preset_note=preset_note(run),
                      variance_task=run.variance_task,
-                     variance_dimension=run.variance_dimension)
+                     variance_dimension=run.variance_dimension, verdict=verdict,
+                     expert_curves=curves or None, clips=clips, clips_base=run.out)
         staged.replace(report_path)
     finally:
         staged.unlink(missing_ok=True)

@@ -32,6 +32,7 @@ except Exception as exc:  # an unusable MUJOCO_GL breaks the import itself
         f"({type(exc).__name__}: {exc}); unset MUJOCO_GL or install that GL backend"
     ) from exc
 
+from diffrl_eval.clip import write_gif
 from diffrl_eval.envs.tabletop.backend import (
     TabletopBackend,
     gym_id,
@@ -43,7 +44,6 @@ from diffrl_eval.envs.tabletop.privileged import PrivilegedState
 from diffrl_eval.envs.tabletop.rendering import gl_available, require_gl
 from diffrl_eval.envs.tabletop.replay import render_episode
 from diffrl_eval.envs.tabletop.tasks import SUITES, TaskDef
-from diffrl_eval.gif import write_gif
 
 register_gym_envs()
 
