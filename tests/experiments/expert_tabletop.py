@@ -30,6 +30,9 @@ from generators.policy import DiffusionChainPolicy, GaussianPolicy, ValueNetwork
 from generators.ppo.config import PPOConfig
 
 HEADS = {"diffusion": DiffusionChainPolicy, "gaussian": GaussianPolicy}
+LOGGED = ("iteration", "success_rate", "approx_kl", "element_kl", "clip_fraction",
+          "explained_variance", "gradient_agreement", "value_loss", "env_steps", "entropy",
+          "stopped_early", "rollout_seconds", "update_seconds")
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -103,9 +106,7 @@ def main() -> None:
                 for stats in trainer.train(args.eval_every):
                     env_steps += int(stats["env_steps"])
                     print(json.dumps({k: round(v, 4) for k, v in stats.items()
-                                      if k in ("iteration", "success_rate", "approx_kl",
-                                               "clip_fraction", "value_loss", "env_steps", "entropy",
-                                               "rollout_seconds", "update_seconds")}),
+                                      if k in LOGGED or k.startswith("clip_fraction_step")}),
                           flush=True)
                 result = evaluate(policy, backend, task, states, seed=1)
                 log({"task": task.task_id, "stage": "ppo", "iteration": trainer.iteration,
