@@ -13,6 +13,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "ddpm-sampler": {"policy": {"sampler": "ddpm"}},
     "ddim-10-steps": {"policy": {"denoising_steps": 10}},
+    # the recipe's rate is constant; the paper's stabilizer is the cosine schedule
+    "cosine-lr": {"ppo": {"lr_schedule": "cosine"}},
     "constant-lr": {"ppo": {"lr_schedule": "constant"}},
     "few-envs": {"ppo": {"n_envs": 5}},
     "small-batch": {"ppo": {"batch_size": 250}},
@@ -20,4 +22,4 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "mlp-decoder": {"policy": {"decoder": "mlp"}},
     "resnet-encoder": {"policy": {"encoder": "resnet"}},  # cameras instead of object poses
 }
-DEFAULT_VARIANTS = ("default", "ddim-10-steps", "constant-lr", "few-envs", "small-batch")
+DEFAULT_VARIANTS = ("default", "ddim-10-steps", "cosine-lr", "few-envs", "small-batch")

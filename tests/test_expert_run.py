@@ -205,22 +205,22 @@ def test_ablate_trains_each_variant_and_writes_curves_and_a_chart(tmp_path, caps
     # long enough rollouts that episodes end (at the step limit) and curves have points
     flags[flags.index("ppo.n_steps=2")] = "ppo.n_steps=40"
     code, text = run_cli(["ablate", "--task", TASK, "--out", str(out), "--source",
-                          "gaussian-ppo", "--variants", "default,constant-lr",
+                          "gaussian-ppo", "--variants", "default,cosine-lr",
                           "--iterations", "2", *flags], capsys)
     assert code == 0, text
     curves = pl.read_parquet(out / "curves.parquet")
-    assert curves["variant"].unique(maintain_order=True).to_list() == ["default", "constant-lr"]
-    for variant in ("default", "constant-lr"):
+    assert curves["variant"].unique(maintain_order=True).to_list() == ["default", "cosine-lr"]
+    for variant in ("default", "cosine-lr"):
         part = curves.filter(pl.col("variant") == variant)
         assert part["iteration"].to_list() == [0, 1]
         history = pl.read_parquet(out / variant / CURVES_FILE)
         # env steps accumulate over the variant's own iterations
         assert part["env_steps"].to_list() == history["env_steps"].cum_sum().cast(int).to_list()
-    runs = {v: json.loads((out / v / "run.json").read_text()) for v in ("default", "constant-lr")}
-    assert runs["default"]["settings"]["ppo"].get("lr_schedule") is None
-    assert runs["constant-lr"]["settings"]["ppo"]["lr_schedule"] == "constant"
+    runs = {v: json.loads((out / v / "run.json").read_text()) for v in ("default", "cosine-lr")}
+    assert runs["default"]["settings"]["ppo"]["lr_schedule"] == "constant"  # the recipe's
+    assert runs["cosine-lr"]["settings"]["ppo"]["lr_schedule"] == "cosine"
     page = (out / "ablation.html").read_text()
-    assert "constant-lr" in page
+    assert "cosine-lr" in page
     code, text = run_cli(["ablate", "--task", TASK, "--out", str(out), "--variants", "warp-drive"],
                          capsys)
-    assert code == 2 and "warp-drive" in text and "constant-lr" in text
+    assert code == 2 and "warp-drive" in text and "cosine-lr" in text

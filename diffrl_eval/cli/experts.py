@@ -137,6 +137,20 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def iteration_status(stats: dict[str, float]) -> str:
+    """A PPO iteration on one line: training success, per-element KL, clip fraction,
+    critic explained variance, gradient agreement, deterministic success when measured."""
+    status = (f"success {_fmt(stats['success_rate'])} "
+              f"kl/elem {_fmt(stats.get('element_kl'), 4)} "
+              f"clip {_fmt(stats.get('clip_fraction'))} "
+              f"ev {_fmt(stats.get('explained_variance'))} "
+              f"grad-cos {_fmt(stats.get('gradient_agreement'))}")
+    evaluated = stats.get("eval_success")
+    if evaluated is not None and not math.isnan(evaluated):
+        status += f" eval {_fmt(evaluated)}"
+    return status
+
+
 def train_expert_run(run: Any, on_iteration: Any = None, on_stage: Any = None
                      ) -> list[dict[str, float]]:
     """Train (or finish) one expert run; its curves (one row per PPO iteration).
@@ -230,8 +244,7 @@ def train_expert(
 
             def on_iteration(stats: dict[str, float]) -> None:
                 progress.update(bar, completed=int(stats["iteration"]) + 1,
-                                status=f"success {_fmt(stats['success_rate'])} "
-                                       f"kl {_fmt(stats.get('approx_kl'), 4)}")
+                                status=iteration_status(stats))
 
             def on_stage(stage: str) -> None:
                 progress.update(bar, description=f"  {run.task.task_id}: {stage}")
@@ -300,7 +313,7 @@ def ablate(
 
             def on_iteration(stats: dict[str, float], bar=bar) -> None:
                 progress.update(bar, completed=int(stats["iteration"]) + 1,
-                                status=f"success {_fmt(stats['success_rate'])}")
+                                status=iteration_status(stats))
 
             run.train(on_iteration=on_iteration)
             histories[variant] = run.history()

@@ -4,6 +4,7 @@ policy; data from its deterministic (eta = 0) rollouts."""
 from typing import Any, ClassVar
 
 from generators.expert.generator import ExpertGenerator
+from generators.expert.recipe import BC_GRADIENT_STEPS, BOUNDED_INPUTS, PPO_RECIPE
 from generators.policy.diffusion_likelihood import DiffusionChainPolicy
 
 
@@ -16,15 +17,12 @@ class DiffusionPPOGenerator(ExpertGenerator):
         "chain; successful deterministic rollouts"
     )
     policy_cls: ClassVar[type] = DiffusionChainPolicy
-    # MLP decoder on CPU; 10,000 BC steps (3,000 leave the diffusion head under-fitted:
-    # 48% against 96% from 50 demonstrations); small PPO steps (larger ones destroy the
-    # grasp) over 50 envs with a whole episode each per iteration: the best measured
-    # settings on tabletop (README)
+    # MLP decoder on CPU, eta 1 with a 0.1 std floor during RL, and the shared recipe
+    # (bounded inputs, PPO settings, 10,000 BC steps); reports/results/rl-experts.md
     recipe: ClassVar[dict[str, Any]] = {
-        "bc_gradient_steps": 10000,
-        "policy": {"decoder": "mlp", "rl_eta": 1.0, "min_std": 0.1},
-        "ppo": {"actor_lr": 3e-5, "update_epochs": 5, "n_envs": 50, "n_steps": 28,
-                "n_iterations": 80, "critic_warmup_iterations": 5},
+        "bc_gradient_steps": BC_GRADIENT_STEPS,
+        "policy": {"decoder": "mlp", "rl_eta": 1.0, "min_std": 0.1, **BOUNDED_INPUTS},
+        "ppo": dict(PPO_RECIPE),
     }
 
 

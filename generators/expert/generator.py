@@ -54,7 +54,7 @@ class ExpertConfig(GeneratorConfig):
     :class:`PPOConfig`; the BC fields mirror :class:`BCConfig`.
     """
 
-    n_demonstrations: int = 20
+    n_demonstrations: int = 50  # LIBERO's count per task, and the paper's
     demonstration_seed: int = 0
     # a human dataset directory (written by `import` or `generate`) whose first
     # n_demonstrations successful episodes of the task are cloned; None: the human generator

@@ -4,8 +4,9 @@ Each of S decisions per environment samples a chunk (recording what the policy n
 re-score it: the denoising chain or the Gaussian sample), executes its first Te actions
 and receives the sum of their rewards. An episode that ends is reset at once from the
 next start, so every rollout holds exactly S x N decisions. A time-limit truncation is
-not a terminal state: gamma * V(final observation) is added to that decision's reward
-(see :func:`~generators.ppo.gae.compute_gae`).
+not a terminal state: gamma * V(final observation) is that decision's ``bootstrap``,
+added to its (possibly scaled) reward before GAE (see
+:func:`~generators.ppo.gae.compute_gae`); a termination has none.
 
 Shape legend: S decisions per env, N environments, To observation steps, D a key's width,
 K denoising steps (1 for the Gaussian policy), Ta action horizon, Da action dim.
@@ -53,13 +54,15 @@ class EpisodeStarts:
 @dataclass
 class Rollout:
     """S x N decisions: ``obs`` key -> (S, N, To, D); ``records`` (S, N, ...);
-    ``log_probs`` (S, N, K, Ta, Da); ``rewards``, ``dones``, ``values`` (S, N);
+    ``log_probs`` (S, N, K', Ta, Da); ``rewards`` (environment rewards), ``bootstrap``
+    (gamma * V(final obs) on truncations, else 0), ``dones``, ``values`` (S, N);
     ``last_values`` (N,); ``episodes`` finished during the rollout."""
 
     obs: dict[str, torch.Tensor]
     records: torch.Tensor
     log_probs: torch.Tensor
     rewards: torch.Tensor
+    bootstrap: torch.Tensor
     dones: torch.Tensor
     values: torch.Tensor
     last_values: torch.Tensor
@@ -81,7 +84,7 @@ def collect_rollout(
     """Run ``n_steps`` stochastic decisions in every env of ``venv`` (all must be running)."""
     n_envs = len(venv)
     everyone = np.arange(n_envs)
-    obs_steps, records, log_probs, rewards, dones, values = [], [], [], [], [], []
+    obs_steps, records, log_probs, rewards, bootstraps, dones, values = ([] for _ in range(7))
     episodes: list[Episode] = []
     env_steps = 0
     for _ in range(n_steps):
@@ -91,10 +94,10 @@ def collect_rollout(
         chunks = step.action_chunk[:, : policy.config.action_steps].numpy()
         outcome = venv.step_chunk(everyone, chunks)
         reward = torch.from_numpy(outcome.rewards.copy())
+        bootstrap = torch.zeros_like(reward)
         truncated = np.flatnonzero(outcome.truncated)
         if len(truncated):
-            final = value_network(venv.observation(truncated))
-            reward[truncated] += gamma * final
+            bootstrap[truncated] = gamma * value_network(venv.observation(truncated))
         for env_index in np.flatnonzero(outcome.dones):
             episodes.append(outcome.episodes[env_index])
             starts.reset(venv, int(env_index))
@@ -103,6 +106,7 @@ def collect_rollout(
         records.append(step.record)
         log_probs.append(step.log_prob)
         rewards.append(reward)
+        bootstraps.append(bootstrap)
         dones.append(torch.from_numpy(outcome.dones.copy()))
         values.append(value)
     return Rollout(
@@ -110,6 +114,7 @@ def collect_rollout(
         records=torch.stack(records),
         log_probs=torch.stack(log_probs),
         rewards=torch.stack(rewards),
+        bootstrap=torch.stack(bootstraps),
         dones=torch.stack(dones),
         values=torch.stack(values),
         last_values=value_network(venv.observation()),

@@ -104,6 +104,8 @@ def trainer_state(trainer: PPOTrainer) -> tuple[dict[str, torch.Tensor], dict[st
         "critic_scheduler": trainer.critic_scheduler.state_dict(),
         "starts_rng": trainer.starts.rng.bit_generator.state,
     }
+    if trainer.reward_scaler is not None:
+        meta["reward_scaler"] = trainer.reward_scaler.state_dict()
     return tensors, meta
 
 
@@ -123,6 +125,8 @@ def restore_trainer_state(trainer: PPOTrainer, tensors: dict[str, torch.Tensor],
     trainer.critic_scheduler.load_state_dict(meta["critic_scheduler"])
     trainer.generator.set_state(tensors["torch_generator"])
     trainer.starts.rng.bit_generator.state = meta["starts_rng"]
+    if trainer.reward_scaler is not None:
+        trainer.reward_scaler.load_state_dict(meta["reward_scaler"])
     trainer.iteration = int(meta["iteration"])
 
 

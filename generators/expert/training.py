@@ -4,6 +4,11 @@ One :class:`PPOTrainer` holds everything an iteration needs (environments, optim
 learning-rate schedules, random streams), so iterations can be run one at a time and
 their statistics logged as they come. The same loop trains the diffusion policy and the
 Gaussian policy.
+
+Beside the losses, an iteration reports what tells whether PPO is working: the KL per
+chunk element, the clip fraction per denoising step, the critic's explained variance,
+the agreement of the policy gradients of two halves of the batch, and (every
+``eval_every`` iterations) deterministic success from the task's fixed initial states.
 """
 
 from __future__ import annotations
@@ -20,11 +25,16 @@ from torch import nn
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from generators.expert.chunk_env import ChunkVectorEnv
+from generators.expert.evaluation import evaluate
+from generators.expert.reward import SuccessHoldBackend
 from generators.expert.rollout import EpisodeStarts, Rollout, collect_rollout
 from generators.ppo.config import PPOConfig
 from generators.ppo.gae import compute_gae
 from generators.ppo.lr_schedule import make_lr_scheduler
-from generators.ppo.update import RolloutBatch, ppo_update
+from generators.ppo.reward_scaling import RunningRewardScaler
+from generators.ppo.update import RolloutBatch, gradient_agreement, ppo_update
+
+EVAL_SEED = 1  # noise and reset seed of the periodic deterministic evaluation
 
 
 def flatten_rollout(rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor
@@ -62,9 +72,14 @@ class PPOTrainer:
     ) -> None:
         self.policy = policy
         self.value_network = value_network
+        self.backend = backend
+        self.task = task
         self.config = config
         self.iteration = 0
         self.generator = torch.Generator().manual_seed(seed)
+        # the diagnostics draw from their own stream, so that turning them on or off
+        # leaves training unchanged
+        self.diagnostics_generator = torch.Generator().manual_seed(seed + 1)
         n_init = len(backend.init_states(task.task_id)) if use_init_states else None
         if init_state_indices is not None and not (
             n_init and init_state_indices and all(0 <= i < n_init for i in init_state_indices)
@@ -72,12 +87,18 @@ class PPOTrainer:
             raise UserError(f"init_state_indices must be non-empty indices below {n_init}; "
                             f"got {init_state_indices!r}")
         self.starts = EpisodeStarts(n_init, np.random.default_rng(seed), init_state_indices)
+        env_backend = (SuccessHoldBackend(backend, config.success_hold_steps)
+                       if config.reward_mode == "success_hold" else backend)
         self.venv = ChunkVectorEnv.for_policy(
-            backend, task, config.n_envs, policy.config, **(env_options or {})
+            env_backend, task, config.n_envs, policy.config, **(env_options or {})
         )
         for env_index in range(len(self.venv)):
             self.starts.reset(self.venv, env_index)
-        self.actor_optimizer = torch.optim.Adam(policy.parameters(), lr=config.actor_lr)
+        self.reward_scaler = (RunningRewardScaler(config.n_envs, config.gamma)
+                              if config.reward_scaling else None)
+        policy.start_fine_tuning()
+        self.actor_optimizer = torch.optim.Adam(policy.trainable_parameters(),
+                                                lr=config.actor_lr)
         self.critic_optimizer = torch.optim.Adam(value_network.parameters(), lr=config.critic_lr)
         # the actor's rate anneals over the iterations in which it learns (after the
         # critic warm-up), the critic's over all of them
@@ -103,31 +124,53 @@ class PPOTrainer:
             gamma=config.gamma, generator=self.generator,
         )
         collected = time.perf_counter()
+        rewards = rollout.rewards
+        if self.reward_scaler is not None:
+            rewards = torch.from_numpy(
+                self.reward_scaler(rewards.numpy(), rollout.dones.numpy())).to(rewards.dtype)
         advantages, returns = compute_gae(
-            rollout.rewards, rollout.values, rollout.dones, rollout.last_values,
+            rewards + rollout.bootstrap, rollout.values, rollout.dones, rollout.last_values,
             gamma=config.gamma, gae_lambda=config.gae_lambda,
         )
+        batch = flatten_rollout(rollout, advantages, returns)
         self.policy.train()
+        diagnostics = {"explained_variance": explained_variance(rollout.values, returns),
+                       "gradient_agreement": math.nan, "eval_success": math.nan}
+        every = config.gradient_agreement_every
+        if every and self.iteration % every == 0:
+            diagnostics["gradient_agreement"] = gradient_agreement(
+                self.policy, batch, config, self.diagnostics_generator)
         update = ppo_update(
-            self.policy, self.value_network, flatten_rollout(rollout, advantages, returns),
+            self.policy, self.value_network, batch,
             config, self.actor_optimizer, self.critic_optimizer,
             iteration=self.iteration, generator=self.generator,
         )
         self.policy.eval()
+        updated = time.perf_counter()
+        if config.eval_every and (self.iteration + 1) % config.eval_every == 0:
+            diagnostics["eval_success"] = self.evaluate()
         stats = {
             "iteration": float(self.iteration),
             "actor_lr": self.actor_optimizer.param_groups[0]["lr"],
             "critic_lr": self.critic_optimizer.param_groups[0]["lr"],
             **episode_statistics(rollout),
             **update,
+            **diagnostics,
             "rollout_seconds": collected - started,
-            "update_seconds": time.perf_counter() - collected,
+            "update_seconds": updated - collected,
+            "eval_seconds": time.perf_counter() - updated,
         }
         if not update["critic_warmup"]:
             self.actor_scheduler.step()
         self.critic_scheduler.step()
         self.iteration += 1
         return stats
+
+    def evaluate(self) -> float:
+        """Deterministic success from every fixed initial state of the task."""
+        starts = range(len(self.backend.init_states(self.task.task_id)))
+        return evaluate(self.policy, self.backend, self.task, starts,
+                        seed=EVAL_SEED).success_rate
 
     def train(
         self,
@@ -144,6 +187,15 @@ class PPOTrainer:
             if on_iteration is not None:
                 on_iteration(stats)
         return history
+
+
+def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
+    """1 - Var(returns - values) / Var(returns) over all decisions (NaN for constant
+    returns): 1 for a critic that predicts the value targets, <= 0 for one that does not."""
+    spread = float(returns.var())
+    if spread == 0.0:
+        return math.nan
+    return 1.0 - float((returns - values).var()) / spread
 
 
 def episode_statistics(rollout: Rollout) -> dict[str, float]:

@@ -74,6 +74,24 @@ class PolicyConfig:
     min_std: float = 0.1
     max_std: float = 1.0  # Gaussian head only
     init_std: float = 0.5  # Gaussian head only
+    # Gaussian head only: the std PPO starts from (None: whatever behaviour cloning left;
+    # an NLL fit on whole chunks leaves it wide, and PPO then optimizes a much noisier
+    # policy than the mean it generates data with)
+    rl_init_std: float | None = None
+    # fine-tune only the last ft_denoising_steps steps of the chain (None: all); the earlier
+    # steps keep sampling from a frozen copy of the cloned network
+    ft_denoising_steps: int | None = None
+    # the standard-normal noise of every stochastic denoising step is clipped to
+    # +-noise_clip during RL (None: unclipped); keeps a rare far sample from making a
+    # log-probability, and so a ratio, extreme
+    noise_clip: float | None = None
+    # --- observation normalization
+    # floor on the fitted range (max - min, data units) of every observation dimension
+    # that varies: a dimension the demonstrations barely move (the other cube's height)
+    # would otherwise get a gain in the thousands and turn small deviations into huge inputs
+    obs_min_range: float = 0.0
+    # normalized observation inputs are clipped to +-obs_clip (None: unclipped)
+    obs_clip: float | None = None
     ema_decay: float = 0.995
     # executed gripper commands snap to -1 / +1 (the demonstrations' own values)
     binarize_gripper: bool = True
@@ -130,8 +148,26 @@ class PolicyConfig:
                 )
         if not 0.0 <= self.rl_eta <= 1.0:
             raise UserError(f"rl_eta must be in [0, 1]; got {self.rl_eta}")
-        if not self.min_std <= self.init_std <= self.max_std:
-            raise UserError("need min_std <= init_std <= max_std")
+        if not self.min_std < self.max_std:
+            raise UserError(f"the std range needs min_std < max_std; got min_std {self.min_std}, "
+                            f"max_std {self.max_std}")
+        for name in ("init_std", "rl_init_std"):
+            value = getattr(self, name)
+            if value is not None and not self.min_std <= value <= self.max_std:
+                raise UserError(f"{name} must be in [min_std, max_std] = [{self.min_std}, "
+                                f"{self.max_std}]; got {value}")
+        chain = self.chain_steps
+        if self.ft_denoising_steps is not None and not 1 <= self.ft_denoising_steps <= chain:
+            raise UserError(
+                f"ft_denoising_steps must be in [1, {chain}] (the {self.sampler} chain has "
+                f"{chain} denoising steps) or None; got {self.ft_denoising_steps!r}"
+            )
+        for name in ("noise_clip", "obs_clip"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise UserError(f"{name} must be > 0 or None; got {value!r}")
+        if not self.obs_min_range >= 0:
+            raise UserError(f"obs_min_range must be >= 0; got {self.obs_min_range!r}")
         if self.binarize_gripper and self.action_dim <= GRIPPER_ACTION_INDEX:
             raise UserError(
                 f"binarize_gripper needs the gripper at action index {GRIPPER_ACTION_INDEX}; "
@@ -139,6 +175,16 @@ class PolicyConfig:
             )
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError(f"ema_decay must be in [0, 1); got {self.ema_decay}")
+
+    @property
+    def chain_steps(self) -> int:
+        """Denoising steps the RL sampler takes: ``denoising_steps`` for DDIM, all T for DDPM."""
+        return self.train_denoising_steps if self.sampler == "ddpm" else self.denoising_steps
+
+    @property
+    def fine_tuned_steps(self) -> int:
+        """How many of the chain's last steps PPO trains (all unless ``ft_denoising_steps``)."""
+        return self.chain_steps if self.ft_denoising_steps is None else self.ft_denoising_steps
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (tuples become lists)."""

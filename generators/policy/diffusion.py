@@ -99,12 +99,14 @@ class DiffusionModel(nn.Module):
         *,
         eta: float,
         min_std: float,
+        decoder: nn.Module | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Gaussian of x_{k-1} given x_k: mean (B, Ta, Da), std (B, 1, 1).
 
-        ``timesteps``/``prev_timesteps`` (B,) (prev = -1 for the last step), ``cond`` (B, Dc).
+        ``timesteps``/``prev_timesteps`` (B,) (prev = -1 for the last step), ``cond`` (B, Dc);
+        ``decoder`` the noise predictor to use (default: the trained one).
         """
-        eps_hat = self.decoder(x_k, timesteps, cond)
+        eps_hat = (decoder or self.decoder)(x_k, timesteps, cond)
         return denoising_step_distribution(
             x_k,
             eps_hat,
@@ -137,15 +139,23 @@ class DiffusionModel(nn.Module):
         timesteps = self.denoising_timesteps(sampler, denoising_steps).to(
             self.alphas_cumprod.device
         )
-        cond = self.encoder(obs)
-        x = self.initial_noise(cond.shape[0], generator)
+        networks = self.step_networks(obs, len(timesteps))
+        x = self.initial_noise(networks[0][0].shape[0], generator)
         for k, t in enumerate(timesteps):
             prev = timesteps[k + 1] if k + 1 < len(timesteps) else torch.tensor(-1)
+            cond, decoder = networks[k]
             mean, std = self.step_distribution(
-                x, t.expand(x.shape[0]), prev.expand(x.shape[0]), cond, eta=eta, min_std=0.0
+                x, t.expand(x.shape[0]), prev.expand(x.shape[0]), cond, eta=eta, min_std=0.0,
+                decoder=decoder,
             )
             x = mean + std * torch.randn(x.shape, generator=generator, device=x.device)
         return self.to_action(x)
+
+    def step_networks(self, obs: Observation, steps: int
+                      ) -> list[tuple[torch.Tensor, nn.Module]]:
+        """(conditioning (B, Dc), decoder) for each of ``steps`` denoising steps, noisiest
+        first: here the trained encoder and decoder for all of them."""
+        return [(self.encoder(obs), self.decoder)] * steps
 
     def initial_noise(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """x_K ~ N(0, I): (B, Ta, Da)."""

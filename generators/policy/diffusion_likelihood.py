@@ -3,20 +3,29 @@
 For RL each denoising step x_k -> x_{k-1} is a Gaussian decision,
 N(mean_theta(x_k, k, obs), std_k^2 I) with std_k = max(DDIM sigma_k(eta), min_std).
 :class:`DiffusionChainPolicy` samples action chunks while recording the whole chain
-x_K ... x_0, and re-evaluates the log-probability of every recorded step under the
+x_K ... x_0, and re-evaluates the log-probability of every fine-tuned step under the
 current weights (what PPO's per-step ratio needs).
 
+With ``ft_denoising_steps = K'`` below K, only the last K' steps are decisions PPO
+trains: the first K - K' steps sample from a frozen copy of the cloned encoder and
+decoder (taken by :meth:`DiffusionChainPolicy.start_fine_tuning`), so the coarse shape
+of the chunk stays the demonstrated one while the fine steps adapt.
+
 Shape legend: B batch, To observation steps, Ta action horizon, Te executed steps,
-Da action dim, K denoising steps.
+Da action dim, K denoising steps, K' fine-tuned steps (K' = K unless
+``ft_denoising_steps``).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
+from generators.policy.config import PolicyConfig
 from generators.policy.diffusion import DiffusionModel, Observation
 
 
@@ -27,8 +36,8 @@ class PolicyStep:
     ``action_chunk`` (B, Ta, Da) in data units, clipped to the action range;
     ``record`` what :meth:`log_prob_and_entropy` needs to re-score this decision
     (the chain (B, K+1, Ta, Da) for diffusion, the raw sample (B, Ta, Da) for Gaussian);
-    ``log_prob`` (B, K, Ta, Da) element-wise log-densities at sampling time (None when
-    acting deterministically).
+    ``log_prob`` (B, K', Ta, Da) element-wise log-densities of the fine-tuned steps at
+    sampling time (None when acting deterministically).
     """
 
     action_chunk: torch.Tensor
@@ -45,8 +54,52 @@ class DiffusionChainPolicy(DiffusionModel):
     """A diffusion policy whose denoising steps are scored as Gaussian decisions.
 
     Uses ``config.sampler`` / ``config.denoising_steps`` (DDIM with K steps, or DDPM with
-    all T), ``config.rl_eta`` (DDPM forces 1) and ``config.min_std``.
+    all T), ``config.rl_eta`` (DDPM forces 1), ``config.min_std``, ``config.noise_clip``
+    and ``config.ft_denoising_steps``.
     """
+
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__(config)
+        if config.fine_tuned_steps < config.chain_steps:
+            # the cloned networks for the frozen early steps; they become a copy of the
+            # trained ones when fine-tuning starts, and are never trained
+            self.base_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+            self.base_decoder = copy.deepcopy(self.decoder).requires_grad_(False)
+            self.register_buffer("base_frozen", torch.zeros((), dtype=torch.bool))
+
+    @property
+    def frozen_steps(self) -> int:
+        """How many of the chain's first steps sample from the frozen copy (K - K')."""
+        if self.config.fine_tuned_steps == self.config.chain_steps or not bool(self.base_frozen):
+            return 0
+        return self.config.chain_steps - self.config.fine_tuned_steps
+
+    @torch.no_grad()
+    def start_fine_tuning(self) -> None:
+        """Freeze a copy of the current (cloned) networks for the first K - K' steps.
+
+        Only the first call copies: a policy already fine-tuned keeps its frozen copy.
+        """
+        if self.config.fine_tuned_steps == self.config.chain_steps or bool(self.base_frozen):
+            return
+        self.base_encoder.load_state_dict(self.encoder.state_dict())
+        self.base_decoder.load_state_dict(self.decoder.state_dict())
+        self.base_frozen.fill_(True)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The parameters PPO updates (the frozen copy excluded)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def step_networks(self, obs: Observation, steps: int
+                      ) -> list[tuple[torch.Tensor, nn.Module]]:
+        """(conditioning, decoder) per step: the frozen copy for the first K - K' steps of
+        the RL chain, the trained networks elsewhere."""
+        frozen = self.frozen_steps if steps == self.config.chain_steps else 0
+        trained = (self.encoder(obs), self.decoder)
+        if not frozen:
+            return [trained] * steps
+        base = (self.base_encoder(obs), self.base_decoder)
+        return [base] * frozen + [trained] * (steps - frozen)
 
     @property
     def rl_eta(self) -> float:
@@ -58,6 +111,13 @@ class DiffusionChainPolicy(DiffusionModel):
         prev = torch.cat([timesteps[1:], timesteps.new_tensor([-1])])
         return timesteps, prev
 
+    def step_noise(self, shape: torch.Size, generator: torch.Generator | None,
+                   device: torch.device) -> torch.Tensor:
+        """Standard-normal noise of one stochastic step, clipped to +-``noise_clip``."""
+        noise = torch.randn(shape, generator=generator, device=device)
+        clip = self.config.noise_clip
+        return noise if clip is None else noise.clamp(-clip, clip)
+
     @torch.no_grad()
     def act(
         self,
@@ -66,24 +126,28 @@ class DiffusionChainPolicy(DiffusionModel):
         deterministic: bool = False,
         generator: torch.Generator | None = None,
     ) -> PolicyStep:
-        """Sample chunks, recording the chain x_K..x_0 (B, K+1, Ta, Da) and log-probs.
+        """Sample chunks, recording the chain x_K..x_0 (B, K+1, Ta, Da) and the log-probs
+        of the fine-tuned steps (B, K', Ta, Da).
 
         ``deterministic`` runs DDIM with eta = 0 and no noise floor (evaluation, data
         generation); the chain is still recorded but has no likelihood.
         """
-        cond = self.encoder(obs)
-        batch = cond.shape[0]
         timesteps, prev = self.chain_timesteps()
+        networks = self.step_networks(obs, len(timesteps))
+        batch = networks[0][0].shape[0]
         eta, min_std = (0.0, 0.0) if deterministic else (self.rl_eta, self.config.min_std)
+        scored_from = len(timesteps) - self.config.fine_tuned_steps
         x = self.initial_noise(batch, generator)
         chain, log_probs = [x], []
-        for t, t_prev in zip(timesteps, prev):
+        for k, (t, t_prev) in enumerate(zip(timesteps, prev)):
+            cond, decoder = networks[k]
             mean, std = self.step_distribution(
-                x, t.expand(batch), t_prev.expand(batch), cond, eta=eta, min_std=min_std
+                x, t.expand(batch), t_prev.expand(batch), cond, eta=eta, min_std=min_std,
+                decoder=decoder,
             )
-            x = mean + std * torch.randn(x.shape, generator=generator, device=x.device)
+            x = mean + std * self.step_noise(x.shape, generator, x.device)
             chain.append(x)
-            if not deterministic:
+            if not deterministic and k >= scored_from:
                 log_probs.append(torch.distributions.Normal(mean, std).log_prob(x))
         return PolicyStep(
             action_chunk=self.to_action(x),
@@ -94,18 +158,21 @@ class DiffusionChainPolicy(DiffusionModel):
     def log_prob_and_entropy(
         self, obs: Observation, chain: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Re-score a recorded chain under the current weights.
+        """Re-score a recorded chain's fine-tuned steps under the current weights.
 
-        ``chain`` (B, K+1, Ta, Da) -> log-probs (B, K, Ta, Da) of x_{k-1} given x_k, and
-        the per-step entropy (B, K). All K steps go through the decoder as one batch.
+        ``chain`` (B, K+1, Ta, Da) -> log-probs (B, K', Ta, Da) of x_{k-1} given x_k for
+        the last K' steps, and their entropy (B, K'). All K' steps go through the decoder
+        as one batch.
         """
         batch, steps = chain.shape[0], chain.shape[1] - 1
         timesteps, prev = self.chain_timesteps()
         if len(timesteps) != steps:
             raise ValueError(f"chain has {steps} steps; the policy samples {len(timesteps)}")
-        cond = self.encoder(obs).repeat_interleave(steps, 0)  # (B*K, Dc)
-        x_k = chain[:, :-1].flatten(0, 1)  # (B*K, Ta, Da)
-        x_prev = chain[:, 1:].flatten(0, 1)
+        scored = self.config.fine_tuned_steps
+        timesteps, prev = timesteps[steps - scored:], prev[steps - scored:]
+        cond = self.encoder(obs).repeat_interleave(scored, 0)  # (B*K', Dc)
+        x_k = chain[:, steps - scored : -1].flatten(0, 1)  # (B*K', Ta, Da)
+        x_prev = chain[:, steps - scored + 1 :]
         mean, std = self.step_distribution(
             x_k,
             timesteps.repeat(batch),
@@ -114,6 +181,6 @@ class DiffusionChainPolicy(DiffusionModel):
             eta=self.rl_eta,
             min_std=self.config.min_std,
         )
-        log_prob = torch.distributions.Normal(mean, std).log_prob(x_prev)
+        log_prob = torch.distributions.Normal(mean, std).log_prob(x_prev.flatten(0, 1))
         entropy = gaussian_entropy(std).expand_as(mean).mean((-2, -1))
-        return log_prob.reshape(chain[:, 1:].shape), entropy.reshape(batch, steps)
+        return log_prob.reshape(x_prev.shape), entropy.reshape(batch, scored)

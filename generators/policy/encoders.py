@@ -124,15 +124,23 @@ class ObservationEncoder(nn.Module):
 
     def fit_normalizers(self, obs: dict[str, torch.Tensor]) -> None:
         """Fit the proprioception (and low-dim state) normalizers to demonstration data."""
-        self.proprio_normalizer.fit(obs[OBS_STATE])
+        floor = self.config.obs_min_range
+        self.proprio_normalizer.fit(obs[OBS_STATE], floor)
         if self.config.encoder == "mlp" and self.config.lowdim_keys:
-            self.lowdim_normalizer.fit(self._lowdim(obs))
+            self.lowdim_normalizer.fit(self._lowdim(obs), floor)
+
+    def _normalize(self, normalizer: RangeNormalizer, x: torch.Tensor) -> torch.Tensor:
+        """Normalized input, clipped to +-``obs_clip`` when set: states the demonstrations
+        never reached must not become inputs far outside what the networks were fitted on."""
+        y = normalizer.normalize(x)
+        clip = self.config.obs_clip
+        return y if clip is None else y.clamp(-clip, clip)
 
     def _lowdim(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         return torch.cat([obs[key].to(torch.float32) for key in self.config.lowdim_keys], -1)
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        proprio = self.proprio_normalizer.normalize(obs[OBS_STATE].to(torch.float32))
+        proprio = self._normalize(self.proprio_normalizer, obs[OBS_STATE].to(torch.float32))
         batch = proprio.shape[0]
         if self.config.encoder == "resnet":
             per_camera = []
@@ -141,7 +149,7 @@ class ObservationEncoder(nn.Module):
                 per_camera.append(net(frames.flatten(0, 1)).reshape(batch, -1))
             features = self.fuse(torch.cat(per_camera, -1))
         elif self.config.lowdim_keys:
-            features = self.lowdim(self.lowdim_normalizer.normalize(self._lowdim(obs)))
+            features = self.lowdim(self._normalize(self.lowdim_normalizer, self._lowdim(obs)))
         else:
             features = self.lowdim(proprio)
         return torch.cat([features, proprio.flatten(1)], -1)

@@ -2,7 +2,8 @@
 
 The ``gaussian-ppo`` baseline. The mean of every action in the chunk comes from the trunk;
 the standard deviation is a learnable per-dimension parameter, clamped to
-[``min_std``, ``max_std``]. Viewed by PPO as a one-step "chain" (K = 1), so the same loss
+[``min_std``, ``max_std``] (DPPO's baseline: [0.01, 0.2], PPO starting from 0.1 through
+``rl_init_std``). Viewed by PPO as a one-step "chain" (K = 1), so the same loss
 code serves both policies.
 
 Shape legend: B batch, To observation steps, Ta action horizon, Te executed steps,
@@ -51,6 +52,16 @@ class GaussianPolicy(nn.Module):
         self.action_normalizer.fit(action_chunks)
         self.encoder.fit_normalizers(obs)
 
+    @torch.no_grad()
+    def start_fine_tuning(self) -> None:
+        """Set the std to ``rl_init_std`` (when given) before PPO's first update."""
+        if self.config.rl_init_std is not None:
+            self.log_std.fill_(math.log(self.config.rl_init_std))
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The parameters PPO updates (all of them)."""
+        return list(self.parameters())
+
     def std(self) -> torch.Tensor:
         """(Da,) standard deviation, clamped to [min_std, max_std]."""
         return self.log_std.exp().clamp(self.config.min_std, self.config.max_std)
@@ -89,6 +100,8 @@ class GaussianPolicy(nn.Module):
         if deterministic:
             return PolicyStep(self.to_action(dist.mean), dist.mean, None)
         noise = torch.randn(dist.mean.shape, generator=generator, device=dist.mean.device)
+        if self.config.noise_clip is not None:
+            noise = noise.clamp(-self.config.noise_clip, self.config.noise_clip)
         sample = dist.mean + dist.stddev * noise
         return PolicyStep(self.to_action(sample), sample, dist.log_prob(sample).unsqueeze(1))
 

@@ -33,13 +33,18 @@ class RangeNormalizer(nn.Module):
         self.register_buffer("varies", torch.ones(dim, dtype=torch.bool))
 
     @torch.no_grad()
-    def fit(self, data: torch.Tensor) -> None:
-        """Fit to ``data`` (..., D)."""
+    def fit(self, data: torch.Tensor, min_range: float = 0.0) -> None:
+        """Fit to ``data`` (..., D).
+
+        ``min_range`` floors the range (max - min) of every dimension that varies, so that
+        its gain is at most 2 / ``min_range``.
+        """
         flat = data.reshape(-1, data.shape[-1]).to(self.scale.dtype)
         low, high = flat.min(0).values, flat.max(0).values
         half_range = (high - low) / 2
         self.offset.copy_((high + low) / 2)
         self.varies.copy_(half_range > MIN_RANGE)
+        half_range = half_range.clamp(min=min_range / 2)
         self.scale.copy_(torch.where(self.varies, 1.0 / half_range, torch.ones_like(half_range)))
         self.fitted.fill_(True)
 

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from diffrl_eval.errors import UserError
 
 LR_SCHEDULES = ("cosine", "constant")
+# success_once: reward 1 at the first step the goal holds, which ends the episode;
+# success_hold: reward 1 for every step the goal holds, the episode running on to its
+# time limit (or until the goal has held success_hold_steps steps in a row)
+REWARD_MODES = ("success_once", "success_hold")
+KL_ESTIMATES = ("element", "chunk")  # which KL target_kl stops on (see generators.ppo.loss)
 
 
 @dataclass
@@ -34,7 +39,12 @@ class PPOConfig:
     vf_coef: float = 0.5
     ent_coef: float = 0.0
     max_grad_norm: float = 1.0
-    target_kl: float | None = 1.0  # stop an iteration's epochs once the approx KL exceeds it
+    target_kl: float | None = 1.0  # stop an iteration's epochs once the KL exceeds it
+    # element: KL of every chunk element's own ratio; chunk: of the chunk-averaged ratio
+    # (40-70x smaller for the same policy change)
+    target_kl_estimate: str = "element"
+    # clamp element log-densities to DPPO's [LOG_PROB_MIN, LOG_PROB_MAX] in the loss
+    clamp_log_prob: bool = False
     actor_lr: float = 1e-4
     critic_lr: float = 1e-3
     lr_schedule: str = "cosine"
@@ -42,6 +52,18 @@ class PPOConfig:
     critic_warmup_iterations: int = 2  # iterations that update only the critic
     # score only the chunk elements that reach the env (executed steps, varying dims)
     executed_likelihood: bool = True
+    # --- reward
+    reward_mode: str = "success_once"
+    success_hold_steps: int | None = None  # success_hold: end after this many held steps
+    # divide rewards by the running std of a discounted return (PPG / DPPO)
+    reward_scaling: bool = False
+    # --- diagnostics
+    # every this many iterations, the cosine between the policy gradients of two random
+    # halves of the iteration's batch (how much of an update is signal); 0: never
+    gradient_agreement_every: int = 1
+    # every this many iterations, deterministic success from every fixed initial state of
+    # the task (a diagnostic: training never reads it); 0: never
+    eval_every: int = 0
 
     def __post_init__(self) -> None:
         for name in ("n_envs", "n_steps", "n_iterations", "batch_size", "update_epochs"):
@@ -62,6 +84,20 @@ class PPOConfig:
             raise UserError(f"clip_coef_rate must be > 0; got {self.clip_coef_rate!r}")
         if self.target_kl is not None and not self.target_kl > 0:
             raise UserError(f"target_kl must be > 0 or None; got {self.target_kl!r}")
+        for name, value, choices in (("reward_mode", self.reward_mode, REWARD_MODES),
+                                     ("target_kl_estimate", self.target_kl_estimate,
+                                      KL_ESTIMATES)):
+            if value not in choices:
+                raise UserError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        if self.success_hold_steps is not None:
+            if self.reward_mode != "success_hold":
+                raise UserError("success_hold_steps needs reward_mode success_hold")
+            if int(self.success_hold_steps) < 1:
+                raise UserError(f"success_hold_steps must be >= 1 or None; "
+                                f"got {self.success_hold_steps!r}")
+        for name in ("gradient_agreement_every", "eval_every"):
+            if int(getattr(self, name)) < 0:
+                raise UserError(f"{name} must be >= 0 (0: never); got {getattr(self, name)!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise UserError(
                 f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}"

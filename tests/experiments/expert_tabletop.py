@@ -10,6 +10,7 @@ evaluation. Prints one JSON line per evaluation and a summary; ``--out`` keeps t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -26,10 +27,19 @@ from generators.expert import (
     train_bc,
 )
 from generators.human import HumanGenerator
-from generators.policy import DiffusionChainPolicy, GaussianPolicy, ValueNetwork
+from generators.policy import (
+    DiffusionChainPolicy,
+    GaussianPolicy,
+    ValueNetwork,
+    load_checkpoint,
+    save_checkpoint,
+)
 from generators.ppo.config import PPOConfig
 
 HEADS = {"diffusion": DiffusionChainPolicy, "gaussian": GaussianPolicy}
+LOGGED = ("iteration", "success_rate", "approx_kl", "element_kl", "clip_fraction",
+          "explained_variance", "gradient_agreement", "value_loss", "env_steps", "entropy",
+          "stopped_early", "rollout_seconds", "update_seconds")
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -59,6 +69,9 @@ def main() -> None:
     parser.add_argument("--ppo", nargs="*", default=[], help="PPOConfig key=json")
     parser.add_argument("--drop-no-ops", action="store_true")
     parser.add_argument("--bc-only", action="store_true")
+    parser.add_argument("--bc-cache", type=Path,
+                        help="keep each behaviour-cloned policy here and reuse it when the "
+                             "same task, demonstrations, steps, seed and policy come again")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -83,13 +96,23 @@ def main() -> None:
         episodes = list(HumanGenerator(backend).generate(task, args.demos, seed=0))
         demos = demonstration_set(backend, episodes, config.n_obs_steps, config.horizon,
                                   drop_no_ops=args.drop_no_ops)
-        torch.manual_seed(args.seed)
-        policy = HEADS[args.head](config)
-        train_bc(policy, demos, BCConfig(gradient_steps=args.bc_steps), seed=args.seed)
+        key = hashlib.sha256(json.dumps(
+            [args.head, task.task_id, args.demos, args.bc_steps, args.seed, args.drop_no_ops,
+             config.to_dict()], sort_keys=True).encode()).hexdigest()[:16]
+        cached = args.bc_cache / key if args.bc_cache else None
+        if cached is not None and cached.is_dir():
+            policy = load_checkpoint(cached, kind=HEADS[args.head].kind, expected_config=config)
+        else:
+            torch.manual_seed(args.seed)
+            policy = HEADS[args.head](config)
+            train_bc(policy, demos, BCConfig(gradient_steps=args.bc_steps), seed=args.seed)
+            if cached is not None:
+                save_checkpoint(cached, policy, overwrite=True)
         bc_seconds = time.perf_counter() - started
         result = evaluate(policy, backend, task, states, seed=1)
         log({"task": task.task_id, "stage": "bc", "success": result.success_rate,
-             "seconds": round(time.perf_counter() - started, 1), "bc_seconds": round(bc_seconds, 1)})
+             "seconds": round(time.perf_counter() - started, 1), "bc_seconds": round(bc_seconds, 1),
+             "bc_key": key})
         if args.bc_only:
             continue
         value = ValueNetwork(config)
@@ -97,19 +120,19 @@ def main() -> None:
         ppo = PPOConfig(**parse_overrides(args.ppo))
         trainer = PPOTrainer(policy, value, backend, task, ppo, seed=args.seed,
                              init_state_indices=chosen)
-        env_steps = 0
+        env_steps, ppo_seconds = 0, 0.0
         try:
             while trainer.iteration < ppo.n_iterations:
                 for stats in trainer.train(args.eval_every):
                     env_steps += int(stats["env_steps"])
+                    ppo_seconds += stats["rollout_seconds"] + stats["update_seconds"]
                     print(json.dumps({k: round(v, 4) for k, v in stats.items()
-                                      if k in ("iteration", "success_rate", "approx_kl",
-                                               "clip_fraction", "value_loss", "env_steps", "entropy",
-                                               "rollout_seconds", "update_seconds")}),
+                                      if k in LOGGED or k.startswith("clip_fraction_step")}),
                           flush=True)
                 result = evaluate(policy, backend, task, states, seed=1)
                 log({"task": task.task_id, "stage": "ppo", "iteration": trainer.iteration,
-                     "env_steps": env_steps, "success": result.success_rate,
+                     "env_steps": env_steps, "ppo_seconds": round(ppo_seconds, 1),
+                     "success": result.success_rate,
                      "mean_length": sum(result.lengths) / len(result.lengths),
                      "seconds": round(time.perf_counter() - started, 1)})
         finally:
