@@ -19,8 +19,8 @@ from torch import nn
 
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
-from generators.expert.chunk_env import ChunkVectorEnv
 from generators.expert.rollout import EpisodeStarts, Rollout, collect_rollout
+from generators.expert.subprocess_env import chunk_env_for_policy
 from generators.ppo.config import PPOConfig
 from generators.ppo.gae import compute_gae
 from generators.ppo.lr_schedule import make_lr_scheduler
@@ -44,7 +44,9 @@ class PPOTrainer:
 
     Training episodes start from the task's fixed initial states (all of them, or those in
     ``init_state_indices``), drawn at random, or from sampled placements when
-    ``use_init_states`` is off.
+    ``use_init_states`` is off. ``env_workers`` > 1 steps the environments in that many
+    worker processes (same rollouts as in-process, see
+    :mod:`generators.expert.subprocess_env`).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class PPOTrainer:
         use_init_states: bool = True,
         init_state_indices: list[int] | None = None,
         env_options: dict[str, Any] | None = None,
+        env_workers: int = 1,
     ) -> None:
         self.policy = policy
         self.value_network = value_network
@@ -72,9 +75,8 @@ class PPOTrainer:
             raise UserError(f"init_state_indices must be non-empty indices below {n_init}; "
                             f"got {init_state_indices!r}")
         self.starts = EpisodeStarts(n_init, np.random.default_rng(seed), init_state_indices)
-        self.venv = ChunkVectorEnv.for_policy(
-            backend, task, config.n_envs, policy.config, **(env_options or {})
-        )
+        self.venv = chunk_env_for_policy(backend, task, config.n_envs, policy.config,
+                                         workers=env_workers, **(env_options or {}))
         for env_index in range(len(self.venv)):
             self.starts.reset(self.venv, env_index)
         self.actor_optimizer = torch.optim.Adam(policy.parameters(), lr=config.actor_lr)
@@ -122,6 +124,8 @@ class PPOTrainer:
             **update,
             "rollout_seconds": collected - started,
             "update_seconds": time.perf_counter() - collected,
+            # end to end: collection, advantages and update
+            "env_steps_per_second": rollout.env_steps / (time.perf_counter() - started),
         }
         if not update["critic_warmup"]:
             self.actor_scheduler.step()
