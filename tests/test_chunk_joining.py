@@ -3,17 +3,27 @@ actions as documented, stays deterministic, and is recorded in the generator con
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
+from policy_fixtures import tiny_tabletop_config
+from test_cli import assert_one_line_error
 
+from diffrl_eval.cli import main
+from diffrl_eval.dataset import load_dataset
+from diffrl_eval.dataset.writer import write_dataset
 from diffrl_eval.envs.tabletop import TabletopBackend
 from diffrl_eval.errors import UserError
+from diffrl_eval.metrics import compute_metrics
 from generators.diffusion_ppo import DiffusionPPOGenerator
-from generators.expert import rollout_episodes, state_policy_config
+from generators.expert import rollout_episodes
 from generators.expert.chunk_joining import BLEND_STEPS, ChunkJoiner, check_chunk_join
 from generators.gaussian_ppo import GaussianPPOGenerator
 from generators.policy import DiffusionChainPolicy, GaussianPolicy
+from reports.results import Source
+from reports.tables import dataset_table
 
 torch.set_num_threads(1)
 
@@ -27,10 +37,7 @@ def backend():
 
 @pytest.fixture(scope="module")
 def policies(backend):
-    obs, _ = backend.make_env(TASK).reset(seed=0)
-    config = state_policy_config(obs, horizon=8, action_steps=4, decoder="mlp",
-                                 encoder_hidden=32, obs_feature_dim=16, step_embed_dim=16,
-                                 mlp_hidden=(32, 32))
+    config = tiny_tabletop_config(backend, TASK)
     torch.manual_seed(0)
     return {"diffusion": DiffusionChainPolicy(config).eval(),
             "gaussian": GaussianPolicy(config).eval()}
@@ -120,10 +127,10 @@ def test_join_mode_is_checked_and_recorded_in_the_generator_config(backend):
     assert generator.config.chunk_join == "warm-start"  # the recipe's measured choice
     recorded = generator.config_dict()
     assert recorded["chunk_join"] == "warm-start"
-    assert recorded["executed_chunk_steps"] == 8
+    assert recorded["generation"] == {"chunk_join": "warm-start", "executed_chunk_steps": 8}
     whole = DiffusionPPOGenerator(backend, DiffusionPPOGenerator.make_config(
         {"chunk_join": "whole-chunk"}))
-    assert whole.config_dict()["executed_chunk_steps"] == 16
+    assert whole.config_dict()["generation"]["executed_chunk_steps"] == 16
     # not part of the expert: the same cached expert serves every join mode
     assert whole.expert_dir(backend.task(TASK), 0) == generator.expert_dir(backend.task(TASK), 0)
     assert GaussianPPOGenerator(backend).config.chunk_join == "none"
@@ -134,3 +141,59 @@ def test_join_mode_is_checked_and_recorded_in_the_generator_config(backend):
             {"chunk_join": "warm-start"}))
     with pytest.raises(UserError):
         check_chunk_join("blend ")
+
+
+def _cli(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["generate", "--source", "diffusion-ppo", "--task", TASK, "-n", "1",
+      "--option", "chunk_join=smooth"], "unknown chunk_join 'smooth'; valid choices: none"),
+    (["generate", "--source", "gaussian-ppo", "--task", TASK, "-n", "1",
+      "--option", "chunk_join=warm-start"], "valid choices: none, blend, whole-chunk"),
+    (["train-expert", "--task", TASK, "--option", "env_workers=0"],
+     "env_workers must be a whole number >= 1"),
+    (["train-expert", "--task", TASK, "--option", "env_workers=-3"],
+     "env_workers must be a whole number >= 1"),
+])
+def test_bad_join_mode_or_worker_count_is_one_line_exit_2_and_writes_nothing(
+        tmp_path, capsys, argv, fragment):
+    out = tmp_path / "out"
+    code, _, err = _cli([*argv, "--out", out], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_metrics_shows_roughness_by_chunk_position_and_refuses_a_bad_chunk_length(
+        toy_dataset, tmp_path, capsys):
+    out = tmp_path / "m.json"
+    code, text, _ = _cli(["metrics", toy_dataset, "--chunk-steps", "4", "--json", out], capsys)
+    assert code in (0, None)
+    assert "roughness by position in the executed chunk (Te = 4" in text
+    block = json.loads(out.read_text())["chunk_position"]
+    assert block["chunk_steps"] == 4
+    assert [row["position"] for row in block["rows"]] == [0, 1, 2, 3]
+    code, _, err = _cli(["metrics", toy_dataset, "--chunk-steps", "0", "--json",
+                         tmp_path / "bad.json"], capsys)
+    assert_one_line_error(code, err, "--chunk-steps must be a positive integer")
+    assert not (tmp_path / "bad.json").exists()
+
+
+def test_the_manifest_s_generation_block_reaches_the_metrics_and_the_report(
+        backend, tmp_path, episode_factory):
+    generator = DiffusionPPOGenerator(backend)
+    rng = np.random.default_rng(0)
+    path = write_dataset(tmp_path / "data", [episode_factory(rng, 12) for _ in range(2)],
+                         source=generator.name, backend=backend.name, suite=None,
+                         generator_config=generator.config_dict())
+    result = compute_metrics(load_dataset(path))
+    assert result["dataset"]["generation"] == {"chunk_join": "warm-start",
+                                               "executed_chunk_steps": 8}
+    table = dataset_table([Source(name="diffusion-ppo", result=result)])
+    column = table.columns.index("generation")
+    assert table.rows[0][column].text == "chunk join warm-start, executed chunk steps 8"

@@ -9,6 +9,7 @@ import signal
 import numpy as np
 import pytest
 import torch
+from policy_fixtures import tiny_tabletop_config
 
 from diffrl_eval.envs.tabletop import TabletopBackend
 from diffrl_eval.errors import UserError
@@ -34,6 +35,7 @@ def backend():
 
 @pytest.fixture(scope="module")
 def task(backend):
+    """The task every test here steps."""
     return backend.task(TASK)
 
 
@@ -98,10 +100,7 @@ def test_worker_processes_give_the_same_observations_rewards_and_episodes(
 
 
 def _trained_weights(backend, task, workers: int) -> dict[str, torch.Tensor]:
-    obs, _ = backend.make_env(TASK).reset(seed=0)
-    config = state_policy_config(obs, horizon=8, action_steps=4, decoder="mlp",
-                                 encoder_hidden=32, obs_feature_dim=16, step_embed_dim=16,
-                                 mlp_hidden=(32, 32))
+    config = tiny_tabletop_config(backend, TASK)
     torch.manual_seed(0)
     policy, value = DiffusionChainPolicy(config), ValueNetwork(config)
     ppo = PPOConfig(n_envs=4, n_steps=6, n_iterations=2, critic_warmup_iterations=0,

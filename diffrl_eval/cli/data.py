@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from diffrl_eval import constants as C
 from diffrl_eval import registry
 from diffrl_eval.atomic import check_new_file, write_text_atomic
 from diffrl_eval.envs.base import get_backend
@@ -130,19 +131,54 @@ def metrics(
     dataset: Path = typer.Argument(..., help="Dataset directory."),
     json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
+    chunk_steps: int = typer.Option(None, "--chunk-steps", help="Actions executed per policy decision: also show the action second difference and jerk by position within the executed chunk (successful episodes). Default: what the dataset's generator recorded, if anything."),
 ) -> None:
-    """Data-quality metrics of a dataset: success (Wilson 95%), length, no-ops, jerk, variance."""
+    """Data-quality metrics of a dataset: success (Wilson 95%), length, no-ops, jerk, variance.
+
+    For chunked data (an RL expert's, or with --chunk-steps) also where the roughness sits
+    within the executed chunk: positions 0 and Te-1 straddle a chunk boundary.
+    """
     from diffrl_eval.dataset import load_dataset
     from diffrl_eval.metrics import compute_metrics, format_metrics_table
 
+    if chunk_steps is not None and chunk_steps < 1:
+        raise UserError(f"--chunk-steps must be a positive integer, got {chunk_steps}")
     if json_out is not None:
         check_new_file(json_out, overwrite=overwrite)
     loaded = load_dataset(dataset)
     result = compute_metrics(loaded)
     console.print(format_metrics_table(result))
+    if chunk_steps is None:
+        generation = (loaded.manifest.get("generator_config") or {}).get(C.GENERATION_KEY)
+        chunk_steps = (generation or {}).get(C.EXECUTED_CHUNK_STEPS)
+    if chunk_steps is not None:
+        result["chunk_position"] = _chunk_position(loaded, int(chunk_steps))
     if json_out is not None:
         write_text_atomic(json_out, json.dumps(result, indent=2) + "\n", overwrite=overwrite)
         console.print(f"wrote {json_out}")
+
+
+def _chunk_position(loaded, chunk_steps: int) -> dict:
+    """Print the by-chunk-position table; return it JSON-ready."""
+    from rich.table import Table
+
+    from diffrl_eval.metrics import roughness_by_chunk_position
+
+    rows = roughness_by_chunk_position(loaded.frames_df, chunk_steps, loaded.control_hz,
+                                       successful_only=True)
+    table = Table(title=f"roughness by position in the executed chunk (Te = {chunk_steps}, "
+                        "successful episodes)")
+    for header in ("position", "boundary", "samples", "action Δ² (squared)",
+                   "jerk² (m/s³)²"):
+        table.add_column(header, justify="right")
+    for row in rows.iter_rows(named=True):
+        table.add_row(str(row["position"]), "yes" if row["boundary"] else "",
+                      str(row["samples"]), f"{row['action_second_difference']:.4g}",
+                      f"{row['squared_jerk']:.4g}")
+    console.print(table)
+    return {"chunk_steps": chunk_steps, "successful_only": True,
+            "rows": [{key: (None if isinstance(value, float) and value != value else value)
+                      for key, value in row.items()} for row in rows.to_dicts()]}
 
 
 def register(app: typer.Typer) -> None:
@@ -165,7 +201,6 @@ def render(
     Uses the dataset's recorded camera frames when it has them; otherwise replays the
     episode's actions in its environment from the state it started in.
     """
-    from diffrl_eval import constants as C
     from diffrl_eval.dataset import load_dataset
     from diffrl_eval.gif import write_gif
 

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from diffrl_eval.constants import EXECUTED_CHUNK_STEPS, GENERATION_KEY
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
@@ -165,14 +166,16 @@ class ExpertGenerator(Generator):
         self.training_history: dict[str, list[dict[str, float]]] = {}
 
     def config_dict(self) -> dict[str, Any]:
-        """The settings, plus the actions executed per chunk in the data (the chunk
-        structure that ``metrics --chunk-steps`` reads)."""
+        """The settings, plus a ``generation`` block: how the data's actions were produced
+        beyond the expert (its chunk joining and the actions executed per chunk, which the
+        report shows and ``metrics`` reads for its by-chunk-position diagnostic)."""
         config: ExpertConfig = self.config  # type: ignore[assignment]
         policy = PolicyConfig(**{k: v for k, v in config.policy.items()
                                  if k in ("horizon", "action_steps")})
+        executed = executed_steps(config.chunk_join, policy.horizon, policy.action_steps)
         return {**super().config_dict(),
-                "executed_chunk_steps": executed_steps(config.chunk_join, policy.horizon,
-                                                       policy.action_steps)}
+                GENERATION_KEY: {"chunk_join": config.chunk_join,
+                                 EXECUTED_CHUNK_STEPS: executed}}
 
     # --- where experts live ---------------------------------------------------------
     def expert_dir(self, task: TaskSpec, seed: int) -> Path:

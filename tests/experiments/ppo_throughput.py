@@ -1,0 +1,123 @@
+"""Experiment: PPO throughput with environments in-process against worker processes.
+
+Not a test. On one tabletop task, with the diffusion-ppo recipe's networks and batch
+(MLP decoder, 50 envs x 28 decisions, 5 epochs; ``--ppo key=json`` overrides), measures
+in the same process and interleaved, ``--repeats`` times each:
+
+- ``pure_env``: the envs stepped with random chunks and nothing else (in-process, and
+  with ``--workers`` worker processes);
+- ``rollout``: PPO's collector (policy + value inference, recording) alone;
+- ``ppo``: whole PPO iterations, end to end (collection, GAE, update), as the trainer
+  reports them (``env_steps_per_second``), with the share of the update.
+
+The networks are freshly initialized (speed does not depend on what they learnt) and the
+trainer runs warm-up iterations first. One JSON line per measurement, then a summary (median,
+min, max per measure). The machine may be shared: read the spread, not one number.
+
+    python tests/experiments/ppo_throughput.py --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from diffrl_eval.envs.tabletop import TabletopBackend
+from generators.diffusion_ppo import DiffusionPPOGenerator
+from generators.expert import EpisodeStarts, PPOTrainer, collect_rollout, state_policy_config
+from generators.expert.subprocess_env import chunk_env_for_policy
+from generators.policy import DiffusionChainPolicy, ValueNetwork
+from generators.ppo.config import PPOConfig
+
+
+def pure_env_rate(backend, task, config, n_envs: int, decisions: int, workers: int) -> float:
+    venv = chunk_env_for_policy(backend, task, n_envs, config, workers=workers)
+    try:
+        starts = EpisodeStarts(len(backend.init_states(task.task_id)), np.random.default_rng(0))
+        for index in range(n_envs):
+            starts.reset(venv, index)
+        venv.observation()  # sends the resets
+        rng = np.random.default_rng(0)
+        everyone, steps = np.arange(n_envs), 0
+        started = time.perf_counter()
+        for _ in range(decisions):
+            outcome = venv.step_chunk(everyone, rng.uniform(
+                -1, 1, (n_envs, config.action_steps, 7)).astype(np.float32))
+            steps += int(outcome.steps.sum())
+            for index in np.flatnonzero(outcome.dones):
+                starts.reset(venv, int(index))
+            venv.observation()
+        return steps / (time.perf_counter() - started)
+    finally:
+        venv.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--task", default="spatial_left_cube_on_plate")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=2, help="PPO iterations per repeat")
+    parser.add_argument("--ppo", nargs="*", default=[], help="PPOConfig key=json overrides")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    recipe = DiffusionPPOGenerator.recipe
+    ppo_values = {**recipe["ppo"], "critic_warmup_iterations": 0, "n_iterations": 10**6}
+    ppo_values.update({k: json.loads(v) for k, v in (p.split("=", 1) for p in args.ppo)})
+    ppo = PPOConfig(**ppo_values)
+    backend = TabletopBackend()
+    task = backend.task(args.task)
+    obs, _ = backend.make_env(args.task).reset(seed=0)
+    config = state_policy_config(obs, **recipe["policy"])
+    torch.manual_seed(0)
+    policy, value = DiffusionChainPolicy(config), ValueNetwork(config)
+    trainers = {workers: PPOTrainer(policy, value, backend, task, ppo, seed=0,
+                                    env_workers=workers)
+                for workers in (1, args.workers)}
+    results: dict[str, list[float]] = {}
+
+    def record(name: str, rate: float, **extra) -> None:
+        results.setdefault(name, []).append(rate)
+        print(json.dumps({"measure": name, "env_steps_per_s": round(rate), **extra}),
+              flush=True)
+
+    try:
+        for trainer in trainers.values():
+            trainer.run_iteration()  # warm-up: first-call costs, worker start
+        for _ in range(args.repeats):
+            for workers in trainers:
+                record(f"pure_env_w{workers}", pure_env_rate(
+                    backend, task, config, ppo.n_envs, ppo.n_steps, workers))
+            for workers, trainer in trainers.items():
+                policy.eval()
+                started = time.perf_counter()
+                rollout = collect_rollout(policy, value, trainer.venv, trainer.starts,
+                                          ppo.n_steps, gamma=ppo.gamma,
+                                          generator=trainer.generator)
+                record(f"rollout_w{workers}",
+                       rollout.env_steps / (time.perf_counter() - started))
+            for workers, trainer in trainers.items():
+                for _ in range(args.iterations):
+                    stats = trainer.run_iteration()
+                    share = stats["update_seconds"] / (stats["rollout_seconds"]
+                                                      + stats["update_seconds"])
+                    record(f"ppo_w{workers}", stats["env_steps_per_second"],
+                           update_share=round(share, 3),
+                           rollout_seconds=round(stats["rollout_seconds"], 3),
+                           update_seconds=round(stats["update_seconds"], 3))
+    finally:
+        for trainer in trainers.values():
+            trainer.close()
+    summary = {name: {"median": round(statistics.median(rates)), "min": round(min(rates)),
+                      "max": round(max(rates)), "n": len(rates)}
+               for name, rates in results.items()}
+    print(json.dumps({"summary": summary, "ppo": ppo_values, "workers": args.workers}))
+
+
+if __name__ == "__main__":
+    main()
