@@ -223,7 +223,8 @@ def train_expert(
             def on_iteration(stats: dict[str, float]) -> None:
                 progress.update(bar, completed=int(stats["iteration"]) + 1,
                                 status=f"success {_fmt(stats['success_rate'])} "
-                                       f"kl {_fmt(stats.get('approx_kl'), 4)}")
+                                       f"kl {_fmt(stats.get('approx_kl'), 4)} "
+                                       f"{_fmt(stats.get('env_steps_per_second'), 0)} steps/s")
 
             def on_stage(stage: str) -> None:
                 progress.update(bar, description=f"  {run.task.task_id}: {stage}")

@@ -20,7 +20,7 @@ class DiffusionPPOGenerator(ExpertGenerator):
     # 48% against 96% from 50 demonstrations); small PPO steps (larger ones destroy the
     # grasp) over 50 envs with a whole episode each per iteration: the best measured
     # settings on tabletop (README); data chunks warm-started from the previous chunk's
-    # tail (smoother at equal success, reports/results/rl-throughput.md)
+    # tail (smoother at equal success, reports/results/chunk-joining.md)
     recipe: ClassVar[dict[str, Any]] = {
         "bc_gradient_steps": 10000,
         "chunk_join": "warm-start",

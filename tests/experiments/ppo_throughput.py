@@ -8,7 +8,9 @@ in the same process and interleaved, ``--repeats`` times each:
   with ``--workers`` worker processes);
 - ``rollout``: PPO's collector (policy + value inference, recording) alone;
 - ``ppo``: whole PPO iterations, end to end (collection, GAE, update), as the trainer
-  reports them (``env_steps_per_second``), with the share of the update.
+  reports them (``env_steps_per_second``), with the share of the update;
+- ``update_threads_N`` (with ``--update-threads N``): one iteration's update alone on 1
+  and on N torch threads, in seconds (what the update would gain from the second core).
 
 The networks are freshly initialized (speed does not depend on what they learnt) and the
 trainer runs warm-up iterations first. One JSON line per measurement, then a summary (median,
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -31,8 +34,11 @@ from diffrl_eval.envs.tabletop import TabletopBackend
 from generators.diffusion_ppo import DiffusionPPOGenerator
 from generators.expert import EpisodeStarts, PPOTrainer, collect_rollout, state_policy_config
 from generators.expert.subprocess_env import chunk_env_for_policy
+from generators.expert.training import flatten_rollout
 from generators.policy import DiffusionChainPolicy, ValueNetwork
 from generators.ppo.config import PPOConfig
+from generators.ppo.gae import compute_gae
+from generators.ppo.update import ppo_update
 
 
 def pure_env_rate(backend, task, config, n_envs: int, decisions: int, workers: int) -> float:
@@ -64,6 +70,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=2, help="PPO iterations per repeat")
     parser.add_argument("--ppo", nargs="*", default=[], help="PPOConfig key=json overrides")
+    parser.add_argument("--update-threads", type=int, default=0,
+                        help="also time the update alone on 1 and on this many threads")
     args = parser.parse_args()
     torch.set_num_threads(1)
     recipe = DiffusionPPOGenerator.recipe
@@ -83,8 +91,8 @@ def main() -> None:
 
     def record(name: str, rate: float, **extra) -> None:
         results.setdefault(name, []).append(rate)
-        print(json.dumps({"measure": name, "env_steps_per_s": round(rate), **extra}),
-              flush=True)
+        print(json.dumps({"measure": name, "env_steps_per_s": round(rate), **extra,
+                          "load_1min": round(os.getloadavg()[0], 2)}), flush=True)
 
     try:
         for trainer in trainers.values():
@@ -110,11 +118,34 @@ def main() -> None:
                            update_share=round(share, 3),
                            rollout_seconds=round(stats["rollout_seconds"], 3),
                            update_seconds=round(stats["update_seconds"], 3))
+            if args.update_threads:
+                trainer = trainers[1]
+                policy.eval()
+                rollout = collect_rollout(policy, value, trainer.venv, trainer.starts,
+                                          ppo.n_steps, gamma=ppo.gamma,
+                                          generator=trainer.generator)
+                advantages, returns = compute_gae(rollout.rewards, rollout.values,
+                                                  rollout.dones, rollout.last_values,
+                                                  gamma=ppo.gamma, gae_lambda=ppo.gae_lambda)
+                batch = flatten_rollout(rollout, advantages, returns)
+                policy.train()
+                for threads in (1, args.update_threads):
+                    torch.set_num_threads(threads)
+                    started = time.perf_counter()
+                    ppo_update(policy, value, batch, ppo, trainer.actor_optimizer,
+                               trainer.critic_optimizer, iteration=trainer.iteration,
+                               generator=trainer.generator)
+                    seconds = time.perf_counter() - started
+                    results.setdefault(f"update_seconds_threads{threads}", []).append(seconds)
+                    print(json.dumps({"measure": f"update_seconds_threads{threads}",
+                                      "seconds": round(seconds, 3),
+                                      "load_1min": round(os.getloadavg()[0], 2)}), flush=True)
+                torch.set_num_threads(1)
     finally:
         for trainer in trainers.values():
             trainer.close()
-    summary = {name: {"median": round(statistics.median(rates)), "min": round(min(rates)),
-                      "max": round(max(rates)), "n": len(rates)}
+    summary = {name: {"median": round(statistics.median(rates), 3),
+                      "min": round(min(rates), 3), "max": round(max(rates), 3), "n": len(rates)}
                for name, rates in results.items()}
     print(json.dumps({"summary": summary, "ppo": ppo_values, "workers": args.workers}))
 
