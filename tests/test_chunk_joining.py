@@ -107,6 +107,16 @@ def test_warm_start_changes_only_later_chunks_and_forgets_the_plan_at_a_new_epis
     assert not np.allclose(joined[0], cold[0].numpy())  # env 0 still starts from its plan
 
 
+@pytest.mark.parametrize("mode", ["warm-start", "blend"])
+def test_a_policy_that_executes_its_whole_plan_still_joins(backend, mode):
+    config = tiny_tabletop_config(backend, TASK)
+    torch.manual_seed(0)
+    policy = DiffusionChainPolicy(type(config)(**{**config.to_dict(), "action_steps": 8}))
+    _, first, second = _two_decisions(policy.eval(), mode)
+    assert first.shape == second.shape == (3, 8, 7)
+    assert np.isfinite(second).all()
+
+
 def test_episodes_differ_by_join_mode_and_repeat_with_the_seed(backend, policies):
     policy = policies["diffusion"]
     task = backend.task(TASK)

@@ -10,7 +10,8 @@ policy's chunks into executed actions:
 ``warm-start``
     Diffusion only. The next chunk's denoising starts halfway down the DDIM chain from the
     previous chunk's unexecuted tail (shifted to the front, its last action repeated to
-    fill the horizon) noised to that level with fresh noise, instead of from pure noise:
+    fill the horizon; with Te = Ta, the last action) noised to that level with fresh noise,
+    instead of from pure noise:
     the policy still conditions on the new observation but begins near the plan it had.
 ``blend``
     The first ``BLEND_STEPS`` executed actions of the new chunk are mixed with the
@@ -105,8 +106,12 @@ class ChunkJoiner:
         return record[:, -1] if record.dim() == 4 else record
 
     def _tail_guess(self, envs: np.ndarray) -> torch.Tensor:
-        """Previous plans shifted by Te, the last planned action repeated: (n, Ta, Da)."""
+        """Previous plans shifted by Te, the last planned action repeated: (n, Ta, Da).
+        A policy that executes its whole plan (Te = Ta) has no tail: its last action,
+        repeated, is the guess."""
         tail = self._plan[envs, self.action_steps:]
+        if tail.shape[1] == 0:
+            tail = self._plan[envs, -1:]
         pad = tail[:, -1:].expand(-1, self.horizon - tail.shape[1], -1)
         return torch.cat([tail, pad], dim=1)
 

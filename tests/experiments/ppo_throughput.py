@@ -6,7 +6,9 @@ in the same process and interleaved, ``--repeats`` times each:
 
 - ``pure_env``: the envs stepped with random chunks and nothing else (in-process, and
   with ``--workers`` worker processes);
-- ``rollout``: PPO's collector (policy + value inference, recording) alone;
+- ``rollout``: PPO's collector (policy + value inference, recording) alone, and
+  ``inference_seconds``: the policy and value passes of one rollout without any env (what
+  overlapping inference with stepping could hide at most);
 - ``ppo``: whole PPO iterations, end to end (collection, GAE, update), as the trainer
   reports them (``env_steps_per_second``), with the share of the update;
 - ``update_threads_N`` (with ``--update-threads N``): one iteration's update alone on 1
@@ -109,6 +111,16 @@ def main() -> None:
                                           generator=trainer.generator)
                 record(f"rollout_w{workers}",
                        rollout.env_steps / (time.perf_counter() - started))
+            obs = trainers[1].venv.observation()
+            started = time.perf_counter()
+            with torch.no_grad():
+                for _ in range(ppo.n_steps):
+                    policy.act(obs, generator=trainers[1].generator)
+                    value(obs)
+            seconds = time.perf_counter() - started
+            results.setdefault("inference_seconds", []).append(seconds)
+            print(json.dumps({"measure": "inference_seconds", "seconds": round(seconds, 3),
+                              "load_1min": round(os.getloadavg()[0], 2)}), flush=True)
             for workers, trainer in trainers.items():
                 for _ in range(args.iterations):
                     stats = trainer.run_iteration()
