@@ -16,7 +16,7 @@ To observation steps, D a key's width.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -79,6 +79,22 @@ class ChunkOutcome:
     @property
     def dones(self) -> np.ndarray:
         return self.terminated | self.truncated
+
+
+class ChunkEnvs(Protocol):
+    """What a rollout needs from N chunk-stepped environments: :class:`ChunkVectorEnv`
+    in this process, or ``SubprocessChunkVectorEnv`` in worker processes."""
+
+    def __len__(self) -> int: ...
+
+    def reset_env(self, index: int, *, seed: int | None,
+                  init_state_index: int | None) -> None: ...
+
+    def observation(self, indices: np.ndarray | None = None) -> dict[str, torch.Tensor]: ...
+
+    def step_chunk(self, indices: np.ndarray, chunks: np.ndarray) -> ChunkOutcome: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass

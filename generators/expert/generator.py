@@ -39,7 +39,8 @@ from generators.expert.subprocess_env import check_env_workers
 from generators.policy.config import PolicyConfig
 from generators.ppo.config import PPOConfig
 
-# settings that do not change the trained expert or its data, so stay out of its cache key
+# settings that do not change the trained expert, so stay out of its cache key (chunk_join
+# changes the generated data: the manifest records it, see config_dict)
 GENERATION_ONLY_FIELDS = ("cache_dir", "max_attempts_factor", "env_workers", "chunk_join")
 GENERATE_BLOCK = 10  # episodes run together; fixed so that output does not depend on it
 

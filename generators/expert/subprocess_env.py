@@ -38,6 +38,7 @@ import torch
 from diffrl_eval.envs.base import TaskSpec
 from diffrl_eval.errors import UserError
 from generators.expert.chunk_env import (
+    ChunkEnvs,
     ChunkOutcome,
     ChunkVectorEnv,
     checked_chunks,
@@ -71,7 +72,7 @@ def check_env_workers(workers: int | None) -> int:
 
 
 def chunk_env_for_policy(backend, task: TaskSpec, n_envs: int, policy_config, *,
-                         workers: int = 1, **env_options: Any):
+                         workers: int = 1, **env_options: Any) -> ChunkEnvs:
     """N envs for a policy with ``policy_config``: in this process when ``workers`` is 1,
     otherwise spread over ``min(workers, n_envs)`` worker processes."""
     workers = check_env_workers(workers)
