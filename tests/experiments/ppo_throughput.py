@@ -14,6 +14,8 @@ in the same process and interleaved, ``--repeats`` times each:
 - ``update_threads_N`` (with ``--update-threads N``): one iteration's update alone on 1
   and on N torch threads, in seconds (what the update would gain from the second core).
 
+First it measures what parallelism the machine gives right now (``machine_parallelism``:
+the same pure-Python loop run once, then in two processes at once; 2.0 = two free cores).
 The networks are freshly initialized (speed does not depend on what they learnt) and the
 trainer runs warm-up iterations first. One JSON line per measurement, then a summary (median,
 min, max per measure). The machine may be shared: read the spread, not one number.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import time
@@ -65,6 +68,35 @@ def pure_env_rate(backend, task, config, n_envs: int, decisions: int, workers: i
         venv.close()
 
 
+def _spin(n: int = 20_000_000) -> None:
+    total = 0
+    for i in range(n):
+        total += i
+
+
+def _spin_after(barrier) -> None:
+    barrier.wait()
+    _spin()
+
+
+def machine_parallelism() -> float:
+    """Work done per second by two processes at once over one process alone (process
+    start-up excluded: both start spinning at a barrier)."""
+    context = multiprocessing.get_context("spawn")
+    started = time.perf_counter()
+    _spin()
+    alone = time.perf_counter() - started
+    barrier = context.Barrier(3)
+    processes = [context.Process(target=_spin_after, args=(barrier,)) for _ in range(2)]
+    for process in processes:
+        process.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for process in processes:
+        process.join()
+    return 2 * alone / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--task", default="spatial_left_cube_on_plate")
@@ -96,6 +128,8 @@ def main() -> None:
         print(json.dumps({"measure": name, "env_steps_per_s": round(rate), **extra,
                           "load_1min": round(os.getloadavg()[0], 2)}), flush=True)
 
+    print(json.dumps({"measure": "machine_parallelism", "ratio": round(machine_parallelism(), 2),
+                      "load_1min": round(os.getloadavg()[0], 2)}), flush=True)
     try:
         for trainer in trainers.values():
             trainer.run_iteration()  # warm-up: first-call costs, worker start
