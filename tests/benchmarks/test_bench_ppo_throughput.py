@@ -6,8 +6,11 @@ PPO end to end with the environments in this process (the collector as it was be
 worker processes). The measured PPO runs the diffusion-ppo recipe's networks (MLP decoder,
 DDIM-5) on a smaller batch (25 envs x 12 decisions, 2 epochs) so that a round takes a few
 seconds; the ratios, not the absolute rates, are the result. The bar: worker processes
-must not make PPO slower than in-process on a machine with >= 2 cores (ratio >= 1); the
-measured ratios (and why they stay well below 2: the update runs on one core) are in
+must not make PPO slower than in-process (ratio >= 1) where the machine gives two
+processes at least 1.5x the work of one (:mod:`machine_parallelism`, measured in the same
+run); where it does not (other jobs hold the cores) the ratios are printed and the bar is
+skipped, since no process layout can be faster there. The measured ratios (and why they
+stay well below 2 even on free cores: the update runs on one) are in
 reports/results/rl-throughput.md.
 
 Run: ``pytest tests/benchmarks/test_bench_ppo_throughput.py --benchmark-only -s``
@@ -20,6 +23,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from machine_parallelism import machine_parallelism
 
 from diffrl_eval.envs.tabletop import TabletopBackend
 from generators.diffusion_ppo import DiffusionPPOGenerator
@@ -31,6 +35,7 @@ from generators.ppo.config import PPOConfig
 TASK = "spatial_left_cube_on_plate"
 N_ENVS, DECISIONS = 25, 12
 REQUIRED_RATIO = 1.0
+MIN_PARALLELISM = 1.5  # below it the machine cannot run two processes faster than one
 
 
 def _pure_env_rate(backend, task, action_steps: int) -> float:
@@ -83,7 +88,8 @@ def test_ppo_with_env_workers_against_in_process_ppo_and_the_pure_env(benchmark)
         with_workers = float(np.median(rates[1:]))  # the first is the warm-up round
     finally:
         spread.close()
-    print(f"\npure env (in-process) {env_rate:,.0f} env steps/s; PPO end to end: in-process "
+    parallelism = machine_parallelism()
+    print(f"\nmachine parallelism {parallelism:.2f}; pure env (in-process) {env_rate:,.0f} env steps/s; PPO end to end: in-process "
           f"{in_process:,.0f}/s, {default_env_workers()} env workers {with_workers:,.0f}/s; "
           f"ratios: workers/in-process {with_workers / in_process:.2f}, "
           f"workers/pure env {with_workers / env_rate:.2f}, "
@@ -92,5 +98,9 @@ def test_ppo_with_env_workers_against_in_process_ppo_and_the_pure_env(benchmark)
                                 ppo_in_process_steps_per_s=in_process,
                                 ppo_env_workers_steps_per_s=with_workers,
                                 ratio_workers_vs_in_process=with_workers / in_process,
-                                ratio_workers_vs_pure_env=with_workers / env_rate)
+                                ratio_workers_vs_pure_env=with_workers / env_rate,
+                                machine_parallelism=parallelism)
+    if parallelism < MIN_PARALLELISM:
+        pytest.skip(f"the machine gives two processes {parallelism:.2f}x the work of one "
+                    f"(other jobs hold the cores); bar not applicable")
     assert with_workers / in_process >= REQUIRED_RATIO

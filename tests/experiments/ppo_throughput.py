@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -44,6 +45,9 @@ from generators.policy import DiffusionChainPolicy, ValueNetwork
 from generators.ppo.config import PPOConfig
 from generators.ppo.gae import compute_gae
 from generators.ppo.update import ppo_update
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from machine_parallelism import machine_parallelism  # noqa: E402
 
 
 def pure_env_rate(backend, task, config, n_envs: int, decisions: int, workers: int) -> float:
@@ -66,35 +70,6 @@ def pure_env_rate(backend, task, config, n_envs: int, decisions: int, workers: i
         return steps / (time.perf_counter() - started)
     finally:
         venv.close()
-
-
-def _spin(n: int = 20_000_000) -> None:
-    total = 0
-    for i in range(n):
-        total += i
-
-
-def _spin_after(barrier) -> None:
-    barrier.wait()
-    _spin()
-
-
-def machine_parallelism() -> float:
-    """Work done per second by two processes at once over one process alone (process
-    start-up excluded: both start spinning at a barrier)."""
-    context = multiprocessing.get_context("spawn")
-    started = time.perf_counter()
-    _spin()
-    alone = time.perf_counter() - started
-    barrier = context.Barrier(3)
-    processes = [context.Process(target=_spin_after, args=(barrier,)) for _ in range(2)]
-    for process in processes:
-        process.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for process in processes:
-        process.join()
-    return 2 * alone / (time.perf_counter() - started)
 
 
 def main() -> None:
