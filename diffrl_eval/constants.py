@@ -53,6 +53,10 @@ INIT_STATE_OPTION = "init_state_index"  # start from the task's fixed initial st
 # (backends whose recordings keep simulator states: libero)
 RECORDED_START_OPTION = "recorded_start"
 
+# --- manifest: how a generator produced the actions (generator_config[GENERATION_KEY]) ------
+GENERATION_KEY = "generation"
+EXECUTED_CHUNK_STEPS = "executed_chunk_steps"  # actions executed per policy decision
+
 # --- entry-point groups ------------------------------------------------------------------
 EP_GENERATORS = "diffrl_eval.generators"
 EP_VLAS = "diffrl_eval.vlas"

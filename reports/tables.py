@@ -171,6 +171,7 @@ def dataset_table(sources: Sequence[Source]) -> Table:
                 Cell(str(dataset.get("content_hash") or MISSING), identifier=True),
                 Cell(f"{int(dataset['n_episodes'])} / {int(dataset['n_frames'])}", numeric=True),
                 Cell(str(dataset.get("tool_version") or MISSING)),
+                Cell(_generation_text(dataset.get("generation"))),
                 Cell(str(dataset.get("path") or MISSING), identifier=True),
             )
         )
@@ -182,9 +183,18 @@ def dataset_table(sources: Sequence[Source]) -> Table:
         "content hash",
         "episodes / frames",
         "tool version",
+        "generation",
         "path",
     )
     return Table(columns=columns, rows=tuple(rows))
+
+
+def _generation_text(generation: Mapping[str, Any] | None) -> str:
+    """A generator's account of how it produced the actions, as ``key value`` pairs
+    (chunk joining, actions executed per chunk); — when it gave none."""
+    if not generation:
+        return MISSING
+    return ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in generation.items())
 
 
 def no_op_table(sources: Sequence[Source]) -> Table:

@@ -76,7 +76,7 @@ def test_result_has_every_key_of_the_schema(demo_dataset):
     assert result["schema_version"] == 1
     assert set(result["dataset"]) == {
         "path", "source", "source_label", "backend", "suite", "content_hash",
-        "n_episodes", "n_frames", "control_hz", "tool_version",
+        "n_episodes", "n_frames", "control_hz", "tool_version", "generation",
     }
     summaries = [result["overall"], *result["per_suite"].values(), *result["per_task"].values()]
     for summary in summaries:

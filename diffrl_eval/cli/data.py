@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from diffrl_eval import constants as C
 from diffrl_eval import registry
 from diffrl_eval.atomic import check_new_file, write_text_atomic
 from diffrl_eval.cli.source_options import SourceOptions, open_dataset, with_source_options
@@ -136,23 +137,42 @@ def metrics(
     dataset: str = typer.Argument(..., help="Dataset: a directory of this tool, a LeRobot dataset directory, a robomimic HDF5 file or folder, or a Hub id OWNER/NAME."),
     json_out: Path = typer.Option(None, "--json", help="Also write the results as JSON here ('-': stdout, nothing else printed)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file."),
+    chunk_steps: int = typer.Option(None, "--chunk-steps", help="Actions executed per policy decision: also show the action second difference and jerk by position within the executed chunk (successful episodes; datasets of this tool's format). Default: what the dataset's generator recorded, if anything."),
     *,
     source_options: SourceOptions,
 ) -> None:
     """Data-quality metrics of a dataset: success (Wilson 95%), length, no-ops, jerk, variance.
 
     Reads any known format; how its features were interpreted (end-effector, control rate,
-    action layout) is printed and written into the results.
+    action layout) is printed and written into the results. For chunked data (an RL
+    expert's, or with --chunk-steps) also where the roughness sits within the executed
+    chunk: positions 0 and Te-1 straddle a chunk boundary.
     """
     from diffrl_eval.metrics import format_metrics_table
     from diffrl_eval.metrics.source_metrics import measure_source
     from diffrl_eval.metrics.table import quality_lines
 
+    if chunk_steps is not None and chunk_steps < 1:
+        raise UserError(f"--chunk-steps must be a positive integer, got {chunk_steps}")
+    native = (Path(dataset) / "manifest.json").is_file()
+    if chunk_steps is not None and not native:
+        raise UserError("--chunk-steps needs a dataset directory of this tool's format "
+                        f"(manifest.json); {dataset} is not one")
     to_stdout = json_out is not None and str(json_out) == STDOUT
     if json_out is not None and not to_stdout:
         check_new_file(json_out, overwrite=overwrite)
     opened = open_dataset(dataset, source_options, console=None if to_stdout else console)
     result = measure_source(opened)
+    if native:
+        from diffrl_eval.dataset import load_dataset
+
+        loaded = load_dataset(Path(dataset))
+        if chunk_steps is None:
+            generation = (loaded.manifest.get("generator_config") or {}).get(C.GENERATION_KEY)
+            chunk_steps = (generation or {}).get(C.EXECUTED_CHUNK_STEPS)
+        if chunk_steps is not None:
+            result["chunk_position"] = _chunk_position(
+                loaded, int(chunk_steps), console=None if to_stdout else console)
     if to_stdout:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return
@@ -162,6 +182,30 @@ def metrics(
     if json_out is not None:
         write_text_atomic(json_out, dumps_json(result, indent=2) + "\n", overwrite=overwrite)
         console.print(f"wrote {json_out}")
+
+
+def _chunk_position(loaded, chunk_steps: int, console: Console | None) -> dict:
+    """The by-chunk-position table, printed on ``console`` when given; JSON-ready."""
+    from rich.table import Table
+
+    from diffrl_eval.metrics import roughness_by_chunk_position
+
+    rows = roughness_by_chunk_position(loaded.frames_df, chunk_steps, loaded.control_hz,
+                                       successful_only=True)
+    table = Table(title=f"roughness by position in the executed chunk (Te = {chunk_steps}, "
+                        "successful episodes)")
+    for header in ("position", "boundary", "samples", "action Δ² (squared)",
+                   "jerk² (m/s³)²"):
+        table.add_column(header, justify="right")
+    for row in rows.iter_rows(named=True):
+        table.add_row(str(row["position"]), "yes" if row["boundary"] else "",
+                      str(row["samples"]), f"{row['action_second_difference']:.4g}",
+                      f"{row['squared_jerk']:.4g}")
+    if console is not None:
+        console.print(table)
+    return {"chunk_steps": chunk_steps, "successful_only": True,
+            "rows": [{key: (None if isinstance(value, float) and value != value else value)
+                      for key, value in row.items()} for row in rows.to_dicts()]}
 
 
 def register(app: typer.Typer) -> None:
@@ -185,7 +229,6 @@ def render(
     Uses the dataset's recorded camera frames when it has them; otherwise replays the
     episode's actions in its environment from the state it started in.
     """
-    from diffrl_eval import constants as C
     from diffrl_eval.clip import check_clip_path, episode_frames, write_clip
     from diffrl_eval.dataset import load_dataset
 

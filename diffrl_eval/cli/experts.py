@@ -139,7 +139,8 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 def iteration_status(stats: dict[str, float]) -> str:
     """A PPO iteration on one line: training success, per-element KL, clip fraction,
-    critic explained variance, gradient agreement, deterministic success when measured."""
+    critic explained variance, gradient agreement, deterministic success when measured,
+    end-to-end env steps per second."""
     status = (f"success {_fmt(stats['success_rate'])} "
               f"kl/elem {_fmt(stats.get('element_kl'), 4)} "
               f"clip {_fmt(stats.get('clip_fraction'))} "
@@ -148,6 +149,8 @@ def iteration_status(stats: dict[str, float]) -> str:
     evaluated = stats.get("eval_success")
     if evaluated is not None and not math.isnan(evaluated):
         status += f" eval {_fmt(evaluated)}"
+    if stats.get("env_steps_per_second") is not None:
+        status += f" {_fmt(stats['env_steps_per_second'], 0)} steps/s"
     return status
 
 

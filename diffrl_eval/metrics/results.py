@@ -42,6 +42,7 @@ DATASET_FIELDS = (
     "n_frames",
     "control_hz",
     "tool_version",
+    "generation",  # the generator's account of how it produced the actions, when it gives one
 )
 
 
@@ -56,6 +57,8 @@ def dataset_block(
     block: dict[str, Any] = dict.fromkeys(DATASET_FIELDS)
     if dataset is not None:
         block.update({key: dataset.manifest.get(key) for key in DATASET_FIELDS})
+        block["generation"] = (dataset.manifest.get("generator_config") or {}).get(
+            C.GENERATION_KEY)
         block["path"] = str(dataset.path)
         block["source_label"] = dataset.source_label
     if dataset_info:

@@ -18,9 +18,12 @@ class DiffusionPPOGenerator(ExpertGenerator):
     )
     policy_cls: ClassVar[type] = DiffusionChainPolicy
     # MLP decoder on CPU, eta 1 with a 0.1 std floor during RL, and the shared recipe
-    # (bounded inputs, PPO settings, 10,000 BC steps); reports/results/rl-experts.md
+    # (bounded inputs, PPO settings, 10,000 BC steps); reports/results/rl-experts.md;
+    # data chunks warm-started from the previous chunk's tail (smoother at equal success,
+    # reports/results/chunk-joining.md)
     recipe: ClassVar[dict[str, Any]] = {
         "bc_gradient_steps": BC_GRADIENT_STEPS,
+        "chunk_join": "warm-start",
         "policy": {"decoder": "mlp", "rl_eta": 1.0, "min_std": 0.1, **BOUNDED_INPUTS},
         "ppo": dict(PPO_RECIPE),
     }

@@ -2,8 +2,9 @@
 
 The RL problem lives at chunk level: a decision is a whole action chunk, of which the
 first Te actions are executed. :class:`ChunkVectorEnv` keeps N environments in this
-process (the physics is ~0.1 ms a step, far below the cost of shipping observations
-between processes), their To-step observation histories and the episode each one is in.
+process, their To-step observation histories and the episode each one is in;
+:class:`~generators.expert.subprocess_env.SubprocessChunkVectorEnv` spreads them over
+worker processes behind the same interface.
 An episode that ends inside a chunk drops the chunk's remaining actions; the env then
 waits for the caller to reset it, so that the caller can read the final observation
 (for bootstrapping a time-limit truncation) and choose the next start.
@@ -15,7 +16,7 @@ To observation steps, D a key's width.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -37,6 +38,28 @@ def reset_options(init_state_index: int | None) -> dict[str, Any] | None:
     return None if init_state_index is None else {INIT_STATE_OPTION: int(init_state_index)}
 
 
+def policy_env_options(policy_config, env_options: dict[str, Any]) -> dict[str, Any]:
+    """``make_env`` options for a policy with ``policy_config``: ``env_options`` plus its
+    cameras; a camera size other than the policy's is a one-line error."""
+    options = camera_env_options(policy_config)
+    asked = env_options.get("image_size", options.get("image_size"))
+    if options and env_options.get("images") and asked != options["image_size"]:
+        raise UserError(
+            f"the policy reads {options['image_size']} px cameras but {asked} px images "
+            f"were asked for; record at {options['image_size']} px or train the expert "
+            f"at {asked} px (policy.image_size)"
+        )
+    return {**env_options, **options}
+
+
+def checked_chunks(chunks: np.ndarray, n: int) -> np.ndarray:
+    """``chunks`` for n envs as float32 (n, Te, Da), clipped to the action range."""
+    chunks = np.clip(np.asarray(chunks, dtype=np.float32), -1.0, 1.0)
+    if chunks.ndim != 3 or chunks.shape[0] != n or chunks.shape[2] != ACTION_DIM:
+        raise ValueError(f"chunks must be ({n}, Te, {ACTION_DIM}); got {chunks.shape}")
+    return chunks
+
+
 @dataclass
 class ChunkOutcome:
     """What executing one chunk in n environments gave.
@@ -56,6 +79,22 @@ class ChunkOutcome:
     @property
     def dones(self) -> np.ndarray:
         return self.terminated | self.truncated
+
+
+class ChunkEnvs(Protocol):
+    """What a rollout needs from N chunk-stepped environments: :class:`ChunkVectorEnv`
+    in this process, or ``SubprocessChunkVectorEnv`` in worker processes."""
+
+    def __len__(self) -> int: ...
+
+    def reset_env(self, index: int, *, seed: int | None,
+                  init_state_index: int | None) -> None: ...
+
+    def observation(self, indices: np.ndarray | None = None) -> dict[str, torch.Tensor]: ...
+
+    def step_chunk(self, indices: np.ndarray, chunks: np.ndarray) -> ChunkOutcome: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -96,17 +135,9 @@ class ChunkVectorEnv:
                    **env_options: Any) -> ChunkVectorEnv:
         """Envs that produce what a policy with ``policy_config`` reads (its observation
         keys; cameras at its image size when it has a camera encoder)."""
-        options = camera_env_options(policy_config)
-        asked = env_options.get("image_size", options.get("image_size"))
-        if options and env_options.get("images") and asked != options["image_size"]:
-            raise UserError(
-                f"the policy reads {options['image_size']} px cameras but {asked} px images "
-                f"were asked for; record at {options['image_size']} px or train the expert "
-                f"at {asked} px (policy.image_size)"
-            )
-        options = {**env_options, **options}
         return cls.make(backend, task, n_envs, policy_config.n_obs_steps,
-                        observation_keys(policy_config), **options)
+                        observation_keys(policy_config),
+                        **policy_env_options(policy_config, env_options))
 
     def __len__(self) -> int:
         return len(self.envs)
@@ -129,11 +160,8 @@ class ChunkVectorEnv:
     def step_chunk(self, indices: np.ndarray, chunks: np.ndarray) -> ChunkOutcome:
         """Execute ``chunks`` (n, Te, Da) in the envs ``indices`` (n,), each until its
         chunk is spent or its episode ends."""
-        indices = np.asarray(indices)
-        chunks = np.clip(np.asarray(chunks, dtype=np.float32), -1.0, 1.0)
-        if chunks.ndim != 3 or chunks.shape[0] != len(indices) or chunks.shape[2] != ACTION_DIM:
-            raise ValueError(f"chunks must be ({len(indices)}, Te, {ACTION_DIM}); "
-                             f"got {chunks.shape}")
+        indices = np.asarray(indices, dtype=np.int64)
+        chunks = checked_chunks(chunks, len(indices))
         n = len(indices)
         rewards = np.zeros(n, dtype=np.float32)
         terminated = np.zeros(n, dtype=bool)

@@ -5,6 +5,10 @@ episode in one batch and executes its first Te actions. Deterministic acting (DD
 eta = 0 for diffusion, the mean for Gaussian) makes the episodes a function of the
 policy, the initial states and ``seed`` (which seeds the initial noise and the resets).
 
+``chunk_join`` chooses how consecutive chunks are joined (see
+:mod:`generators.expert.chunk_joining`); ``none`` executes each chunk's first Te actions
+as the policy planned them.
+
 Shape legend: n running episodes, Ta action horizon, Te executed steps, Da action dim.
 """
 
@@ -20,6 +24,7 @@ from torch import nn
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from generators.expert.chunk_env import ChunkVectorEnv
+from generators.expert.chunk_joining import DEFAULT_CHUNK_JOIN, ChunkJoiner
 
 DEFAULT_EVAL_ENVS = 10
 
@@ -47,13 +52,16 @@ def rollout_episodes(
     seed: int = 0,
     n_envs: int = DEFAULT_EVAL_ENVS,
     env_options: dict | None = None,
+    chunk_join: str = DEFAULT_CHUNK_JOIN,
 ) -> list[Episode]:
     """One episode per entry of ``init_state_indices``, returned in that order."""
     starts = list(init_state_indices)
     if not starts:
         return []
+    n_envs = min(n_envs, len(starts))
+    joiner = ChunkJoiner(policy, chunk_join, n_envs) if deterministic else None
     venv = ChunkVectorEnv.for_policy(
-        backend, task, min(n_envs, len(starts)), policy.config, **(env_options or {})
+        backend, task, n_envs, policy.config, **(env_options or {})
     )
     generator = torch.Generator().manual_seed(seed)
     seeds = np.random.default_rng(seed).integers(2**31, size=len(starts))
@@ -68,9 +76,11 @@ def rollout_episodes(
             next_episode += 1
         while running:
             active = np.array(sorted(running))
-            step = policy.act(venv.observation(active), deterministic=deterministic,
-                              generator=generator)
-            chunks = step.action_chunk[:, : policy.config.action_steps].numpy()
+            if joiner is None:
+                step = policy.act(venv.observation(active), generator=generator)
+                chunks = step.action_chunk[:, : policy.config.action_steps].numpy()
+            else:
+                chunks = joiner.act(venv.observation(active), active, generator)
             outcome = venv.step_chunk(active, chunks)
             for row, env_index in enumerate(active):
                 finished = outcome.episodes[row]
@@ -78,6 +88,8 @@ def rollout_episodes(
                     continue
                 episodes[running.pop(env_index)] = finished
                 if next_episode < len(starts):
+                    if joiner is not None:
+                        joiner.start(env_index)
                     venv.reset_env(env_index, seed=int(seeds[next_episode]),
                                    init_state_index=starts[next_episode])
                     running[env_index] = next_episode
@@ -96,8 +108,10 @@ def evaluate(
     deterministic: bool = True,
     seed: int = 0,
     n_envs: int = DEFAULT_EVAL_ENVS,
+    chunk_join: str = DEFAULT_CHUNK_JOIN,
 ) -> EvaluationResult:
     """Success of ``policy`` from each of the task's fixed initial states given."""
     episodes = rollout_episodes(policy, backend, task, init_state_indices,
-                                deterministic=deterministic, seed=seed, n_envs=n_envs)
+                                deterministic=deterministic, seed=seed, n_envs=n_envs,
+                                chunk_join=chunk_join)
     return EvaluationResult([e.success for e in episodes], [e.length for e in episodes])

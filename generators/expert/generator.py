@@ -24,20 +24,25 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from diffrl_eval.constants import EXECUTED_CHUNK_STEPS, GENERATION_KEY
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from diffrl_eval.generator import Generator, GeneratorConfig
 from diffrl_eval.validation import check_setting_types
 from generators.expert.bc import BCConfig
+from generators.expert.chunk_joining import DEFAULT_CHUNK_JOIN, check_chunk_join, executed_steps
 from generators.expert.demonstrations import check_demonstrations, dataset_fingerprint
 from generators.expert.evaluation import rollout_episodes
 from generators.expert.observation import LOWDIM_KEYS, expert_policy_config
 from generators.expert.run import ExpertRun
+from generators.expert.subprocess_env import check_env_workers
 from generators.policy.config import PolicyConfig
 from generators.ppo.config import PPOConfig
 
-GENERATION_ONLY_FIELDS = ("cache_dir", "max_attempts_factor")
+# settings that do not change the trained expert, so stay out of its cache key (chunk_join
+# changes the generated data: the manifest records it, see config_dict)
+GENERATION_ONLY_FIELDS = ("cache_dir", "max_attempts_factor", "env_workers", "chunk_join")
 GENERATE_BLOCK = 10  # episodes run together; fixed so that output does not depend on it
 
 
@@ -68,6 +73,11 @@ class ExpertConfig(GeneratorConfig):
     ppo: dict[str, Any] = field(default_factory=dict)
     max_attempts_factor: int = 4  # generate gives up after this many attempts per episode
     cache_dir: str | None = None
+    # processes that step PPO's environments (1: in the main process; None: one per CPU
+    # core); the same seed trains the same expert whatever the count
+    env_workers: int | None = None
+    # how generate joins consecutive action chunks (generators.expert.chunk_joining)
+    chunk_join: str = DEFAULT_CHUNK_JOIN
 
     def __post_init__(self) -> None:
         self.bc_config()
@@ -81,6 +91,8 @@ class ExpertConfig(GeneratorConfig):
         # observation widths are placeholders (the real ones come from the task's env)
         expert_policy_config({key: np.zeros(1, dtype=np.float32) for key in LOWDIM_KEYS},
                              **self.policy)
+        check_env_workers(self.env_workers)
+        check_chunk_join(self.chunk_join)
         if self.max_attempts_factor < 1:
             raise UserError(f"max_attempts_factor must be >= 1; got {self.max_attempts_factor}")
 
@@ -98,6 +110,10 @@ class ExpertConfig(GeneratorConfig):
         else:
             settings["demos_from"] = dataset_fingerprint(self.demos_from)
         return settings
+
+    def resolved_env_workers(self) -> int:
+        """How many processes step PPO's environments."""
+        return check_env_workers(self.env_workers)
 
     def bc_config(self) -> BCConfig:
         return BCConfig(
@@ -150,8 +166,21 @@ class ExpertGenerator(Generator):
                  *args: Any, **kwargs: Any) -> None:
         super().__init__(backend, config if config is not None else self.make_config(),
                          *args, **kwargs)
+        check_chunk_join(self.config.chunk_join, self.policy_cls.kind)  # type: ignore[attr-defined]
         self.experts: dict[str, torch.nn.Module] = {}
         self.training_history: dict[str, list[dict[str, float]]] = {}
+
+    def config_dict(self) -> dict[str, Any]:
+        """The settings, plus a ``generation`` block: how the data's actions were produced
+        beyond the expert (its chunk joining and the actions executed per chunk, which the
+        report shows and ``metrics`` reads for its by-chunk-position diagnostic)."""
+        config: ExpertConfig = self.config  # type: ignore[assignment]
+        policy = PolicyConfig(**{k: v for k, v in config.policy.items()
+                                 if k in ("horizon", "action_steps")})
+        executed = executed_steps(config.chunk_join, policy.horizon, policy.action_steps)
+        return {**super().config_dict(),
+                GENERATION_KEY: {"chunk_join": config.chunk_join,
+                                 EXECUTED_CHUNK_STEPS: executed}}
 
     # --- where experts live ---------------------------------------------------------
     def expert_dir(self, task: TaskSpec, seed: int) -> Path:
@@ -221,7 +250,8 @@ class ExpertGenerator(Generator):
             block_seed = int(np.random.default_rng([seed, block]).integers(2**31))
             for episode in rollout_episodes(policy, self.backend, task, starts,
                                             seed=block_seed, n_envs=GENERATE_BLOCK,
-                                            env_options=self.env_options):
+                                            env_options=self.env_options,
+                                            chunk_join=config.chunk_join):
                 if episode.success and kept < n_episodes:
                     kept += 1
                     yield episode

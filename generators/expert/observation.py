@@ -96,6 +96,18 @@ class ObservationHistory:
             frames[:-1] = frames[1:]
             frames[-1] = obs[key]
 
+    def frames(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """Histories of the envs ``indices`` as arrays: key -> (n, To, ...)."""
+        return {key: frames[np.asarray(indices)] for key, frames in self._frames.items()}
+
+    def write(self, indices: np.ndarray, frames: dict[str, np.ndarray]) -> None:
+        """Overwrite the histories of envs ``indices`` with ``frames`` (key -> (n, To, ...)),
+        as :meth:`frames` returns them (e.g. from the same envs in another process)."""
+        for key, values in frames.items():
+            if key not in self._frames:
+                self._frames[key] = np.zeros((self.n_envs, *values.shape[1:]), values.dtype)
+            self._frames[key][np.asarray(indices)] = values
+
     def tensors(self, indices: np.ndarray | None = None) -> dict[str, torch.Tensor]:
         """Histories of the envs ``indices`` (all when None): key -> (n, To, D) float32,
         or (n, To, H, W, 3) uint8 for a camera."""

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from diffrl_eval.dataset.episode import Episode
-from generators.expert.chunk_env import ChunkVectorEnv
+from generators.expert.chunk_env import ChunkEnvs
 
 
 class EpisodeStarts:
@@ -46,7 +46,7 @@ class EpisodeStarts:
             return seed, None
         return seed, int(self.rng.integers(self.n_init_states))
 
-    def reset(self, venv: ChunkVectorEnv, env_index: int) -> None:
+    def reset(self, venv: ChunkEnvs, env_index: int) -> None:
         seed, init_state_index = self.next()
         venv.reset_env(env_index, seed=seed, init_state_index=init_state_index)
 
@@ -74,7 +74,7 @@ class Rollout:
 def collect_rollout(
     policy: nn.Module,
     value_network: nn.Module,
-    venv: ChunkVectorEnv,
+    venv: ChunkEnvs,
     starts: EpisodeStarts,
     n_steps: int,
     *,

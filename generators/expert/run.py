@@ -261,7 +261,8 @@ class ExpertRun:
         value = ValueNetwork(policy_config)
         value.fit_normalizers(demos.obs)
         ppo_config = settings.ppo_config()
-        trainer = PPOTrainer(policy, value, self.backend, self.task, ppo_config, seed=self.seed)
+        trainer = PPOTrainer(policy, value, self.backend, self.task, ppo_config, seed=self.seed,
+                             env_workers=settings.resolved_env_workers())
         history = self.history()
         try:
             state_dir = self.latest_state()

@@ -24,10 +24,10 @@ from torch import nn
 
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
-from generators.expert.chunk_env import ChunkVectorEnv
 from generators.expert.evaluation import evaluate
 from generators.expert.reward import SuccessHoldBackend
 from generators.expert.rollout import EpisodeStarts, Rollout, collect_rollout
+from generators.expert.subprocess_env import chunk_env_for_policy
 from generators.ppo.config import PPOConfig
 from generators.ppo.gae import compute_gae
 from generators.ppo.lr_schedule import make_lr_scheduler
@@ -54,7 +54,9 @@ class PPOTrainer:
 
     Training episodes start from the task's fixed initial states (all of them, or those in
     ``init_state_indices``), drawn at random, or from sampled placements when
-    ``use_init_states`` is off.
+    ``use_init_states`` is off. ``env_workers`` > 1 steps the environments in that many
+    worker processes (same rollouts as in-process, see
+    :mod:`generators.expert.subprocess_env`).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class PPOTrainer:
         use_init_states: bool = True,
         init_state_indices: list[int] | None = None,
         env_options: dict[str, Any] | None = None,
+        env_workers: int = 1,
     ) -> None:
         self.policy = policy
         self.value_network = value_network
@@ -89,9 +92,8 @@ class PPOTrainer:
         self.starts = EpisodeStarts(n_init, np.random.default_rng(seed), init_state_indices)
         env_backend = (SuccessHoldBackend(backend, config.success_hold_steps)
                        if config.reward_mode == "success_hold" else backend)
-        self.venv = ChunkVectorEnv.for_policy(
-            env_backend, task, config.n_envs, policy.config, **(env_options or {})
-        )
+        self.venv = chunk_env_for_policy(env_backend, task, config.n_envs, policy.config,
+                                         workers=env_workers, **(env_options or {}))
         for env_index in range(len(self.venv)):
             self.starts.reset(self.venv, env_index)
         self.reward_scaler = (RunningRewardScaler(config.n_envs, config.gamma)
@@ -159,6 +161,8 @@ class PPOTrainer:
             "rollout_seconds": collected - started,
             "update_seconds": updated - collected,
             "eval_seconds": time.perf_counter() - updated,
+            # end to end: collection, advantages and update (not the periodic evaluation)
+            "env_steps_per_second": rollout.env_steps / (updated - started),
         }
         if not update["critic_warmup"]:
             self.actor_scheduler.step()
