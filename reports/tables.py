@@ -158,7 +158,8 @@ def task_table(sources: Sequence[Source]) -> Table:
 
 
 def dataset_table(sources: Sequence[Source]) -> Table:
-    """Where each result came from: source, label, backend, suite, content hash, sizes."""
+    """Where each result came from: source, label, backend, suite, content hash, sizes, how
+    the actions were generated (the tool version is in the run's metadata, once)."""
     rows = []
     for source in sources:
         dataset = source.dataset
@@ -170,7 +171,6 @@ def dataset_table(sources: Sequence[Source]) -> Table:
                 Cell(str(dataset.get("suite") or "all")),
                 Cell(str(dataset.get("content_hash") or MISSING), identifier=True),
                 Cell(f"{int(dataset['n_episodes'])} / {int(dataset['n_frames'])}", numeric=True),
-                Cell(str(dataset.get("tool_version") or MISSING)),
                 Cell(_generation_text(dataset.get("generation"))),
                 Cell(str(dataset.get("path") or MISSING), identifier=True),
             )
@@ -182,7 +182,6 @@ def dataset_table(sources: Sequence[Source]) -> Table:
         "suite",
         "content hash",
         "episodes / frames",
-        "tool version",
         "generation",
         "path",
     )

@@ -133,7 +133,7 @@ for args, fragment in [
     ("render {ds} -o {out}.gif --fps 0", "--fps"),
     ("render {ds} -o {out}.gif --fps -5", "--fps"),
     ("render {ds} -o {out}.gif --image-size 0", "--image-size"),
-    ("render {ds} -o {out}.png", "--out must be a .gif file"),
+    ("render {ds} -o {out}.png", "unknown clip format"),
     ("vla train --data {ds} --out {out} --seeds 1,1", "distinct"),
     ("vla train --data {ds} --out {out} --seeds a,b", "--seeds expects"),
     ("vla train --data {ds} --out {out} --seeds ,", "--seeds expects"),
@@ -208,7 +208,7 @@ CORRUPT_DATASETS = {
     "no such directory": (lambda folder, fixtures: folder / "missing", "dataset not found"),
     "a file, not a directory": (
         lambda folder, fixtures: (folder / "file.txt").write_text("x") and folder / "file.txt",
-        "a dataset is a directory"),
+        "not a dataset of a known format"),
     "no manifest": (corrupt(lambda o: (o / MANIFEST_NAME).unlink()), "no manifest.json"),
     "manifest not JSON": (corrupt(lambda o: (o / MANIFEST_NAME).write_text("{ nope")),
                           "not valid JSON"),
@@ -266,9 +266,11 @@ DATASET_COMMANDS = {
 for what, (make, fragment) in CORRUPT_DATASETS.items():
     for command, args in DATASET_COMMANDS.items():
         if what == "no such directory" and command == "report":
-            fragment_here = "result not found"
+            fragment_here = "dataset not found"
         elif what == "a file, not a directory" and command in ("check", "report"):
             continue  # a file is read as a metrics JSON there (see the baselines below)
+        elif what == "a file, not a directory" and command == "render":
+            fragment_here = "a dataset is a directory"  # render reads this tool's format only
         else:
             fragment_here = fragment
         row("corrupt datasets", f"{command}: {what}", args, fragment_here, make)
@@ -699,7 +701,7 @@ for args, fragment in [
     ("metrics {ds} --json {metrics}", "already exists"),
     ("metrics {ds} --json {ds}", "already exists"),
     ("metrics {ds} --json {ds} --overwrite", "is a directory"),
-    ("render {ds} -o {ds}", "must be a .gif"),
+    ("render {ds} -o {ds}", "unknown clip format"),
     ("export {ds} {ds} --overwrite", "holds the input"),
     ("export {ds} {ds}", "already exists"),
     ("vla train --data {ds} --out {ckpt}", "already exists"),

@@ -242,7 +242,7 @@ def test_evaluation_result_follows_the_schema(goal_ckpt):
     assert list(result["per_task"]) == [RED, BLUE]
     for task in result["per_task"].values():
         assert set(task) == SUCCESS_KEYS | {"suite", "instruction", "init_state_indices",
-                                            "episode_seeds", "actions_sha256"}
+                                            "episode_seeds", "actions_sha256", "episode_successes"}
         assert task["suite"] == "tabletop-goal" and task["episodes"] == 2
         assert task["init_state_indices"] == [0, 1] and len(task["episode_seeds"]) == 2
     assert set(result["per_suite"]) == {"tabletop-goal"}
