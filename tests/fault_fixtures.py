@@ -129,13 +129,21 @@ use_tiny_compare_preset()
 """
 
 
-def use_tiny_compare_preset() -> None:
-    """Make every preset name plan the tiny compare of ``tests/test_compare.py``."""
+def use_tiny_compare_preset(monkeypatch=None) -> None:
+    """Make every preset name plan the tiny compare of ``tests/test_compare.py``: for the
+    rest of a test through pytest's ``monkeypatch`` when given (undone after the test),
+    for good otherwise (a process of its own)."""
     from test_compare import tiny_plan
 
     import diffrl_eval.compare.pipeline as pipeline
 
-    pipeline.get_preset = lambda name, backend: tiny_plan(Path("unused")).preset
+    def tiny_preset(name, backend):
+        return tiny_plan(Path("unused")).preset
+
+    if monkeypatch is not None:
+        monkeypatch.setattr(pipeline, "get_preset", tiny_preset)
+    else:
+        pipeline.get_preset = tiny_preset
 
 
 class WarmProcess:

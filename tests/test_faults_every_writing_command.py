@@ -236,10 +236,11 @@ def _fill(disk: Path, leave: int) -> Path:
 
 @pytest.mark.parametrize("name", [c.name for c in COMMANDS])
 def test_a_full_disk_is_one_line_exit_3_and_the_next_run_leaves_no_staging(name, inputs,
-                                                                          tmp_path, capsys):
+                                                                          tmp_path, capsys,
+                                                                          monkeypatch):
     command = BY_NAME[name]
     if command.setup:
-        use_tiny_compare_preset()
+        use_tiny_compare_preset(monkeypatch)
     with small_disk(tmp_path / "disk", "16m") as disk:
         filler = _fill(disk, leave=2048)
         out = disk / command.out_name
@@ -290,10 +291,10 @@ def test_a_signal_is_one_line_exit_3_and_removes_the_staging(name, signal_number
 # --- two runs into one output ------------------------------------------------------------------
 @pytest.mark.parametrize("name", [c.name for c in COMMANDS])
 def test_a_second_run_into_an_output_being_written_refuses_in_one_line(name, inputs, tmp_path,
-                                                                      capsys):
+                                                                      capsys, monkeypatch):
     command = BY_NAME[name]
     if command.setup:
-        use_tiny_compare_preset()
+        use_tiny_compare_preset(monkeypatch)
     out = tmp_path / command.out_name
     with OutputClaim(out):  # another run is writing it
         code, _, err = run_cli(argv_for(command, inputs, out), capsys)
