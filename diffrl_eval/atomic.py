@@ -158,12 +158,44 @@ class OutputClaim:
         self._fd: int | None = None
 
     def acquire(self) -> OutputClaim:
+        try:
+            return self._acquire()
+        except OutputBusy:
+            raise
+        except BaseException:
+            # interrupted (a signal) or failed half-way: leave no lock file behind
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        if self._fd is not None:
+            self.release()
+            return
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # another run holds it: its lock file, not ours
+            os.close(fd)
+            return
+        try:
+            self.lock_path.unlink(missing_ok=True)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _acquire(self) -> OutputClaim:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            except BaseException as exc:
+                if not isinstance(exc, BlockingIOError):
+                    os.close(fd)
+                    raise
                 holder = _read_holder(fd)
                 os.close(fd)
                 raise OutputBusy(
