@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,6 +97,28 @@ def test_robomimic_file_gives_the_same_metrics(toy_dataset, tmp_path, native_res
     assert semantics["success"] == "recorded"
     assert semantics["decided_by"]["control_hz"].startswith("profile robomimic: env_args")
     _close(_overall(result), _overall(native_result))
+
+
+def test_robomimic_read_through_spilled_parts_gives_the_same_metrics_and_cleans_up(
+        toy_dataset, tmp_path, native_result, monkeypatch):
+    from diffrl_eval.dataset.sources import base
+
+    path = write_robomimic(toy_dataset, tmp_path / "robomimic")
+    monkeypatch.setattr(base, "SPILL_ROWS", 40)  # a part after every two episodes
+    opened = open_source(path)
+    parts = opened.source.parts
+    assert parts is not None and len(parts) >= 3
+    assert sum(rows for _, rows in parts) == opened.frames.height
+    folder = opened.source.keepalive.name
+    assert sorted(p.name for p in Path(folder).iterdir())[0] == "part-00000.parquet"
+    whole = measure_source(opened)
+    batched = measure_source(open_source(path), batch_frames=50)
+    _close(_overall(whole), _overall(native_result))
+    _close(_overall(batched), _overall(native_result))
+    assert whole["dataset"]["n_episodes"] == batched["dataset"]["n_episodes"] == 6
+    del opened
+    gc.collect()
+    assert not Path(folder).exists()
 
 
 def test_v21_whose_info_declares_another_width_than_its_data_is_refused(toy_dataset, tmp_path):

@@ -16,7 +16,7 @@ from diffrl_eval.metrics.source_metrics import measure_source  # noqa: E402
 from tests.test_dataset_sources import _close, _overall  # noqa: E402
 
 
-def test_rlds_dataset_in_openvlas_libero_layout_gives_the_same_metrics(toy_dataset, tmp_path):
+def _write_toy_rlds(toy_dataset, tmp_path):
     from tests.rlds_fixture.toy_rlds import ToyRlds
 
     frames = load_dataset(toy_dataset).frames_df.sort(C.COL_EPISODE, C.COL_STEP)
@@ -27,7 +27,19 @@ def test_rlds_dataset_in_openvlas_libero_layout_gives_the_same_metrics(toy_datas
     ]
     builder = ToyRlds(data_dir=str(tmp_path / "tfds"))
     builder.download_and_prepare()
-    result = measure_source(open_source(tmp_path / "tfds" / "toy_rlds"))
+    return tmp_path / "tfds" / "toy_rlds"
+
+
+@pytest.mark.parametrize("spill_rows", [None, 40], ids=["in-memory", "spilled-parts"])
+def test_rlds_dataset_in_openvlas_libero_layout_gives_the_same_metrics(
+        toy_dataset, tmp_path, monkeypatch, spill_rows):
+    from diffrl_eval.dataset.sources import base
+
+    if spill_rows is not None:  # episodes of 20-25 steps: a Parquet part every two
+        monkeypatch.setattr(base, "SPILL_ROWS", spill_rows)
+    opened = open_source(_write_toy_rlds(toy_dataset, tmp_path))
+    assert (opened.source.parts is None) == (spill_rows is None)
+    result = measure_source(opened)
     native = measure_source(open_source(toy_dataset))
     semantics = result["semantics"]
     assert semantics["format"] == "rlds (toy_rlds 1.0.0)" and semantics["profile"] == "libero"

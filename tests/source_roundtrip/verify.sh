@@ -26,6 +26,14 @@ VENVS=${VENVS:-${XDG_CACHE_HOME:-$HOME/.cache}/diffrl-eval}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+# the writer's imports work (LeRobot >= 0.4 and 0.3.x name the module differently)
+CAN_WRITE="
+try:
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+except ModuleNotFoundError:
+    from lerobot.common.datasets.lerobot_dataset import LeRobotDataset
+"
+
 build() {  # build VENV LEROBOT_VERSION TORCH_SPEC TORCHVISION_SPEC DATASETS_SPEC
   local venv=$1 version=$2 torch=$3 vision=$4 datasets=$5
   if [[ "${SYSTEM_TORCH:-}" == 1 ]]; then
@@ -39,7 +47,7 @@ build() {  # build VENV LEROBOT_VERSION TORCH_SPEC TORCHVISION_SPEC DATASETS_SPE
     return
   fi
   VENV_USED=$venv
-  if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import lerobot" 2>/dev/null; then
+  if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "$CAN_WRITE" 2>/dev/null; then
     echo "== building LeRobot $version's environment in $venv"
     "$PY" -m venv "$venv"
     "$venv/bin/pip" install --quiet --upgrade pip
@@ -50,7 +58,8 @@ build() {  # build VENV LEROBOT_VERSION TORCH_SPEC TORCHVISION_SPEC DATASETS_SPE
       "$venv/bin/pip" install --quiet "$torch" "$vision"
     fi
     "$venv/bin/pip" install --quiet "$torch" "$vision" "$datasets" "huggingface-hub>=0.34" \
-      "pyarrow" "pandas" "numpy" "pillow" "packaging" "jsonlines" "av" "draccus" "einops"
+      "pyarrow" "pandas" "numpy" "pillow" "packaging" "jsonlines" "av" "draccus" "einops" \
+      "accelerate"
   fi
 }
 

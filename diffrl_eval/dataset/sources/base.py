@@ -16,8 +16,10 @@ Columns of ``SourceFrames.frames`` (one row per step, in (episode, step) order):
 
 from __future__ import annotations
 
+import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
@@ -70,10 +72,60 @@ class SourceFrames:
     # the same frames in parts that each hold whole episodes, with their row counts (one per
     # data file), so that large datasets are measured part by part; None: one part
     parts: list[tuple[pl.LazyFrame, int]] | None = None
+    # what must live as long as the lazy frames do (the folder of spilled parts)
+    keepalive: Any = None
 
     @property
     def columns(self) -> list[str]:
         return self.frames.collect_schema().names()
+
+
+SPILL_ROWS = 250_000  # rows per spilled part: ~0.1 GB in memory for LIBERO-like widths
+
+
+class EpisodeSpill:
+    """Whole episodes of a format polars cannot scan lazily (HDF5, TFRecord), gathered in
+    memory and, once more than ``max_rows`` are held, written out as Parquet parts in a
+    temporary folder, so that a large dataset is read with memory bounded by one part.
+
+    ``add`` one episode's table at a time (every table of one spill has the same schema);
+    ``frames()`` returns the lazy table and its parts. A dataset that never reaches
+    ``max_rows`` stays in memory (no disk round trip).
+    """
+
+    def __init__(self, max_rows: int | None = None) -> None:
+        self.max_rows = SPILL_ROWS if max_rows is None else max_rows
+        self._pending: list[pl.DataFrame] = []
+        self._pending_rows = 0
+        self._parts: list[tuple[pl.LazyFrame, int]] = []
+        self._folder: tempfile.TemporaryDirectory | None = None
+        self.n_episodes = 0
+
+    def add(self, table: pl.DataFrame) -> None:
+        self._pending.append(table)
+        self._pending_rows += table.height
+        self.n_episodes += 1
+        if self._pending_rows >= self.max_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="diffrl-eval-source-")
+        path = Path(self._folder.name) / f"part-{len(self._parts):05d}.parquet"
+        pl.concat(self._pending, how="vertical").write_parquet(path)
+        self._parts.append((pl.scan_parquet(path), self._pending_rows))
+        self._pending, self._pending_rows = [], 0
+
+    def frames(self) -> tuple[pl.LazyFrame, list[tuple[pl.LazyFrame, int]] | None, Any]:
+        """(the whole lazy table, its parts or None when held in memory, the keep-alive
+        object for :attr:`SourceFrames.keepalive`)."""
+        if not self._parts:
+            return pl.concat(self._pending, how="vertical").lazy(), None, None
+        self._flush()
+        parts = self._parts
+        return pl.concat([lazy for lazy, _ in parts], how="vertical"), parts, self._folder
 
 
 class DatasetSource(ABC):

@@ -18,7 +18,12 @@ import numpy as np
 import polars as pl
 
 from diffrl_eval import constants as C
-from diffrl_eval.dataset.sources.base import ACTION_FEATURE, DatasetSource, SourceFrames
+from diffrl_eval.dataset.sources.base import (
+    ACTION_FEATURE,
+    DatasetSource,
+    EpisodeSpill,
+    SourceFrames,
+)
 from diffrl_eval.dataset.sources.lerobot import libero_profile
 from diffrl_eval.errors import DatasetError, UserError
 from diffrl_eval.registry import dataset_sources
@@ -110,7 +115,7 @@ def read_rlds(location: Path) -> SourceFrames:
     widths = {k: (int(f.shape[0]) if f.shape else 1) for k, f in keys.items()
               if not isinstance(f, tfds.features.Text) and np.dtype(f.np_dtype).kind == "f"
               and k != REWARD}
-    tables = []
+    spill = EpisodeSpill()
     for index, steps in enumerate(tfds.as_numpy(episodes)):
         flat = _flatten(steps)
         n = len(flat[ACTION_FEATURE])
@@ -125,16 +130,19 @@ def read_rlds(location: Path) -> SourceFrames:
         }
         if REWARD in flat:
             columns[C.COL_SUCCESS] = np.asarray(flat[REWARD]).reshape(n) > 0
-        tables.append(pl.DataFrame(columns))
-    if not tables:
+        spill.add(pl.DataFrame(columns))
+    if not spill.n_episodes:
         raise DatasetError(f"{directory}: the dataset holds no episodes")
+    frames, parts, keepalive = spill.frames()
     return SourceFrames(
         location=str(location),
         format=f"{RLDS_FORMAT} ({builder.info.name} {builder.info.version})",
-        frames=pl.concat(tables, how="vertical").lazy(),
+        frames=frames,
         features=widths,
         profile=libero_profile(STATE, widths, "RLDS declares no rate"),
         info={"path": str(location)},
+        parts=parts,
+        keepalive=keepalive,
     )
 
 

@@ -27,6 +27,7 @@ from diffrl_eval.dataset.sources.base import (
     ACTION_FEATURE,
     DELTA,
     DatasetSource,
+    EpisodeSpill,
     Profile,
     SourceFrames,
 )
@@ -86,7 +87,9 @@ def _demo_names(data) -> list[str]:
     return sorted((n for n in data if L.demo_number(n) is not None), key=L.demo_number)
 
 
-def _read_file(path: Path, first_episode: int) -> tuple[pl.DataFrame, dict[str, Any]]:
+def _read_file(path: Path, spill: EpisodeSpill) -> dict[str, Any]:
+    """Add every demo of ``path`` to ``spill`` (numbered after those it holds); the file's
+    facts."""
     import h5py
 
     if not h5py.is_hdf5(path):
@@ -99,9 +102,8 @@ def _read_file(path: Path, first_episode: int) -> tuple[pl.DataFrame, dict[str, 
         demos = _demo_names(data)
         if not demos:
             raise DatasetError(f"{path}: 'data' holds no demo_N groups")
-        tables = []
         keys: dict[str, int] | None = None
-        for offset, name in enumerate(demos):
+        for name in demos:
             demo = data[name]
             if L.ACTIONS not in demo:
                 raise DatasetError(f"{path}: data/{name} lacks {L.ACTIONS}")
@@ -122,7 +124,7 @@ def _read_file(path: Path, first_episode: int) -> tuple[pl.DataFrame, dict[str, 
                                    f"than {demos[0]} ({sorted(widths)} vs {sorted(keys)})")
             rewards = np.asarray(demo[L.REWARDS][()]) if L.REWARDS in demo else None
             columns = {
-                C.COL_EPISODE: np.full(n, first_episode + offset, dtype=np.int64),
+                C.COL_EPISODE: np.full(n, spill.n_episodes, dtype=np.int64),
                 C.COL_STEP: np.arange(n, dtype=np.int64),
                 C.COL_TASK: [facts["task"]] * n,
                 C.COL_INSTRUCTION: [facts["instruction"]] * n,
@@ -131,9 +133,9 @@ def _read_file(path: Path, first_episode: int) -> tuple[pl.DataFrame, dict[str, 
             }
             if rewards is not None and rewards.shape == (n,):
                 columns[C.COL_SUCCESS] = rewards > 0
-            tables.append(pl.DataFrame(columns))
+            spill.add(pl.DataFrame(columns))
         facts["widths"] = keys
-        return pl.concat(tables, how="vertical"), facts
+        return facts
 
 
 def _profile(facts: dict[str, Any], widths: dict[str, int]) -> Profile | None:
@@ -157,26 +159,29 @@ def read_robomimic(location: Path) -> SourceFrames:
     files = _files(location)
     if not files:
         raise DatasetError(f"{location}: no .hdf5 files")
-    tables, facts_seen = [], []
+    spill = EpisodeSpill()
+    facts_seen = []
     for path in files:
-        table, facts = _read_file(path, sum(t[C.COL_EPISODE].n_unique() for t in tables))
+        facts = _read_file(path, spill)
         if facts_seen and facts["widths"] != facts_seen[0]["widths"]:
             raise DatasetError(f"{path}: other observation keys or widths than {files[0].name}")
-        tables.append(table)
         facts_seen.append(facts)
     widths = facts_seen[0]["widths"]
     rates = {f["control_hz"] for f in facts_seen}
     if len(rates) > 1:
         raise DatasetError(f"{location}: the files declare different control rates {sorted(map(str, rates))}")
     profile = _profile(facts_seen[0], widths)
+    frames, parts, keepalive = spill.frames()
     return SourceFrames(
         location=str(location),
         format=ROBOMIMIC_FORMAT + (" (LIBERO)" if facts_seen[0]["libero"] else ""),
-        frames=pl.concat(tables, how="vertical").lazy(),
+        frames=frames,
         features=widths,
         declared_fps=float(facts_seen[0]["control_hz"]) if facts_seen[0]["control_hz"] else None,
         profile=profile,
         info={"path": str(location), **({"backend": "libero"} if facts_seen[0]["libero"] else {})},
+        parts=parts,
+        keepalive=keepalive,
     )
 
 
