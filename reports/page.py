@@ -15,12 +15,14 @@ warnings, and how many figures rendered, in the ``data-*`` attributes of
 from __future__ import annotations
 
 import datetime
+import os
 import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import diffrl_eval
+from diffrl_eval.errors import UserError
 from reports import escaping, javascript
 from reports.ablation import ablation_chart
 from reports.charts import DEFAULT_VARIANCE_DIMENSION, Figure, figures
@@ -252,6 +254,25 @@ def build_report(
     return write_new_file(out, page)
 
 
+def generation_time() -> datetime.datetime:
+    """When the page says it was made: now, or ``SOURCE_DATE_EPOCH`` (seconds since 1970,
+    the reproducible-builds convention) when set, so that two builds of the same results
+    are byte-identical. A value that is not a whole number of seconds is a one-line error."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is None or not epoch.strip():
+        return datetime.datetime.now(datetime.timezone.utc)
+    try:
+        seconds = int(epoch)
+    except ValueError:
+        raise UserError(f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds "
+                        "since 1970-01-01 (unset it, or give e.g. 1767225600)") from None
+    try:
+        return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise UserError(f"SOURCE_DATE_EPOCH={epoch!r} is out of range (a time after "
+                        "1970-01-01 in seconds, e.g. 1767225600)") from None
+
+
 def _unique(values: Sequence[Any]) -> list[Any]:
     return list(dict.fromkeys(value for value in values if value is not None))
 
@@ -333,7 +354,7 @@ def render_page(
         *([ablation_figure] if ablation_figure else []),
     ]
     clips = list(clips or [])
-    generated_at = generated_at or datetime.datetime.now(datetime.timezone.utc)
+    generated_at = generated_at or generation_time()
     run_metadata = _run_metadata(sources, runs, generated_at)
     run_metadata.update(metadata or {})
     simulated_sources = {s.dataset["source"] for s in sources if s.is_simulated_teleoperation}

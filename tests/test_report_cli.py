@@ -63,3 +63,27 @@ def test_vla_evaluations_with_different_hparams_are_refused_by_the_report(tmp_pa
     code, _, err = run_cli(["report", *vla, "--out", tmp_path / "r.html"], capsys)
     assert code == 2 and "different hyper-parameters" in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_two_reports_of_the_same_results_are_byte_identical_with_source_date_epoch(
+        tmp_path, capsys, monkeypatch):
+    metrics = [_write(tmp_path, f"m{i}.json", r) for i, r in enumerate(three_sources())]
+    vla = [_write(tmp_path, f"v{i}.json", r) for i, r in enumerate(paper_vla_results())]
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    pages = []
+    for name in ("a.html", "b.html"):
+        code, _, err = run_cli(["report", *metrics, *vla, "--out", tmp_path / name], capsys)
+        assert code == 0, err
+        pages.append((tmp_path / name).read_bytes())
+    assert pages[0] == pages[1]
+    assert b"2026-01-01T00:00:00+00:00" in pages[0]
+
+
+@pytest.mark.parametrize("epoch", ["soon", "1.5e9", "99999999999999999999"])
+def test_a_malformed_source_date_epoch_is_one_line_and_writes_nothing(
+        tmp_path, capsys, monkeypatch, epoch):
+    metrics = [_write(tmp_path, f"m{i}.json", r) for i, r in enumerate(three_sources())]
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+    code, _, err = run_cli(["report", *metrics, "--out", tmp_path / "r.html"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "SOURCE_DATE_EPOCH" in err
+    assert not (tmp_path / "r.html").exists()
