@@ -115,13 +115,57 @@ def test_unreadable_config_is_reported_as_a_corrupted_checkpoint(tmp_path):
     assert "corrupted" in one_line_error(excinfo)
 
 
+def _forget_weights_hash(directory):
+    """The checkpoint as one saved before weights hashes were recorded."""
+    config = json.loads((directory / CONFIG_FILE).read_text())
+    del config["weights_sha256"]
+    (directory / CONFIG_FILE).write_text(json.dumps(config))
+
+
 def test_weights_from_another_architecture_are_refused(tmp_path):
     save_checkpoint(tmp_path / "unet", fitted_diffusion_policy())
     save_checkpoint(tmp_path / "mlp", DiffusionChainPolicy(tiny_config(decoder="mlp")))
     (tmp_path / "unet" / WEIGHTS_FILE).write_bytes((tmp_path / "mlp" / WEIGHTS_FILE).read_bytes())
     with pytest.raises(UserError) as excinfo:
         load_checkpoint(tmp_path / "unet")
+    assert "SHA-256 differs" in one_line_error(excinfo)
+    _forget_weights_hash(tmp_path / "unet")
+    with pytest.raises(UserError) as excinfo:
+        load_checkpoint(tmp_path / "unet")
     assert "does not match its architecture" in one_line_error(excinfo)
+
+
+def test_weights_changed_in_place_are_refused_by_their_recorded_hash(tmp_path):
+    save_checkpoint(tmp_path / "ckpt", fitted_diffusion_policy())
+    weights = tmp_path / "ckpt" / WEIGHTS_FILE
+    data = bytearray(weights.read_bytes())
+    data[-3] ^= 0x01  # one bit of the last tensor's data: still a readable safetensors file
+    weights.write_bytes(bytes(data))
+    with pytest.raises(UserError) as excinfo:
+        load_checkpoint(tmp_path / "ckpt")
+    message = one_line_error(excinfo)
+    assert "corrupted" in message and "SHA-256" in message and str(weights) in message
+
+
+def test_non_finite_weights_are_refused_at_save_and_at_load(tmp_path):
+    policy = fitted_diffusion_policy()
+    name, tensor = next((n, t) for n, t in policy.state_dict().items() if t.is_floating_point())
+    with torch.no_grad():
+        tensor.view(-1)[0] = float("nan")
+    with pytest.raises(UserError) as excinfo:
+        save_checkpoint(tmp_path / "nan", policy)
+    assert name in one_line_error(excinfo) and "NaN" in one_line_error(excinfo)
+    assert not (tmp_path / "nan" / WEIGHTS_FILE).exists()
+
+    from safetensors.torch import save_file
+
+    save_checkpoint(tmp_path / "ckpt", fitted_diffusion_policy())
+    _forget_weights_hash(tmp_path / "ckpt")
+    save_file({n: t.contiguous() for n, t in policy.state_dict().items()},
+              str(tmp_path / "ckpt" / WEIGHTS_FILE))
+    with pytest.raises(UserError) as excinfo:
+        load_checkpoint(tmp_path / "ckpt")
+    assert name in one_line_error(excinfo) and "NaN" in one_line_error(excinfo)
 
 
 def test_a_directory_without_a_checkpoint_is_a_user_error(tmp_path):

@@ -4,12 +4,14 @@ A checkpoint is a directory with ``config.json`` (format version, the model's ki
 :class:`PolicyConfig`, and the name and shape of every tensor) and
 ``weights.safetensors`` (parameters and normalizer statistics). Loading rebuilds the
 model from the config and refuses, with a one-line :class:`UserError`, anything that
-does not match: missing files, unreadable JSON or weights, a different kind or config
-than the caller expects, missing/extra/reshaped tensors.
+does not match: missing files, unreadable JSON or weights, weights whose SHA-256 differs
+from the one ``config.json`` records (a damaged file), a different kind or config than the
+caller expects, missing/extra/reshaped tensors, non-finite values (refused at save too).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -42,18 +44,27 @@ def save_checkpoint(directory: Path, model: Any, *, overwrite: bool = False) -> 
     state = {
         name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()
     }
+    _check_finite(state, f"{model.kind} model to be saved in {directory}")
+    weights = save(state)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kind": model.kind,
         "config": model.config.to_dict(),
         "tensors": {name: list(tensor.shape) for name, tensor in state.items()},
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
-    write_bytes_atomic(directory / WEIGHTS_FILE, save(state), overwrite=overwrite)
+    write_bytes_atomic(directory / WEIGHTS_FILE, weights, overwrite=overwrite)
     write_text_atomic(
         directory / CONFIG_FILE, json.dumps(manifest, indent=2, sort_keys=True), overwrite=overwrite
     )
     return directory
+
+
+def _check_finite(state: dict[str, Any], what: str) -> None:
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise UserError(f"{what}: tensor {name} holds NaN or infinite values")
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -103,10 +114,15 @@ def load_checkpoint(
     weights_path = directory / WEIGHTS_FILE
     if not weights_path.is_file():
         raise UserError(f"checkpoint {directory} has no {WEIGHTS_FILE}")
+    recorded = manifest.get("weights_sha256")
+    if recorded is not None and hashlib.sha256(weights_path.read_bytes()).hexdigest() != recorded:
+        raise UserError(f"corrupted checkpoint weights {weights_path}: its SHA-256 differs from "
+                        f"the one {CONFIG_FILE} records (retrain, or delete the checkpoint)")
     try:
         state = load_file(weights_path)
     except (SafetensorError, OSError, ValueError) as exc:
         raise UserError(f"corrupted checkpoint weights {weights_path}: {exc}") from None
+    _check_finite(state, f"checkpoint {directory}")
     model = MODEL_KINDS[saved_kind](config)
     expected = {name: list(t.shape) for name, t in model.state_dict().items()}
     found = {name: list(t.shape) for name, t in state.items()}
