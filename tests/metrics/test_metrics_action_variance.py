@@ -100,7 +100,7 @@ def test_fewer_than_two_points_is_refused():
 
 def test_variance_accumulated_over_batches_equals_the_one_pass_curves():
     import numpy as np
-    from tests.metrics_frames import frames_of, make_episode
+    from tests.metrics.metrics_frames import frames_of, make_episode
 
     from diffrl_eval.metrics.action_variance import VarianceAccumulator, action_variance_curves
     from diffrl_eval.metrics.segments import EpisodeSegments
