@@ -104,7 +104,7 @@ def check(
         None, "--baseline", help="Metrics JSON of a known-good dataset ('metrics --json')."
     ),
     thresholds: Path = typer.Option(
-        None, "--thresholds", help="TOML file of absolute thresholds (format in the README)."
+        None, "--thresholds", help="TOML file of absolute thresholds (format: reports/results/check.md)."
     ),
     tolerance: list[str] = typer.Option(
         None,

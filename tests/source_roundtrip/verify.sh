@@ -4,7 +4,7 @@
 # LeRobot's own writer (LeRobotDataset.create / add_frame / save_episode) writes one of our
 # datasets as v3.0 (LeRobot 0.4.x) and as v2.1 (LeRobot 0.3.3), each in an environment of
 # its own (LeRobot pins an older torch); robomimic's conventions are written by
-# tests/source_fixtures.py. `diffrl-eval metrics` must then give the same paper metrics
+# tests/dataset/source_fixtures.py. `diffrl-eval metrics` must then give the same paper metrics
 # as for the dataset in this tool's format. Building the two LeRobot environments
 # downloads several GB (torch); they are reused on later runs.
 #
@@ -82,7 +82,7 @@ done
 
 echo "== robomimic HDF5 in robomimic's conventions"
 "$PY" -c "import sys; from pathlib import Path; sys.path.insert(0, '.'); \
-from tests.source_fixtures import write_robomimic; write_robomimic(Path('$WORK/ours'), Path('$WORK/robomimic'))"
+from tests.dataset.source_fixtures import write_robomimic; write_robomimic(Path('$WORK/ours'), Path('$WORK/robomimic'))"
 "$PY" -m diffrl_eval metrics "$WORK/robomimic" --json "$WORK/robomimic.json" > /dev/null
 "$PY" "$HERE/compare_metrics.py" "$WORK/ours.json" "$WORK/robomimic.json"
 echo "== all read-backs match"
