@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import run_cli
 from report_fixtures import paper_vla_results, three_sources
 
