@@ -98,10 +98,10 @@ import json, os, sys
 sys.path[:0] = [{tests!r}, {repo!r}]
 import diffrl_eval.cli
 {preload}
+{setup}
 print("ready", flush=True)
 argv = json.loads(sys.stdin.readline())
 sys.stdout = open(os.devnull, "w")
-{setup}
 diffrl_eval.cli.main(argv)
 """
 
