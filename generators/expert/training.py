@@ -52,9 +52,10 @@ def flatten_rollout(rollout: Rollout, advantages: torch.Tensor, returns: torch.T
 class PPOTrainer:
     """PPO for ``policy`` (diffusion or Gaussian) on one task.
 
-    Training episodes start from the task's fixed initial states (all of them, or those in
-    ``init_state_indices``), drawn at random, or from sampled placements when
-    ``use_init_states`` is off. ``env_workers`` > 1 steps the environments in that many
+    Training episodes start from placements sampled from the task's distribution when
+    ``config.train_starts`` is ``sampled`` (or ``use_init_states`` is False), else from the
+    task's fixed initial states (all of them, or those in ``init_state_indices``), drawn at
+    random. ``env_workers`` > 1 steps the environments in that many
     worker processes (same rollouts as in-process, see
     :mod:`generators.expert.subprocess_env`).
     """
@@ -68,7 +69,7 @@ class PPOTrainer:
         config: PPOConfig,
         *,
         seed: int,
-        use_init_states: bool = True,
+        use_init_states: bool | None = None,
         init_state_indices: list[int] | None = None,
         env_options: dict[str, Any] | None = None,
         env_workers: int = 1,
@@ -83,6 +84,8 @@ class PPOTrainer:
         # the diagnostics draw from their own stream, so that turning them on or off
         # leaves training unchanged
         self.diagnostics_generator = torch.Generator().manual_seed(seed + 1)
+        if use_init_states is None:
+            use_init_states = config.train_starts == "fixed" or init_state_indices is not None
         n_init = len(backend.init_states(task.task_id)) if use_init_states else None
         if init_state_indices is not None and not (
             n_init and init_state_indices and all(0 <= i < n_init for i in init_state_indices)

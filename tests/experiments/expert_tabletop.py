@@ -50,6 +50,26 @@ def parse_overrides(pairs: list[str]) -> dict:
     return values
 
 
+# PolicyConfig fields that change how RL samples, not what behaviour cloning learnt
+SAMPLING_FIELDS = ("rl_eta", "min_std", "max_std", "rl_init_std", "noise_clip",
+                   "ft_denoising_steps")
+
+
+def with_sampling_settings(policy, config):
+    """``policy`` (a cloned checkpoint) rebuilt with ``config``, which may differ from the
+    saved one only in :data:`SAMPLING_FIELDS`."""
+    saved, wanted = policy.config.to_dict(), config.to_dict()
+    differing = sorted(k for k in wanted if saved.get(k) != wanted[k]
+                       and k not in SAMPLING_FIELDS)
+    if differing:
+        raise SystemExit(f"error: --bc-from checkpoint differs in {', '.join(differing)}")
+    rebuilt = type(policy)(config)
+    missing, unexpected = rebuilt.load_state_dict(policy.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("base_") for k in missing):
+        raise SystemExit(f"error: --bc-from weights do not fit: {missing} {unexpected}")
+    return rebuilt.eval()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--head", choices=sorted(HEADS), default="diffusion")
@@ -72,6 +92,9 @@ def main() -> None:
     parser.add_argument("--bc-cache", type=Path,
                         help="keep each behaviour-cloned policy here and reuse it when the "
                              "same task, demonstrations, steps, seed and policy come again")
+    parser.add_argument("--bc-from", type=Path,
+                        help="start from this behaviour-cloned checkpoint (e.g. a --bc-cache "
+                             "entry); --policy may then change only sampling settings")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -100,7 +123,10 @@ def main() -> None:
             [args.head, task.task_id, args.demos, args.bc_steps, args.seed, args.drop_no_ops,
              config.to_dict()], sort_keys=True).encode()).hexdigest()[:16]
         cached = args.bc_cache / key if args.bc_cache else None
-        if cached is not None and cached.is_dir():
+        if args.bc_from is not None:
+            policy = with_sampling_settings(
+                load_checkpoint(args.bc_from, kind=HEADS[args.head].kind), config)
+        elif cached is not None and cached.is_dir():
             policy = load_checkpoint(cached, kind=HEADS[args.head].kind, expected_config=config)
         else:
             torch.manual_seed(args.seed)
