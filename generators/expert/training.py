@@ -123,23 +123,11 @@ class PPOTrainer:
         """Collect, estimate advantages, update; returns this iteration's statistics."""
         config = self.config
         started = time.perf_counter()
-        self.policy.eval()
-        rollout = collect_rollout(
-            self.policy, self.value_network, self.venv, self.starts, config.n_steps,
-            gamma=config.gamma, generator=self.generator,
-        )
+        rollout, batch = self.collect()
         collected = time.perf_counter()
-        rewards = rollout.rewards
-        if self.reward_scaler is not None:
-            rewards = torch.from_numpy(
-                self.reward_scaler(rewards.numpy(), rollout.dones.numpy())).to(rewards.dtype)
-        advantages, returns = compute_gae(
-            rewards + rollout.bootstrap, rollout.values, rollout.dones, rollout.last_values,
-            gamma=config.gamma, gae_lambda=config.gae_lambda,
-        )
-        batch = flatten_rollout(rollout, advantages, returns)
         self.policy.train()
-        diagnostics = {"explained_variance": explained_variance(rollout.values, returns),
+        diagnostics = {"explained_variance": explained_variance(rollout.values.flatten(),
+                                                                batch.returns),
                        "gradient_agreement": math.nan, "eval_success": math.nan}
         every = config.gradient_agreement_every
         if every and self.iteration % every == 0:
@@ -172,6 +160,25 @@ class PPOTrainer:
         self.critic_scheduler.step()
         self.iteration += 1
         return stats
+
+    def collect(self) -> tuple[Rollout, RolloutBatch]:
+        """One stochastic rollout of the current policy, with (scaled) rewards, GAE
+        advantages and value targets, flattened into a batch of decisions."""
+        config = self.config
+        self.policy.eval()
+        rollout = collect_rollout(
+            self.policy, self.value_network, self.venv, self.starts, config.n_steps,
+            gamma=config.gamma, generator=self.generator,
+        )
+        rewards = rollout.rewards
+        if self.reward_scaler is not None:
+            rewards = torch.from_numpy(
+                self.reward_scaler(rewards.numpy(), rollout.dones.numpy())).to(rewards.dtype)
+        advantages, returns = compute_gae(
+            rewards + rollout.bootstrap, rollout.values, rollout.dones, rollout.last_values,
+            gamma=config.gamma, gae_lambda=config.gae_lambda,
+        )
+        return rollout, flatten_rollout(rollout, advantages, returns)
 
     def evaluate(self) -> float:
         """Deterministic success from every fixed initial state of the task."""
