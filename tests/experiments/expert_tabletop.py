@@ -52,7 +52,7 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 # PolicyConfig fields that change how RL samples, not what behaviour cloning learnt
 SAMPLING_FIELDS = ("rl_eta", "min_std", "max_std", "rl_init_std", "noise_clip",
-                   "ft_denoising_steps")
+                   "ft_denoising_steps", "frozen_steps_deterministic")
 
 
 def with_sampling_settings(policy, config):

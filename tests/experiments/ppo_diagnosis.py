@@ -9,6 +9,12 @@ Not a test. Loads a behaviour-cloned policy (a checkpoint directory, e.g. one ke
 - both on ``--random-starts`` placements drawn from the task's distribution (what PPO
   trains on when it does not start from the fixed states).
 
+- with ``--clipped-decisions N``: along N stochastic decisions of 20 envs from sampled
+  placements, the fraction of executed chunk elements whose predicted clean sample
+  x0_hat leaves [-1, 1] at each denoising step, per action dimension. Such an element's
+  step mean is clip(x0_hat) mixed with noise re-derived from it, so it does not depend on
+  the weights: PPO's gradient there is exactly zero.
+
 Prints one JSON line per measurement.
 
     python tests/experiments/ppo_diagnosis.py --bc /tmp/rlcore/bc/baf4f552dae96ca9 \
@@ -26,8 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from diffrl_eval.diffusion.noise_schedule import predicted_clean_sample
 from diffrl_eval.envs.tabletop import TabletopBackend
 from generators.expert import evaluate
+from generators.expert.chunk_env import ChunkVectorEnv
 from generators.policy import load_checkpoint
 
 
@@ -38,6 +46,7 @@ def main() -> None:
     parser.add_argument("--task", default="spatial_left_cube_on_plate")
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--random-starts", type=int, default=100)
+    parser.add_argument("--clipped-decisions", type=int, default=0)
     parser.add_argument("--set", nargs="*", default=[], help="PolicyConfig key=json (sampling)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -47,6 +56,9 @@ def main() -> None:
     overrides = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.set)}
     if overrides:
         policy.config = dataclasses.replace(policy.config, **overrides)
+    if args.clipped_decisions:
+        print(json.dumps(clipped_fractions(policy, backend, task, args.clipped_decisions)),
+              flush=True)
     n = len(backend.init_states(task.task_id))
     started = time.perf_counter()
     det = evaluate(policy, backend, task, list(range(n)), seed=1)
@@ -73,6 +85,42 @@ def main() -> None:
             print(json.dumps({"measure": f"{'deterministic' if deterministic else 'stochastic'}"
                               f", random starts", "success": result.success_rate,
                               "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+
+
+@torch.no_grad()
+def clipped_fractions(policy, backend, task, decisions: int, n_envs: int = 20) -> dict:
+    """Fraction of executed elements with |x0_hat| > 1: (K, Da) as nested lists."""
+    venv = ChunkVectorEnv.for_policy(backend, task, n_envs, policy.config)
+    generator = torch.Generator().manual_seed(0)
+    reset_seeds = iter(range(10**6))
+    executed = policy.config.action_steps
+    try:
+        for index in range(n_envs):
+            venv.reset_env(index, seed=next(reset_seeds), init_state_index=None)
+        fractions = []
+        for _ in range(decisions):
+            obs = venv.observation()
+            step = policy.act(obs, generator=generator)
+            timesteps, _ = policy.chain_timesteps()
+            cond = policy.encoder(obs)
+            per_step = []
+            for k, t in enumerate(timesteps):
+                x_k = step.record[:, k]
+                t_batch = t.expand(len(x_k))
+                x0 = predicted_clean_sample(x_k, policy.decoder(x_k, t_batch, cond),
+                                            policy.alpha_bar(t_batch))
+                per_step.append((x0.abs() > 1).float()[:, :executed].mean((0, 1)))
+            fractions.append(torch.stack(per_step))
+            outcome = venv.step_chunk(np.arange(n_envs), step.action_chunk[:, :executed].numpy())
+            for index in np.flatnonzero(outcome.dones):
+                venv.reset_env(int(index), seed=next(reset_seeds), init_state_index=None)
+    finally:
+        venv.close()
+    mean = torch.stack(fractions).mean(0)
+    return {"measure": "fraction of executed elements with |x0_hat| > 1 (rows: denoising "
+                       "step, noisiest first; columns: action dimension)",
+            "fractions": [[round(float(v), 2) for v in row] for row in mean],
+            "scored_dimensions": policy.likelihood_mask()[0].tolist()}
 
 
 if __name__ == "__main__":
