@@ -8,7 +8,7 @@ import torch
 from policy_fixtures import state_obs, tiny_config
 
 from diffrl_eval.errors import UserError
-from generators.policy.checkpoint import load_checkpoint, save_checkpoint
+from generators.policy.checkpoint import load_checkpoint, save_checkpoint, with_sampling_settings
 from generators.policy.diffusion_likelihood import DiffusionChainPolicy
 from generators.policy.value import ValueNetwork
 from generators.ppo.config import PPOConfig
@@ -119,3 +119,19 @@ def test_deterministic_frozen_steps_follow_the_eta_0_chain_and_the_rest_explores
 def test_deterministic_frozen_steps_need_frozen_steps():
     with pytest.raises(UserError, match="frozen_steps_deterministic needs ft_denoising_steps"):
         tiny_config(frozen_steps_deterministic=True)
+
+
+def test_a_cloned_policy_is_rebuilt_with_other_sampling_settings_only():
+    torch.manual_seed(0)
+    cloned = DiffusionChainPolicy(tiny_config(decoder="mlp", denoising_steps=STEPS))
+    wanted = tiny_config(decoder="mlp", denoising_steps=STEPS, ft_denoising_steps=FINE_TUNED,
+                         frozen_steps_deterministic=True, min_std=0.05)
+    rebuilt = with_sampling_settings(cloned, wanted)
+    assert rebuilt.config == wanted and rebuilt.frozen_steps == STEPS - FINE_TUNED
+    obs = state_obs(4, wanted, seed=5)
+    # the cloned weights, here and in the frozen copy: the same deterministic chunks
+    assert torch.equal(chain(rebuilt, obs, deterministic=True).record,
+                       chain(cloned, obs, deterministic=True).record)
+    with pytest.raises(UserError, match="differs in more than sampling settings: horizon"):
+        with_sampling_settings(cloned, tiny_config(decoder="mlp", denoising_steps=STEPS,
+                                                   horizon=8))

@@ -34,6 +34,7 @@ from generators.policy import (
     load_checkpoint,
     save_checkpoint,
 )
+from generators.policy.checkpoint import with_sampling_settings
 from generators.ppo.config import PPOConfig
 
 HEADS = {"diffusion": DiffusionChainPolicy, "gaussian": GaussianPolicy}
@@ -48,26 +49,6 @@ def parse_overrides(pairs: list[str]) -> dict:
         key, _, raw = pair.partition("=")
         values[key] = json.loads(raw)
     return values
-
-
-# PolicyConfig fields that change how RL samples, not what behaviour cloning learnt
-SAMPLING_FIELDS = ("rl_eta", "min_std", "max_std", "rl_init_std", "noise_clip",
-                   "ft_denoising_steps", "frozen_steps_deterministic")
-
-
-def with_sampling_settings(policy, config):
-    """``policy`` (a cloned checkpoint) rebuilt with ``config``, which may differ from the
-    saved one only in :data:`SAMPLING_FIELDS`."""
-    saved, wanted = policy.config.to_dict(), config.to_dict()
-    differing = sorted(k for k in wanted if saved.get(k) != wanted[k]
-                       and k not in SAMPLING_FIELDS)
-    if differing:
-        raise SystemExit(f"error: --bc-from checkpoint differs in {', '.join(differing)}")
-    rebuilt = type(policy)(config)
-    missing, unexpected = rebuilt.load_state_dict(policy.state_dict(), strict=False)
-    if unexpected or any(not k.startswith("base_") for k in missing):
-        raise SystemExit(f"error: --bc-from weights do not fit: {missing} {unexpected}")
-    return rebuilt.eval()
 
 
 def main() -> None:

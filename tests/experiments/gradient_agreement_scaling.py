@@ -15,6 +15,7 @@ the batch (in decisions) at which half of an update's squared norm is signal.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from generators.expert import PPOTrainer, demonstration_set
 from generators.expert.recipe import PPO_RECIPE
 from generators.human import HumanGenerator
 from generators.policy import ValueNetwork, load_checkpoint
+from generators.policy.checkpoint import with_sampling_settings
 from generators.ppo.config import PPOConfig
 from generators.ppo.update import ADVANTAGE_EPS, RolloutBatch, policy_gradient
 
@@ -44,12 +46,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="175,350,700,1400,2800,5600")
     parser.add_argument("--train-starts", default="sampled")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", nargs="*", default=[], help="PolicyConfig key=json (sampling)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.perf_counter()
     backend = TabletopBackend()
     task = backend.task(args.task)
     policy = load_checkpoint(args.bc, kind="diffusion")
+    overrides = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.set)}
+    if overrides:
+        policy = with_sampling_settings(policy, dataclasses.replace(policy.config, **overrides))
     episodes = list(HumanGenerator(backend).generate(task, args.demos, seed=0))
     demos = demonstration_set(backend, episodes, policy.config.n_obs_steps,
                               policy.config.horizon, drop_no_ops=True)

@@ -37,6 +37,7 @@ from diffrl_eval.envs.tabletop import TabletopBackend
 from generators.expert import evaluate
 from generators.expert.chunk_env import ChunkVectorEnv
 from generators.policy import load_checkpoint
+from generators.policy.checkpoint import with_sampling_settings
 
 
 def main() -> None:
@@ -55,7 +56,7 @@ def main() -> None:
     policy = load_checkpoint(args.bc, kind=args.kind)
     overrides = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.set)}
     if overrides:
-        policy.config = dataclasses.replace(policy.config, **overrides)
+        policy = with_sampling_settings(policy, dataclasses.replace(policy.config, **overrides))
     if args.clipped_decisions:
         print(json.dumps(clipped_fractions(policy, backend, task, args.clipped_decisions)),
               flush=True)
