@@ -16,12 +16,14 @@ BOUNDED_INPUTS: dict[str, Any] = {"obs_min_range": 0.05, "obs_clip": 5.0, "noise
 # 50 envs x 28 decisions (one 220-step episode per env and iteration), 10 epochs of
 # minibatches of 2,500 (decision, denoising step) pairs at a constant rate, DPPO's clip
 # ramp along the chain, and the reward paid for every step the goal holds, scaled by the
-# running spread of the return.
+# running spread of the return. Training episodes start from placements sampled from the
+# task's distribution: the fixed initial states are what evaluation and data generation
+# use, and PPO must not train on them.
 PPO_RECIPE: dict[str, Any] = {
     "actor_lr": 3e-5, "lr_schedule": "constant", "update_epochs": 10, "n_envs": 50,
     "n_steps": 28, "batch_size": 2500, "n_iterations": 80, "critic_warmup_iterations": 5,
     "clip_coef": 0.01, "clip_coef_base": 0.001, "reward_mode": "success_hold",
-    "reward_scaling": True,
+    "reward_scaling": True, "train_starts": "sampled",
 }
 
 BC_GRADIENT_STEPS = 10000  # 3,000 under-fit the diffusion head (48% against 96%, 50 demos)

@@ -52,9 +52,10 @@ def flatten_rollout(rollout: Rollout, advantages: torch.Tensor, returns: torch.T
 class PPOTrainer:
     """PPO for ``policy`` (diffusion or Gaussian) on one task.
 
-    Training episodes start from the task's fixed initial states (all of them, or those in
-    ``init_state_indices``), drawn at random, or from sampled placements when
-    ``use_init_states`` is off. ``env_workers`` > 1 steps the environments in that many
+    Training episodes start from placements sampled from the task's distribution when
+    ``config.train_starts`` is ``sampled`` (or ``use_init_states`` is False), else from the
+    task's fixed initial states (all of them, or those in ``init_state_indices``), drawn at
+    random. ``env_workers`` > 1 steps the environments in that many
     worker processes (same rollouts as in-process, see
     :mod:`generators.expert.subprocess_env`).
     """
@@ -68,7 +69,7 @@ class PPOTrainer:
         config: PPOConfig,
         *,
         seed: int,
-        use_init_states: bool = True,
+        use_init_states: bool | None = None,
         init_state_indices: list[int] | None = None,
         env_options: dict[str, Any] | None = None,
         env_workers: int = 1,
@@ -83,6 +84,8 @@ class PPOTrainer:
         # the diagnostics draw from their own stream, so that turning them on or off
         # leaves training unchanged
         self.diagnostics_generator = torch.Generator().manual_seed(seed + 1)
+        if use_init_states is None:
+            use_init_states = config.train_starts == "fixed" or init_state_indices is not None
         n_init = len(backend.init_states(task.task_id)) if use_init_states else None
         if init_state_indices is not None and not (
             n_init and init_state_indices and all(0 <= i < n_init for i in init_state_indices)
@@ -120,23 +123,11 @@ class PPOTrainer:
         """Collect, estimate advantages, update; returns this iteration's statistics."""
         config = self.config
         started = time.perf_counter()
-        self.policy.eval()
-        rollout = collect_rollout(
-            self.policy, self.value_network, self.venv, self.starts, config.n_steps,
-            gamma=config.gamma, generator=self.generator,
-        )
+        rollout, batch = self.collect()
         collected = time.perf_counter()
-        rewards = rollout.rewards
-        if self.reward_scaler is not None:
-            rewards = torch.from_numpy(
-                self.reward_scaler(rewards.numpy(), rollout.dones.numpy())).to(rewards.dtype)
-        advantages, returns = compute_gae(
-            rewards + rollout.bootstrap, rollout.values, rollout.dones, rollout.last_values,
-            gamma=config.gamma, gae_lambda=config.gae_lambda,
-        )
-        batch = flatten_rollout(rollout, advantages, returns)
         self.policy.train()
-        diagnostics = {"explained_variance": explained_variance(rollout.values, returns),
+        diagnostics = {"explained_variance": explained_variance(rollout.values.flatten(),
+                                                                batch.returns),
                        "gradient_agreement": math.nan, "eval_success": math.nan}
         every = config.gradient_agreement_every
         if every and self.iteration % every == 0:
@@ -169,6 +160,25 @@ class PPOTrainer:
         self.critic_scheduler.step()
         self.iteration += 1
         return stats
+
+    def collect(self) -> tuple[Rollout, RolloutBatch]:
+        """One stochastic rollout of the current policy, with (scaled) rewards, GAE
+        advantages and value targets, flattened into a batch of decisions."""
+        config = self.config
+        self.policy.eval()
+        rollout = collect_rollout(
+            self.policy, self.value_network, self.venv, self.starts, config.n_steps,
+            gamma=config.gamma, generator=self.generator,
+        )
+        rewards = rollout.rewards
+        if self.reward_scaler is not None:
+            rewards = torch.from_numpy(
+                self.reward_scaler(rewards.numpy(), rollout.dones.numpy())).to(rewards.dtype)
+        advantages, returns = compute_gae(
+            rewards + rollout.bootstrap, rollout.values, rollout.dones, rollout.last_values,
+            gamma=config.gamma, gae_lambda=config.gae_lambda,
+        )
+        return rollout, flatten_rollout(rollout, advantages, returns)
 
     def evaluate(self) -> float:
         """Deterministic success from every fixed initial state of the task."""

@@ -145,3 +145,29 @@ def load_checkpoint(
         raise UserError(f"checkpoint {directory} does not match its architecture ({detail})")
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+# PolicyConfig fields that decide how RL samples and scores the chain, not what behaviour
+# cloning learnt: a cloned policy can be rebuilt with other values of these
+SAMPLING_FIELDS = ("rl_eta", "min_std", "max_std", "rl_init_std", "noise_clip",
+                   "ft_denoising_steps", "frozen_steps_deterministic")
+
+
+def with_sampling_settings(policy: Any, config: PolicyConfig) -> Any:
+    """``policy`` rebuilt with ``config``, which may differ from its own only in
+    :data:`SAMPLING_FIELDS` (otherwise a one-line :class:`UserError`); a frozen copy for
+    ``ft_denoising_steps`` is taken from the weights at once. Returned in eval mode."""
+    saved, wanted = policy.config.to_dict(), config.to_dict()
+    differing = sorted(k for k in wanted
+                       if saved.get(k) != wanted[k] and k not in SAMPLING_FIELDS)
+    if differing:
+        raise UserError(f"the policy differs in more than sampling settings: "
+                        f"{', '.join(differing)}")
+    rebuilt = type(policy)(config)
+    state = {k: v for k, v in policy.state_dict().items() if not k.startswith("base_")}
+    missing, unexpected = rebuilt.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("base_") for k in missing):
+        raise UserError(f"weights do not fit the rebuilt policy: {missing} {unexpected}")
+    if hasattr(rebuilt, "start_fine_tuning"):
+        rebuilt.start_fine_tuning()
+    return rebuilt.eval()

@@ -81,6 +81,10 @@ class PolicyConfig:
     # fine-tune only the last ft_denoising_steps steps of the chain (None: all); the earlier
     # steps keep sampling from a frozen copy of the cloned network
     ft_denoising_steps: int | None = None
+    # with ft_denoising_steps: the frozen early steps sample deterministically (DDIM eta = 0,
+    # no noise) instead of with the RL noise; their noise is not learnt from, so it only
+    # blurs the outcome the fine-tuned steps are credited with
+    frozen_steps_deterministic: bool = False
     # the standard-normal noise of every stochastic denoising step is clipped to
     # +-noise_clip during RL (None: unclipped); keeps a rare far sample from making a
     # log-probability, and so a ratio, extreme
@@ -162,6 +166,9 @@ class PolicyConfig:
                 f"ft_denoising_steps must be in [1, {chain}] (the {self.sampler} chain has "
                 f"{chain} denoising steps) or None; got {self.ft_denoising_steps!r}"
             )
+        if self.frozen_steps_deterministic and self.ft_denoising_steps is None:
+            raise UserError("frozen_steps_deterministic needs ft_denoising_steps (the frozen "
+                            "early steps it makes deterministic)")
         for name in ("noise_clip", "obs_clip"):
             value = getattr(self, name)
             if value is not None and not value > 0:

@@ -54,8 +54,8 @@ class DiffusionChainPolicy(DiffusionModel):
     """A diffusion policy whose denoising steps are scored as Gaussian decisions.
 
     Uses ``config.sampler`` / ``config.denoising_steps`` (DDIM with K steps, or DDPM with
-    all T), ``config.rl_eta`` (DDPM forces 1), ``config.min_std``, ``config.noise_clip``
-    and ``config.ft_denoising_steps``.
+    all T), ``config.rl_eta`` (DDPM forces 1), ``config.min_std``, ``config.noise_clip``,
+    ``config.ft_denoising_steps`` and ``config.frozen_steps_deterministic``.
     """
 
     def __init__(self, config: PolicyConfig) -> None:
@@ -139,11 +139,13 @@ class DiffusionChainPolicy(DiffusionModel):
         scored_from = len(timesteps) - self.config.fine_tuned_steps
         x = self.initial_noise(batch, generator)
         chain, log_probs = [x], []
+        quiet_steps = scored_from if self.config.frozen_steps_deterministic else 0
         for k, (t, t_prev) in enumerate(zip(timesteps, prev)):
             cond, decoder = networks[k]
+            quiet = deterministic or k < quiet_steps
             mean, std = self.step_distribution(
-                x, t.expand(batch), t_prev.expand(batch), cond, eta=eta, min_std=min_std,
-                decoder=decoder,
+                x, t.expand(batch), t_prev.expand(batch), cond, eta=0.0 if quiet else eta,
+                min_std=0.0 if quiet else min_std, decoder=decoder,
             )
             x = mean + std * self.step_noise(x.shape, generator, x.device)
             chain.append(x)

@@ -17,6 +17,9 @@ LR_SCHEDULES = ("cosine", "constant")
 # time limit (or until the goal has held success_hold_steps steps in a row)
 REWARD_MODES = ("success_once", "success_hold")
 KL_ESTIMATES = ("element", "chunk")  # which KL target_kl stops on (see generators.ppo.loss)
+# where training episodes start: the task's fixed initial states (the ones evaluation and
+# data generation use), or placements sampled from the task's distribution, never those
+TRAIN_STARTS = ("fixed", "sampled")
 
 
 @dataclass
@@ -52,6 +55,8 @@ class PPOConfig:
     critic_warmup_iterations: int = 2  # iterations that update only the critic
     # score only the chunk elements that reach the env (executed steps, varying dims)
     executed_likelihood: bool = True
+    # --- where training episodes start (see TRAIN_STARTS)
+    train_starts: str = "fixed"
     # --- reward
     reward_mode: str = "success_once"
     success_hold_steps: int | None = None  # success_hold: end after this many held steps
@@ -86,7 +91,8 @@ class PPOConfig:
             raise UserError(f"target_kl must be > 0 or None; got {self.target_kl!r}")
         for name, value, choices in (("reward_mode", self.reward_mode, REWARD_MODES),
                                      ("target_kl_estimate", self.target_kl_estimate,
-                                      KL_ESTIMATES)):
+                                      KL_ESTIMATES),
+                                     ("train_starts", self.train_starts, TRAIN_STARTS)):
             if value not in choices:
                 raise UserError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
         if self.success_hold_steps is not None:

@@ -34,6 +34,7 @@ from generators.policy import (
     load_checkpoint,
     save_checkpoint,
 )
+from generators.policy.checkpoint import with_sampling_settings
 from generators.ppo.config import PPOConfig
 
 HEADS = {"diffusion": DiffusionChainPolicy, "gaussian": GaussianPolicy}
@@ -72,6 +73,14 @@ def main() -> None:
     parser.add_argument("--bc-cache", type=Path,
                         help="keep each behaviour-cloned policy here and reuse it when the "
                              "same task, demonstrations, steps, seed and policy come again")
+    parser.add_argument("--bc-from", type=Path,
+                        help="start from this behaviour-cloned checkpoint (e.g. a --bc-cache "
+                             "entry); --policy may then change only sampling settings")
+    parser.add_argument("--sampled-eval", type=int, default=0,
+                        help="also evaluate on this many placements sampled from the task's "
+                             "distribution (fixed seed; a second, held-out measure)")
+    parser.add_argument("--save-policy", type=Path,
+                        help="save the final PPO policy here (one subdirectory per task)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -100,7 +109,10 @@ def main() -> None:
             [args.head, task.task_id, args.demos, args.bc_steps, args.seed, args.drop_no_ops,
              config.to_dict()], sort_keys=True).encode()).hexdigest()[:16]
         cached = args.bc_cache / key if args.bc_cache else None
-        if cached is not None and cached.is_dir():
+        if args.bc_from is not None:
+            policy = with_sampling_settings(
+                load_checkpoint(args.bc_from, kind=HEADS[args.head].kind), config)
+        elif cached is not None and cached.is_dir():
             policy = load_checkpoint(cached, kind=HEADS[args.head].kind, expected_config=config)
         else:
             torch.manual_seed(args.seed)
@@ -109,8 +121,15 @@ def main() -> None:
             if cached is not None:
                 save_checkpoint(cached, policy, overwrite=True)
         bc_seconds = time.perf_counter() - started
+        def sampled_success(policy=policy, task=task) -> dict:
+            if not args.sampled_eval:
+                return {}
+            sampled = evaluate(policy, backend, task, [None] * args.sampled_eval, seed=3)
+            return {"sampled_success": sampled.success_rate}
+
         result = evaluate(policy, backend, task, states, seed=1)
         log({"task": task.task_id, "stage": "bc", "success": result.success_rate,
+             **sampled_success(),
              "seconds": round(time.perf_counter() - started, 1), "bc_seconds": round(bc_seconds, 1),
              "bc_key": key})
         if args.bc_only:
@@ -132,11 +151,13 @@ def main() -> None:
                 result = evaluate(policy, backend, task, states, seed=1)
                 log({"task": task.task_id, "stage": "ppo", "iteration": trainer.iteration,
                      "env_steps": env_steps, "ppo_seconds": round(ppo_seconds, 1),
-                     "success": result.success_rate,
+                     "success": result.success_rate, **sampled_success(),
                      "mean_length": sum(result.lengths) / len(result.lengths),
                      "seconds": round(time.perf_counter() - started, 1)})
         finally:
             trainer.close()
+        if args.save_policy:
+            save_checkpoint(args.save_policy / task.task_id, policy, overwrite=True)
 
 
 if __name__ == "__main__":

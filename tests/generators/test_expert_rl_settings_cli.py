@@ -12,6 +12,8 @@ BAD_OPTIONS = [
     ("ppo.batch_size=0", "batch_size must be >= 1"),
     ("ppo.n_envs=-4", "n_envs must be >= 1"),
     ("ppo.n_steps=0", "n_steps must be >= 1"),
+    ("ppo.train_starts=eval", "train_starts must be one of fixed, sampled"),
+    ("policy.frozen_steps_deterministic=true", "frozen_steps_deterministic needs"),
 ]
 CASES = [("train-expert", *case) for case in BAD_OPTIONS] + [
     ("generate", *case) for case in BAD_OPTIONS[:3]

@@ -8,7 +8,7 @@ import torch
 from policy_fixtures import state_obs, tiny_config
 
 from diffrl_eval.errors import UserError
-from generators.policy.checkpoint import load_checkpoint, save_checkpoint
+from generators.policy.checkpoint import load_checkpoint, save_checkpoint, with_sampling_settings
 from generators.policy.diffusion_likelihood import DiffusionChainPolicy
 from generators.policy.value import ValueNetwork
 from generators.ppo.config import PPOConfig
@@ -92,3 +92,46 @@ def test_the_frozen_copy_survives_a_checkpoint(tmp_path):
 def test_fine_tuned_steps_outside_the_chain_are_refused(overrides):
     with pytest.raises(UserError, match="ft_denoising_steps must be in"):
         tiny_config(**overrides)
+
+
+def test_deterministic_frozen_steps_follow_the_eta_0_chain_and_the_rest_explores():
+    torch.manual_seed(0)
+    config = tiny_config(decoder="mlp", denoising_steps=STEPS, ft_denoising_steps=FINE_TUNED,
+                         frozen_steps_deterministic=True)
+    policy = DiffusionChainPolicy(config)
+    policy.start_fine_tuning()
+    obs = state_obs(16, config, seed=3)
+    explored = chain(policy, obs)
+    quiet = chain(policy, obs, deterministic=True)
+    frozen = STEPS - FINE_TUNED
+    # same initial noise, the frozen steps noiseless: the deterministic chain's states
+    assert torch.equal(explored.record[:, : frozen + 1], quiet.record[:, : frozen + 1])
+    # the fine-tuned steps still sample with the RL noise and are scored
+    assert not torch.allclose(explored.record[:, frozen + 1 :], quiet.record[:, frozen + 1 :])
+    assert explored.log_prob.shape == (16, FINE_TUNED, 4, 7)
+    # without the switch the frozen steps are noisy
+    noisy = DiffusionChainPolicy(tiny_config(decoder="mlp", denoising_steps=STEPS,
+                                             ft_denoising_steps=FINE_TUNED))
+    noisy.load_state_dict(policy.state_dict())
+    assert not torch.equal(chain(noisy, obs).record[:, 1], quiet.record[:, 1])
+
+
+def test_deterministic_frozen_steps_need_frozen_steps():
+    with pytest.raises(UserError, match="frozen_steps_deterministic needs ft_denoising_steps"):
+        tiny_config(frozen_steps_deterministic=True)
+
+
+def test_a_cloned_policy_is_rebuilt_with_other_sampling_settings_only():
+    torch.manual_seed(0)
+    cloned = DiffusionChainPolicy(tiny_config(decoder="mlp", denoising_steps=STEPS))
+    wanted = tiny_config(decoder="mlp", denoising_steps=STEPS, ft_denoising_steps=FINE_TUNED,
+                         frozen_steps_deterministic=True, min_std=0.05)
+    rebuilt = with_sampling_settings(cloned, wanted)
+    assert rebuilt.config == wanted and rebuilt.frozen_steps == STEPS - FINE_TUNED
+    obs = state_obs(4, wanted, seed=5)
+    # the cloned weights, here and in the frozen copy: the same deterministic chunks
+    assert torch.equal(chain(rebuilt, obs, deterministic=True).record,
+                       chain(cloned, obs, deterministic=True).record)
+    with pytest.raises(UserError, match="differs in more than sampling settings: horizon"):
+        with_sampling_settings(cloned, tiny_config(decoder="mlp", denoising_steps=STEPS,
+                                                   horizon=8))
