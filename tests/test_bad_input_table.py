@@ -650,7 +650,7 @@ def _nan_weights(out: Path) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from vla.checkpoint import weights_hash
+    from diffrl_eval.vla.checkpoint import weights_hash
 
     tensors = load_file(str(out / "model.safetensors"))
     save_file({k: torch.full_like(t, float("nan")) if t.is_floating_point() else t

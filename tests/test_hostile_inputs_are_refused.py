@@ -209,7 +209,7 @@ def test_evaluating_nan_weights_is_refused(work, dataset, hparams_file, capsys):
     import torch
     from safetensors.torch import load_file, save_file
 
-    from vla.checkpoint import INFO_FILE, weights_hash
+    from diffrl_eval.vla.checkpoint import INFO_FILE, weights_hash
 
     ckpt = fresh(work, "nanw") / "ckpt"
     assert run_cli(["vla", "train", "--data", dataset, "--out", ckpt, "--hparams", hparams_file],

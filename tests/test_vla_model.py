@@ -22,13 +22,13 @@ from diffrl_eval.envs.tabletop import INIT_STATE_OPTION
 from diffrl_eval.errors import UserError
 from diffrl_eval.generation import generate_dataset
 from diffrl_eval.metrics.success import wilson_interval
+from diffrl_eval.vla import evaluation
+from diffrl_eval.vla.checkpoint import load_vla, read_info, weights_hash
+from diffrl_eval.vla.evaluation import evaluate_checkpoint
+from diffrl_eval.vla.training import train_vla
 from generators.human import HumanGenerator
-from vla import evaluation
-from vla.checkpoint import load_vla, read_info, weights_hash
-from vla.evaluation import evaluate_checkpoint
-from vla.hparams import hparams_hash, resolve_hparams
 from vla.tiny_vla import TinyVLA
-from vla.training import train_vla
+from vla.tiny_vla.hparams import hparams_hash, resolve_hparams
 
 # one scene, two goals: only the instruction says which cube to move
 RED, BLUE = "goal_red_cube_in_bowl", "goal_blue_cube_on_plate"

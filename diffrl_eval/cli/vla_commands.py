@@ -49,7 +49,7 @@ def vla_train(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
 ) -> None:
     """Fine-tune a VLA on one or more datasets (one backend, one action dimension)."""
-    from vla.hparams import PRESET_KEY, hparams_hash, load_hparams
+    from vla.tiny_vla.hparams import PRESET_KEY, hparams_hash, load_hparams
 
     if hparams is not None and preset is not None:
         raise UserError("give --hparams or --preset, not both (a file may name its preset)")
@@ -67,7 +67,7 @@ def vla_train(
 
 def _train(data: list[Path], out: Path, vla: str, values: dict, seed: int, seeds: str | None,
            overwrite: bool) -> list[Path]:
-    from vla.training import train_vla, train_vla_seeds
+    from diffrl_eval.vla.training import train_vla, train_vla_seeds
 
     if seeds is not None:
         return train_vla_seeds(data, out, seeds=_parse_seeds(seeds), vla=vla, hparams=values,
@@ -134,9 +134,9 @@ def vla_eval(
     intervals; several checkpoints (training seeds) give mean ± std. With --executor ray
     each job (a task of a checkpoint) runs on a Ray worker; the results are the same."""
     from diffrl_eval.executor import make_executor
-    from vla.checkpoint import checkpoint_dirs, read_info
-    from vla.evaluation import aggregate_seeds, check_eval_options, evaluate_checkpoints
-    from vla.results import check_same_hparams
+    from diffrl_eval.vla.checkpoint import checkpoint_dirs, read_info
+    from diffrl_eval.vla.evaluation import aggregate_seeds, check_eval_options, evaluate_checkpoints
+    from diffrl_eval.vla.results import check_same_hparams
 
     check_eval_options(episodes_per_task, envs, episodes_per_job, record)
     runner = make_executor(executor, address=ray_address, workers=workers)  # starts nothing yet

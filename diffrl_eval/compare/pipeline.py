@@ -253,14 +253,14 @@ class CompareRun:
         return json.loads((directory / "metrics.json").read_text())
 
     def train_stage(self, datasets: list[dict[str, Any]], seed: int) -> dict[str, Any]:
-        from vla.hparams import hparams_hash
+        from vla.tiny_vla.hparams import hparams_hash
 
         key = {"datasets": sorted(d["result"]["content_hash"] for d in datasets),
                "hparams": hparams_hash(self.hparams), "seed": seed, "vla": self.vla,
                "version": __version__}
 
         def produce(directory: Path) -> dict[str, Any]:
-            from vla.training import train_vla
+            from diffrl_eval.vla.training import train_vla
 
             train_vla([Path(d["path"]) for d in datasets], directory / "checkpoint",
                       vla=self.vla, hparams=self.hparams, seed=seed)
@@ -277,7 +277,7 @@ class CompareRun:
                "record": self.preset.record_per_task, "version": __version__}
 
         def produce(directory: Path) -> dict[str, Any]:
-            from vla.evaluation import evaluate_checkpoint
+            from diffrl_eval.vla.evaluation import evaluate_checkpoint
 
             tasks = [task for suite_tasks in suites.values() for task in suite_tasks]
             result = evaluate_checkpoint(
@@ -473,7 +473,7 @@ def plan_compare(sources: str, backend: str, preset: str, seeds: str | None, out
                  baselines: str | None = None) -> CompareRun:
     """Validate the inputs before any work starts (the human demonstrations apart: see
     :meth:`CompareRun.check_demonstrations`). ``seeds`` None: the preset's."""
-    from vla.hparams import load_hparams, resolve_hparams
+    from vla.tiny_vla.hparams import load_hparams, resolve_hparams
 
     source_list = parse_sources(sources)
     baseline_list = parse_baselines(baselines, source_list)
@@ -504,7 +504,7 @@ RUN_KIND = "diffrl-eval/compare-run"
 
 def execute(run: CompareRun, *, show_progress: bool = True) -> dict[str, Any]:
     """Run (or finish) every stage, then write results and the report."""
-    from vla.hparams import hparams_hash
+    from vla.tiny_vla.hparams import hparams_hash
 
     run.check_demonstrations()
     started = time.perf_counter()

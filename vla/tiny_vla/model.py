@@ -5,8 +5,8 @@ small MLP, modulates every block of the trunk (FiLM). With ``language: false`` i
 hparams the embedding is replaced by a constant, which gives the no-language baseline
 with the same architecture. Vision: a ResNet-style encoder (GroupNorm) per camera
 (agent view, wrist) when the data has images; otherwise proprioception plus padded
-object poses (:mod:`vla.observation`). Head: an action chunk by L1 regression (default)
-or by a diffusion head (:mod:`vla.heads`). One model serves every task it was trained on:
+object poses (:mod:`vla.tiny_vla.observation`). Head: an action chunk by L1 regression (default)
+or by a diffusion head (:mod:`vla.tiny_vla.heads`). One model serves every task it was trained on:
 which task to do comes from the instruction.
 
 A checkpoint directory holds ``model.safetensors`` (network weights and the cached
@@ -35,22 +35,22 @@ from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.progress import progress_bar
 from diffrl_eval.validation import dumps_json, read_json
-from vla.demonstrations import (
-    check_compatible,
+from diffrl_eval.vla.interface import VLA, WEIGHTS_FILE
+from diffrl_eval.vla.training import check_compatible
+from vla.tiny_vla.demonstrations import (
     count_episodes,
     demonstration_samples,
     resize_frames,
 )
-from vla.heads import DiffusionChunkHead, L1ChunkHead
-from vla.hparams import TinyVLAHparams, resolve_hparams
-from vla.interface import VLA, WEIGHTS_FILE
-from vla.language import (
+from vla.tiny_vla.heads import DiffusionChunkHead, L1ChunkHead
+from vla.tiny_vla.hparams import TinyVLAHparams, resolve_hparams
+from vla.tiny_vla.language import (
     EMBEDDING_DIM,
     ENCODER_NAME,
     EmbeddingNormalizer,
     encode_instructions,
 )
-from vla.observation import (
+from vla.tiny_vla.observation import (
     OBJECT_MASK,
     OBJECTS,
     SLOT_DIM,
@@ -59,8 +59,8 @@ from vla.observation import (
     Standardizer,
     stack_observations,
 )
-from vla.trunk import FiLMTrunk
-from vla.vision import ResNetEncoder, random_shift
+from vla.tiny_vla.trunk import FiLMTrunk
+from vla.tiny_vla.vision import ResNetEncoder, random_shift
 
 CONFIG_FILE = "config.json"
 FORMAT = "diffrl-eval-vla"

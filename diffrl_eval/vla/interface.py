@@ -8,7 +8,7 @@ Contract
 1. Subclass :class:`VLA`; set ``description`` (one line).
 2. :meth:`VLA.fit` trains on validated :class:`~diffrl_eval.dataset.Dataset` objects with
    an hparams dictionary (the VLA's own keys, completed by :meth:`VLA.resolve_hparams`;
-   see :mod:`vla.hparams` for tiny-vla's) and a seed.
+   see :mod:`vla.tiny_vla.hparams` for tiny-vla's) and a seed.
 3. :meth:`VLA.predict_batch` maps B observations (env observation dictionaries, keys from
    :mod:`diffrl_eval.constants`) and their B instructions to action chunks (B, Ta, Da)
    in the env's action units; :meth:`VLA.predict` is the single-observation case.

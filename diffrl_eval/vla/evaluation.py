@@ -39,9 +39,15 @@ from diffrl_eval.errors import UserError, unknown_choice
 from diffrl_eval.executor import Executor, LocalExecutor
 from diffrl_eval.generation import task_seed
 from diffrl_eval.progress import progress_bar
-from vla.checkpoint import load_vla, read_info, weights_hash
-from vla.interface import VLA
-from vla.results import EVAL_KIND, PROTOCOLS, SCHEMA_VERSION, aggregate_seeds, success_summary
+from diffrl_eval.vla.checkpoint import load_vla, read_info, weights_hash
+from diffrl_eval.vla.interface import VLA
+from diffrl_eval.vla.results import (
+    EVAL_KIND,
+    PROTOCOLS,
+    SCHEMA_VERSION,
+    aggregate_seeds,
+    success_summary,
+)
 
 DEFAULT_EVAL_ENVS = 25
 

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from diffrl_eval import __version__, registry
+from diffrl_eval import constants as C
 from diffrl_eval.atomic import StagedDirectory, check_writable_parent
 from diffrl_eval.dataset import Dataset, load_dataset
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
-from vla.checkpoint import seed_dir_name, write_info
-from vla.demonstrations import check_compatible
-from vla.hparams import hparams_hash
+from diffrl_eval.vla.checkpoint import seed_dir_name, write_info
+from diffrl_eval.vla.hparams import hparams_hash
 
 
 def _check_out(out: Path, overwrite: bool) -> Path:
@@ -60,6 +60,27 @@ def training_provenance(datasets: Sequence[Dataset], seed: int) -> dict[str, Any
         "train_suites": _train_suites(datasets),
         "train_tasks": sorted({t["task_id"] for d in datasets for t in d.manifest["tasks"]}),
     }
+
+
+def check_compatible(datasets: Sequence[Dataset]) -> tuple[str, int]:
+    """The backend and action dim all ``datasets`` share; mixing either is a one-line
+    :class:`~diffrl_eval.errors.UserError` (one model acts in one kind of env)."""
+    if not datasets:
+        raise UserError("no training dataset given")
+    backends = {d.backend for d in datasets}
+    if len(backends) > 1:
+        named = ", ".join(f"{d.path} ({d.backend})" for d in datasets)
+        raise UserError(f"training datasets come from different backends: {named}")
+    widths = {d.path: _action_width(d) for d in datasets}
+    if len(set(widths.values())) > 1:
+        named = ", ".join(f"{path} ({width}-D)" for path, width in widths.items())
+        raise UserError(f"training datasets have different action dimensions: {named}")
+    return backends.pop(), next(iter(widths.values()))
+
+
+def _action_width(dataset: Dataset) -> int:
+    dtype = dataset.frames_df.schema[C.COL_ACTION]
+    return int(getattr(dtype, "size", None) or getattr(dtype, "width", 0))
 
 
 def _load(data_dirs: Sequence[Path]) -> list[Dataset]:

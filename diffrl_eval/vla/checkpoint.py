@@ -1,6 +1,6 @@
 """Checkpoint directories: the trained VLA's own files plus where it came from.
 
-A checkpoint is a directory written by :func:`vla.training.train_vla`::
+A checkpoint is a directory written by :func:`diffrl_eval.vla.training.train_vla`::
 
     CKPT/
       checkpoint.json     which VLA, its complete hparams and their hash, the backend, and
@@ -22,7 +22,7 @@ from typing import Any
 from diffrl_eval import registry
 from diffrl_eval.errors import UserError
 from diffrl_eval.validation import dumps_json, read_json
-from vla.interface import VLA, WEIGHTS_FILE
+from diffrl_eval.vla.interface import VLA, WEIGHTS_FILE
 
 INFO_FILE = "checkpoint.json"
 INFO_KIND = "diffrl-eval/vla-checkpoint"
