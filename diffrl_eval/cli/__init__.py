@@ -3,7 +3,8 @@
 Every command reports bad input as one line on stderr (``error: ...``) with exit code 2, and
 a fault of the machine (full disk, permission, interruption, an output another run holds) as
 one line with exit code 3; never a traceback, never a half-written output. Plug-ins (generators, VLAs, backends, report builders) are reached through
-their entry-point registries, never imported by name.
+their entry-point registries, never imported by name; plug-ins add their own commands
+through the ``diffrl_eval.commands`` group (:mod:`diffrl_eval.cli.plugin_commands`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from diffrl_eval.cli import (
     compare_command,
     data,
     doctor,
-    experts,
     export_command,
+    plugin_commands,
     reporting,
     vla_commands,
 )
@@ -88,8 +89,8 @@ compare_command.register(app)
 check_command.register(app)
 vla_commands.register(app)
 export_command.register(app)
-experts.register(app)
 doctor.register(app)
+plugin_commands.register(app)  # last: a plug-in cannot replace a built-in command
 
 
 def _fail(message: str, code: int) -> None:

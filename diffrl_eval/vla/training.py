@@ -16,11 +16,13 @@ from typing import Any
 from diffrl_eval import __version__, registry
 from diffrl_eval import constants as C
 from diffrl_eval.atomic import StagedDirectory, check_writable_parent
+from diffrl_eval.constants import DEFAULT_VLA
 from diffrl_eval.dataset import Dataset, load_dataset
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.vla.checkpoint import seed_dir_name, write_info
 from diffrl_eval.vla.hparams import hparams_hash
+from diffrl_eval.vla.interface import VLA
 
 
 def _check_out(out: Path, overwrite: bool) -> Path:
@@ -91,12 +93,22 @@ def _load(data_dirs: Sequence[Path]) -> list[Dataset]:
     return datasets
 
 
+def trainable_vla(vla: str) -> type[VLA]:
+    """The class of VLA ``vla``; an unknown name or an evaluation-only VLA is a one-line
+    error (before any data is read)."""
+    cls: type[VLA] = registry.vlas.load(vla)
+    if not cls.can_train():
+        raise UserError(f"VLA {vla!r} is evaluation-only (it does not implement fit); "
+                        f"evaluate it with 'vla eval --vla {vla} --ckpt DIR'")
+    return cls
+
+
 def _train_into(directory: Path, datasets: Sequence[Dataset], vla: str,
-                hparams: dict[str, Any], seed: int, progress: bool) -> None:
-    cls = registry.vlas.load(vla)
+                hparams: dict[str, Any], seed: int, progress: bool, device: str) -> None:
+    cls = trainable_vla(vla)
     resolved = cls.resolve_hparams(hparams)
     started = time.perf_counter()
-    model = cls().fit(datasets, resolved, seed=seed, progress=progress)
+    model = cls().fit(datasets, resolved, seed=seed, progress=progress, device=device)
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory)
     write_info(directory, {
@@ -105,6 +117,7 @@ def _train_into(directory: Path, datasets: Sequence[Dataset], vla: str,
         "hparams_hash": hparams_hash(resolved),
         "backend": datasets[0].backend,
         "training": training_provenance(datasets, seed),
+        "device": device,
         "train_seconds": round(time.perf_counter() - started, 3),
         "tool_version": __version__,
     })
@@ -114,23 +127,25 @@ def train_vla(
     data_dirs: Sequence[Path],
     out: Path,
     *,
-    vla: str = "tiny-vla",
+    vla: str = DEFAULT_VLA,
     hparams: dict[str, Any] | None = None,
     seed: int = 0,
     progress: bool = True,
     overwrite: bool = False,
+    device: str = "cpu",
 ) -> Path:
     """Train ``vla`` on the datasets ``data_dirs`` and write its checkpoint to ``out``.
 
     ``hparams`` may be partial (the VLA completes it with its defaults); the completed
     dictionary and its hash go into the checkpoint. Datasets from different backends or
-    with different action dimensions are refused.
+    with different action dimensions are refused. ``device``: the torch device the VLA
+    trains on (resolved: "cpu", "cuda" or "mps"; :func:`diffrl_eval.device.resolve_device`).
     """
     out = _check_out(Path(out), overwrite)
-    registry.vlas.entry(vla)  # an unknown name fails before any data is read
+    trainable_vla(vla)  # an unknown or untrainable VLA fails before any data is read
     datasets = _load(data_dirs)
     with StagedDirectory(out, sources=list(data_dirs), overwrite=overwrite) as staged:
-        _train_into(staged.path, datasets, vla, dict(hparams or {}), seed, progress)
+        _train_into(staged.path, datasets, vla, dict(hparams or {}), seed, progress, device)
         staged.commit()
     return out
 
@@ -140,20 +155,21 @@ def train_vla_seeds(
     out: Path,
     *,
     seeds: Sequence[int],
-    vla: str = "tiny-vla",
+    vla: str = DEFAULT_VLA,
     hparams: dict[str, Any] | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    device: str = "cpu",
 ) -> list[Path]:
     """One checkpoint per seed, ``out/seed-<n>``, with identical data and hparams."""
     if not seeds or len(set(seeds)) != len(seeds):
         raise UserError(f"--seeds must list distinct seeds, got {list(seeds)}")
     out = _check_out(Path(out), overwrite)
-    registry.vlas.entry(vla)
+    trainable_vla(vla)
     datasets = _load(data_dirs)
     with StagedDirectory(out, sources=list(data_dirs), overwrite=overwrite) as staged:
         for seed in seeds:
             _train_into(staged.path / seed_dir_name(seed), datasets, vla, dict(hparams or {}),
-                        int(seed), progress)
+                        int(seed), progress, device)
         staged.commit()
     return [out / seed_dir_name(seed) for seed in seeds]
