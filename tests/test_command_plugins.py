@@ -124,7 +124,19 @@ def test_an_installed_plug_in_that_fails_to_import_leaves_the_cli_working(tmp_pa
 def test_train_expert_and_ablate_come_from_the_generators_command_plug_in():
     entries = {ep.name: ep.value for ep in metadata.entry_points(group=EP_COMMANDS)}
     assert entries.get("experts") == "generators.expert_commands:register"
-    from diffrl_eval.cli import app
+    from diffrl_eval.cli import add_plugin_commands, app
 
+    add_plugin_commands()
     names = plugin_commands.command_names(app.registered_commands, app.registered_groups)
     assert {"train-expert", "ablate"} <= names
+
+
+def test_a_command_module_imported_before_the_cli_still_registers():
+    """The plug-in module imports diffrl_eval.cli's option helpers; imported first, it must
+    not meet a half-initialised CLI (commands are added when the CLI runs)."""
+    code = ("import generators.expert_commands; from diffrl_eval.cli import main; "
+            "main(['train-expert', '--help'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr and "--device" in done.stdout

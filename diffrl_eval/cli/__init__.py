@@ -90,7 +90,18 @@ check_command.register(app)
 vla_commands.register(app)
 export_command.register(app)
 doctor.register(app)
-plugin_commands.register(app)  # last: a plug-in cannot replace a built-in command
+_plugins_added = False
+
+
+def add_plugin_commands() -> None:
+    """Add the command plug-ins' commands to ``app``, once, after the built-in ones (a
+    plug-in cannot replace those). Called when the CLI runs, not when this package is
+    imported: a plug-in's module may itself import ``diffrl_eval.cli`` (its option
+    helpers), which at import time would be a circular import."""
+    global _plugins_added
+    if not _plugins_added:
+        _plugins_added = True
+        plugin_commands.register(app)
 
 
 def _fail(message: str, code: int) -> None:
@@ -127,6 +138,7 @@ def _fault_message(exc: BaseException, staged: list[Path]) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs one command and maps every way it can end to the
     exit-code contract (see :mod:`diffrl_eval.errors`)."""
+    add_plugin_commands()
     command = typer.main.get_command(app)
     previous_handlers = _install_signal_handlers()
     try:
@@ -166,4 +178,4 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(result if isinstance(result, int) else 0)
 
 
-__all__ = ["app", "main"]
+__all__ = ["add_plugin_commands", "app", "main"]

@@ -81,10 +81,11 @@ class VLA(ABC):
     def resolve_hparams(cls, hparams: dict[str, Any] | None) -> dict[str, Any]:
         """``hparams`` completed with the VLA's defaults and validated: the dictionary that
         is hashed and written into every checkpoint and result. The default keeps the
-        given keys and refuses a preset the VLA does not declare."""
+        given keys and refuses a preset the VLA does not declare; a VLA that declares
+        :attr:`hparams_presets` overrides this to apply them."""
         values = dict(hparams or {})
         preset = values.pop(PRESET_KEY, None)
-        if preset is not None:
+        if preset is not None and preset not in cls.hparams_presets:
             raise unknown_preset(cls, str(preset))
         return values
 
@@ -99,8 +100,7 @@ class VLA(ABC):
     ) -> VLA:
         """Train on ``datasets`` (one backend, one action dim) on torch ``device``; returns
         ``self``. Not implemented: the VLA is evaluation-only."""
-        raise UserError(f"VLA {self.name!r} is evaluation-only (it does not implement fit); "
-                        f"evaluate it with 'vla eval --vla {self.name} --ckpt DIR'")
+        raise evaluation_only(self.name)
 
     def save(self, directory: Path) -> None:
         """Write everything :meth:`load` needs into the existing ``directory``."""
@@ -181,6 +181,12 @@ class VLA(ABC):
         ``checkpoint.json`` and hidden files left out. A VLA whose directory holds more
         than the model (a cache, logs) overrides this to hash only what ``load`` reads."""
         return directory_hash(Path(directory), exclude=(CHECKPOINT_INFO_FILE,))
+
+
+def evaluation_only(name: str) -> UserError:
+    """The one-line error for training a VLA that does not implement :meth:`VLA.fit`."""
+    return UserError(f"VLA {name!r} is evaluation-only (it does not implement fit); "
+                     f"evaluate it with 'vla eval --vla {name} --ckpt DIR'")
 
 
 def unknown_preset(cls: type[VLA], preset: str) -> UserError:

@@ -22,7 +22,7 @@ from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.vla.checkpoint import seed_dir_name, write_info
 from diffrl_eval.vla.hparams import hparams_hash
-from diffrl_eval.vla.interface import VLA
+from diffrl_eval.vla.interface import VLA, evaluation_only
 
 
 def _check_out(out: Path, overwrite: bool) -> Path:
@@ -98,8 +98,7 @@ def trainable_vla(vla: str) -> type[VLA]:
     error (before any data is read)."""
     cls: type[VLA] = registry.vlas.load(vla)
     if not cls.can_train():
-        raise UserError(f"VLA {vla!r} is evaluation-only (it does not implement fit); "
-                        f"evaluate it with 'vla eval --vla {vla} --ckpt DIR'")
+        raise evaluation_only(vla)
     return cls
 
 
