@@ -63,6 +63,11 @@ EP_VLAS = "diffrl_eval.vlas"
 EP_ENVS = "diffrl_eval.envs"
 EP_REPORTS = "diffrl_eval.reports"
 EP_DATASET_SOURCES = "diffrl_eval.dataset_sources"
+# value: a function that receives the Typer app and adds the plug-in's commands to it
+EP_COMMANDS = "diffrl_eval.commands"
+
+# --- defaults ------------------------------------------------------------------------------
+DEFAULT_VLA = "tiny-vla"  # the built-in VLA plug-in, trained when --vla is not given
 
 # --- labels --------------------------------------------------------------------------------
 SIMULATED_TELEOP_LABEL = "simulated teleoperation"

@@ -3,7 +3,7 @@
 Every plug-in, built-in or third-party, is found the same way: a Python entry point in
 one of the groups ``diffrl_eval.generators``, ``diffrl_eval.vlas``, ``diffrl_eval.envs`` (and
 ``diffrl_eval.reports`` for report builders, ``diffrl_eval.dataset_sources`` for dataset
-formats)
+formats, ``diffrl_eval.commands`` for CLI commands)
 whose value is the plug-in class. ``pip install my-generator`` therefore adds a row to
 ``diffrl-eval generators list`` without touching this repository.
 
@@ -19,6 +19,7 @@ from importlib import metadata
 from typing import Generic, TypeVar
 
 from diffrl_eval.constants import (
+    EP_COMMANDS,
     EP_DATASET_SOURCES,
     EP_ENVS,
     EP_GENERATORS,
@@ -115,3 +116,4 @@ vlas: Registry = Registry(EP_VLAS, "VLA")
 envs: Registry = Registry(EP_ENVS, "environment backend")
 report_builders: Registry = Registry(EP_REPORTS, "report format")
 dataset_sources: Registry = Registry(EP_DATASET_SOURCES, "dataset format")
+commands: Registry = Registry(EP_COMMANDS, "command plug-in")

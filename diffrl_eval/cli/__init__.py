@@ -3,7 +3,8 @@
 Every command reports bad input as one line on stderr (``error: ...``) with exit code 2, and
 a fault of the machine (full disk, permission, interruption, an output another run holds) as
 one line with exit code 3; never a traceback, never a half-written output. Plug-ins (generators, VLAs, backends, report builders) are reached through
-their entry-point registries, never imported by name.
+their entry-point registries, never imported by name; plug-ins add their own commands
+through the ``diffrl_eval.commands`` group (:mod:`diffrl_eval.cli.plugin_commands`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from diffrl_eval.cli import (
     compare_command,
     data,
     doctor,
-    experts,
     export_command,
+    plugin_commands,
     reporting,
     vla_commands,
 )
@@ -88,8 +89,19 @@ compare_command.register(app)
 check_command.register(app)
 vla_commands.register(app)
 export_command.register(app)
-experts.register(app)
 doctor.register(app)
+_plugins_added = False
+
+
+def add_plugin_commands() -> None:
+    """Add the command plug-ins' commands to ``app``, once, after the built-in ones (a
+    plug-in cannot replace those). Called when the CLI runs, not when this package is
+    imported: a plug-in's module may itself import ``diffrl_eval.cli`` (its option
+    helpers), which at import time would be a circular import."""
+    global _plugins_added
+    if not _plugins_added:
+        _plugins_added = True
+        plugin_commands.register(app)
 
 
 def _fail(message: str, code: int) -> None:
@@ -126,6 +138,7 @@ def _fault_message(exc: BaseException, staged: list[Path]) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs one command and maps every way it can end to the
     exit-code contract (see :mod:`diffrl_eval.errors`)."""
+    add_plugin_commands()
     command = typer.main.get_command(app)
     previous_handlers = _install_signal_handlers()
     try:
@@ -165,4 +178,4 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(result if isinstance(result, int) else 0)
 
 
-__all__ = ["app", "main"]
+__all__ = ["add_plugin_commands", "app", "main"]

@@ -9,8 +9,13 @@ from rich.console import Console
 from rich.table import Table
 
 from diffrl_eval.atomic import claim_output, remove_stale_staging_under
-from diffrl_eval.cli.data import executor_option, ray_address_option, workers_option
-from diffrl_eval.constants import ACTION_DIM
+from diffrl_eval.cli.data import (
+    device_option,
+    executor_option,
+    ray_address_option,
+    workers_option,
+)
+from diffrl_eval.constants import ACTION_DIM, DEFAULT_VLA
 from diffrl_eval.errors import UserError, unknown_choice
 
 console = Console()
@@ -32,6 +37,8 @@ def compare(
     variance_task: str = typer.Option(None, "--variance-task", help="Task of the report's action-variance figure (Fig. 7); default: the first task of the run."),
     variance_dimension: int = typer.Option(1, "--variance-dimension", help="Action dimension Fig. 7 opens on, 0-6 (default 1 = y)."),
     baseline_source: str = typer.Option(None, "--baseline-source", help="Comma-separated sources of this run that every other source is also compared with in the verdict (human always is)."),
+    vla: str = typer.Option(DEFAULT_VLA, "--vla", help="VLA every source trains and is evaluated with (a name in the diffrl_eval.vlas entry-point group)."),
+    device: str = device_option(),
 ) -> None:
     """End to end: generate per source, measure, train and evaluate a VLA per source, report.
 
@@ -44,7 +51,10 @@ def compare(
     """
     from diffrl_eval.compare import execute, plan_compare
     from diffrl_eval.compare.pipeline import design_summary, estimate_cost
+    from diffrl_eval.device import resolve_device
     from diffrl_eval.executor import make_executor
+
+    torch_device = resolve_device(device)
 
     if demos_from is not None:
         from diffrl_eval.dataset.sources.convert import native_path
@@ -58,7 +68,7 @@ def compare(
             console.print(f"converted the human demonstrations to {demos_from}")
     runner = make_executor(executor, address=ray_address, workers=workers)
     run = plan_compare(sources, backend, preset, seeds, out, hparams, demos_from,
-                       baseline_source)
+                       baseline_source, vla=vla, device=torch_device)
     run.executor = runner
     run_tasks = [t for tasks in run.data_suites().values() for t in tasks]
     if variance_task is not None and variance_task not in run_tasks:
@@ -68,6 +78,7 @@ def compare(
                         f"got {variance_dimension}")
     run.variance_task, run.variance_dimension = variance_task, variance_dimension
     console.print(f"compare: preset {run.preset.name}, sources {', '.join(run.sources)}, "
+                  f"VLA {run.vla} on {run.device}, "
                   f"{run.n_stages()} stages, run directory {run.out}")
     if run.demos_from is not None:
         console.print(f"human demonstrations from {run.demos_from} (not generated)")

@@ -64,6 +64,10 @@ def executor_option() -> typer.models.OptionInfo:
     return typer.Option("local", "--executor", help="Where per-task work runs: local (this process, one task after another) | ray (Ray workers).")
 
 
+def device_option() -> typer.models.OptionInfo:
+    return typer.Option("cpu", "--device", help="Torch device: cpu | cuda | mps | auto (auto: cuda if available, else mps, else cpu).")
+
+
 def ray_address_option() -> typer.models.OptionInfo:
     return typer.Option(None, "--ray-address", help="Ray cluster to join (auto, HOST:PORT or ray://HOST:PORT); default: start Ray on this machine.")
 

@@ -15,7 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from diffrl_eval.atomic import check_new_file, write_text_atomic
-from diffrl_eval.cli.data import executor_option, ray_address_option, workers_option
+from diffrl_eval.cli.data import (
+    device_option,
+    executor_option,
+    ray_address_option,
+    workers_option,
+)
+from diffrl_eval.constants import DEFAULT_VLA
 from diffrl_eval.errors import UserError
 from diffrl_eval.validation import dumps_json
 
@@ -41,38 +47,56 @@ def _split(text: str) -> list[str]:
 def vla_train(
     data: list[str] = typer.Option(..., "--data", help="Dataset (repeatable: several sources train one model): a directory of this tool, or a LeRobot directory / Hub id / LIBERO HDF5 in LIBERO's layout."),
     out: Path = typer.Option(..., "--out", "-o", help="Checkpoint directory to create."),
-    vla: str = typer.Option("tiny-vla", "--vla", help="VLA name (see the diffrl_eval.vlas entry points)."),
+    vla: str = typer.Option(DEFAULT_VLA, "--vla", help="VLA to train (a name in the diffrl_eval.vlas entry-point group)."),
     seed: int = typer.Option(0, "--seed", help="Training seed."),
     seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds: one checkpoint per seed, OUT/seed-<n>."),
     hparams: Path = typer.Option(None, "--hparams", help="Hyper-parameter JSON file (its hash goes into every result)."),
-    preset: str = typer.Option(None, "--preset", help="quick | full, when no --hparams file is given."),
+    preset: str = typer.Option(None, "--preset", help="One of the VLA's hparams presets (tiny-vla: quick | full), when no --hparams file is given."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+    device: str = device_option(),
 ) -> None:
     """Fine-tune a VLA on one or more datasets (one backend, one action dimension)."""
-    from vla.hparams import PRESET_KEY, hparams_hash, load_hparams
+    from diffrl_eval.device import resolve_device
+    from diffrl_eval.vla.hparams import hparams_hash
+    from diffrl_eval.vla.training import trainable_vla
 
     if hparams is not None and preset is not None:
         raise UserError("give --hparams or --preset, not both (a file may name its preset)")
-    values = load_hparams(hparams) if hparams is not None else {PRESET_KEY: preset or "full"}
+    torch_device = resolve_device(device)
+    values = vla_hparams(trainable_vla(vla), hparams, preset)
     with tempfile.TemporaryDirectory(prefix="diffrl-eval-convert-") as workdir:
         from diffrl_eval.dataset.sources.convert import native_path
 
         datasets = [native_path(location, Path(workdir))[0] for location in data]
-        paths = _train(datasets, out, vla, values, seed, seeds, overwrite)
+        paths = _train(datasets, out, vla, values, seed, seeds, overwrite, torch_device)
     info = json.loads((paths[0] / "checkpoint.json").read_text())
-    console.print(f"hparams {hparams_hash(info['hparams'])}")
+    console.print(f"hparams {hparams_hash(info['hparams'])} ({vla} on {torch_device})")
     for path in paths:
         console.print(f"wrote {path}")
 
 
+def vla_hparams(cls, hparams_file: Path | None, preset: str | None) -> dict:
+    """The complete hparams of VLA class ``cls`` from ``--hparams`` or ``--preset`` (neither:
+    the VLA's defaults); an unknown preset or key is a one-line error."""
+    from diffrl_eval.vla.hparams import PRESET_KEY, read_hparams_file
+    from diffrl_eval.vla.interface import unknown_preset
+
+    if hparams_file is not None:
+        return cls.resolve_hparams(read_hparams_file(hparams_file))
+    if preset is not None and preset not in cls.hparams_presets:
+        raise unknown_preset(cls, preset)
+    return cls.resolve_hparams({PRESET_KEY: preset} if preset is not None else {})
+
+
 def _train(data: list[Path], out: Path, vla: str, values: dict, seed: int, seeds: str | None,
-           overwrite: bool) -> list[Path]:
-    from vla.training import train_vla, train_vla_seeds
+           overwrite: bool, device: str) -> list[Path]:
+    from diffrl_eval.vla.training import train_vla, train_vla_seeds
 
     if seeds is not None:
         return train_vla_seeds(data, out, seeds=_parse_seeds(seeds), vla=vla, hparams=values,
-                               overwrite=overwrite)
-    return [train_vla(data, out, vla=vla, hparams=values, seed=seed, overwrite=overwrite)]
+                               overwrite=overwrite, device=device)
+    return [train_vla(data, out, vla=vla, hparams=values, seed=seed, overwrite=overwrite,
+                      device=device)]
 
 
 def _rate(summary: dict) -> str:
@@ -115,7 +139,7 @@ def _seeds_table(aggregate: dict) -> Table:
 
 @vla_app.command("eval")
 def vla_eval(
-    ckpt: list[Path] = typer.Option(..., "--ckpt", help="Checkpoint directory (repeatable; a multi-seed directory counts as all its seeds)."),
+    ckpt: list[Path] = typer.Option(..., "--ckpt", help="Checkpoint directory (repeatable; a multi-seed directory counts as all its seeds). With --vla, a directory without checkpoint.json is whatever that VLA's load reads (a model trained elsewhere)."),
     suite: str = typer.Option(..., "--suite", "--suites", "--eval-suites", "-s", help="Suite(s) to evaluate on, comma-separated."),
     episodes_per_task: int = typer.Option(50, "--episodes-per-task", help="Episodes per task (episode i starts from fixed initial state i)."),
     seed: int = typer.Option(0, "--seed", help="Evaluation seed."),
@@ -129,16 +153,33 @@ def vla_eval(
     executor: str = executor_option(),
     ray_address: str = ray_address_option(),
     workers: int = workers_option(),
+    vla: str = typer.Option(None, "--vla", help="VLA that reads the --ckpt directories (default: the one each checkpoint.json names); needed for models trained elsewhere."),
+    backend: str = typer.Option(None, "--backend", "-b", help="Backend a model trained elsewhere acts in (default tabletop; a checkpoint of this tool knows its own)."),
+    device: str = device_option(),
 ) -> None:
     """Evaluate VLA checkpoints: success per task, suite and overall with Wilson 95%
     intervals; several checkpoints (training seeds) give mean ± std. With --executor ray
     each job (a task of a checkpoint) runs on a Ray worker; the results are the same."""
+    from diffrl_eval.device import resolve_device
     from diffrl_eval.executor import make_executor
-    from vla.checkpoint import checkpoint_dirs, read_info
-    from vla.evaluation import aggregate_seeds, check_eval_options, evaluate_checkpoints
-    from vla.results import check_same_hparams
+    from diffrl_eval.vla.evaluation import (
+        aggregate_seeds,
+        check_eval_options,
+        checkpoint_info,
+        evaluate_checkpoints,
+    )
+    from diffrl_eval.vla.results import check_same_hparams
 
     check_eval_options(episodes_per_task, envs, episodes_per_job, record)
+    torch_device = resolve_device(device)
+    if vla is not None:
+        from diffrl_eval import registry
+
+        registry.vlas.entry(vla)  # unknown names are one-line errors before anything runs
+    if backend is not None:
+        from diffrl_eval.envs.base import get_backend
+
+        get_backend(backend)
     runner = make_executor(executor, address=ray_address, workers=workers)  # starts nothing yet
     if json_out is not None:
         check_new_file(json_out, overwrite=overwrite)
@@ -150,8 +191,8 @@ def vla_eval(
         if record_dir.exists() and not overwrite:
             raise UserError(f"{record_dir} exists; pass --overwrite to replace it")
     suites = _split(suite)
-    checkpoints = [path for given in ckpt for path in checkpoint_dirs(given)]
-    infos = [read_info(path) for path in checkpoints]
+    checkpoints = [path for given in ckpt for path in _checkpoints(given, vla is not None)]
+    infos = [checkpoint_info(path, vla, backend) for path in checkpoints]
     # refuse before spending time on evaluation
     check_same_hparams([info["hparams_hash"] for info in infos], [str(p) for p in checkpoints])
     with runner:
@@ -159,7 +200,7 @@ def vla_eval(
             checkpoints, suites, episodes_per_task=episodes_per_task, seed=seed,
             tasks=task or None, protocol=protocol, n_envs=envs,
             episodes_per_job=episodes_per_job, executor=runner, record=record,
-            record_dir=record_dir)
+            record_dir=record_dir, vla=vla, backend=backend, device=torch_device)
     for result in results:
         console.print(_result_table(result))
     output = results[0] if len(results) == 1 else aggregate_seeds(results)
@@ -171,6 +212,19 @@ def vla_eval(
     if record_dir is not None:
         console.print(f"wrote {sum(1 for _ in record_dir.rglob('*.mp4'))} rollout videos to "
                       f"{record_dir}")
+
+
+def _checkpoints(given: Path, foreign_allowed: bool) -> list[Path]:
+    """The checkpoints ``--ckpt given`` stands for: itself, its ``seed-<n>`` checkpoints,
+    or (with --vla) a directory of a model trained elsewhere."""
+    from diffrl_eval.vla.checkpoint import checkpoint_dirs
+
+    try:
+        return checkpoint_dirs(given)
+    except UserError:
+        if foreign_allowed and given.is_dir():
+            return [given]
+        raise
 
 
 def register(app: typer.Typer) -> None:

@@ -34,11 +34,13 @@ from diffrl_eval.compare import demonstrations
 from diffrl_eval.compare.presets import Preset, get_preset, preset_tasks
 from diffrl_eval.compare.stages import StageStore, digest
 from diffrl_eval.compare.verdict import build_verdict
+from diffrl_eval.constants import DEFAULT_VLA
 from diffrl_eval.dataset.demonstrations import load_demonstrations
 from diffrl_eval.envs.base import EnvBackend, get_backend
 from diffrl_eval.errors import UserError, unknown_choice
 from diffrl_eval.executor import Executor, TasksFailedError
 from diffrl_eval.progress import progress_bar
+from diffrl_eval.vla.hparams import read_hparams_file
 
 if TYPE_CHECKING:
     from diffrl_eval.dataset import Dataset
@@ -75,7 +77,10 @@ class CompareRun:
     seeds: list[int]
     out: Path
     hparams: dict[str, Any]
-    vla: str = "tiny-vla"
+    vla: str = DEFAULT_VLA
+    # the torch device the VLA trains and evaluates on; part of the training and evaluation
+    # stage keys when not the CPU (the last bits of the weights depend on it)
+    device: str = "cpu"
     # runs each dataset's per-task generation (None: in this process); not part of any
     # stage key, since every executor gives the same datasets
     executor: Executor | None = None
@@ -252,18 +257,23 @@ class CompareRun:
         directory, _ = self.store.run("metrics", key, produce)
         return json.loads((directory / "metrics.json").read_text())
 
+    def _device_key(self) -> dict[str, str]:
+        """The device's part of a stage key: nothing for the CPU, so that runs from before
+        devices were selectable keep their keys."""
+        return {} if self.device == "cpu" else {"device": self.device}
+
     def train_stage(self, datasets: list[dict[str, Any]], seed: int) -> dict[str, Any]:
-        from vla.hparams import hparams_hash
+        from diffrl_eval.vla.hparams import hparams_hash
 
         key = {"datasets": sorted(d["result"]["content_hash"] for d in datasets),
                "hparams": hparams_hash(self.hparams), "seed": seed, "vla": self.vla,
-               "version": __version__}
+               "version": __version__, **self._device_key()}
 
         def produce(directory: Path) -> dict[str, Any]:
-            from vla.training import train_vla
+            from diffrl_eval.vla.training import train_vla
 
             train_vla([Path(d["path"]) for d in datasets], directory / "checkpoint",
-                      vla=self.vla, hparams=self.hparams, seed=seed)
+                      vla=self.vla, hparams=self.hparams, seed=seed, device=self.device)
             return {}
 
         directory, record = self.store.run("vla-train", key, produce)
@@ -274,17 +284,18 @@ class CompareRun:
                    protocol: str) -> dict[str, Any]:
         key = {"trained": trained["digest"], "suites": suites, "protocol": protocol,
                "episodes_per_task": self.preset.eval_episodes_per_task, "seed": EVAL_SEED,
-               "record": self.preset.record_per_task, "version": __version__}
+               "record": self.preset.record_per_task, "version": __version__,
+               **self._device_key()}
 
         def produce(directory: Path) -> dict[str, Any]:
-            from vla.evaluation import evaluate_checkpoint
+            from diffrl_eval.vla.evaluation import evaluate_checkpoint
 
             tasks = [task for suite_tasks in suites.values() for task in suite_tasks]
             result = evaluate_checkpoint(
                 Path(trained["checkpoint"]), list(suites),
                 episodes_per_task=self.preset.eval_episodes_per_task, seed=EVAL_SEED,
                 tasks=tasks, protocol=protocol, record=self.preset.record_per_task,
-                record_dir=directory / ROLLOUTS_DIR,
+                record_dir=directory / ROLLOUTS_DIR, device=self.device,
             )
             (directory / "eval.json").write_text(json.dumps(result, indent=2))
             return {}
@@ -470,19 +481,22 @@ def parse_baselines(text: str | None, sources: Sequence[str]) -> list[str]:
 
 def plan_compare(sources: str, backend: str, preset: str, seeds: str | None, out: Path,
                  hparams_file: Path | None = None, demos_from: Path | None = None,
-                 baselines: str | None = None) -> CompareRun:
+                 baselines: str | None = None, vla: str = DEFAULT_VLA,
+                 device: str = "cpu") -> CompareRun:
     """Validate the inputs before any work starts (the human demonstrations apart: see
-    :meth:`CompareRun.check_demonstrations`). ``seeds`` None: the preset's."""
-    from vla.hparams import load_hparams, resolve_hparams
+    :meth:`CompareRun.check_demonstrations`). ``seeds`` None: the preset's. ``vla``: the
+    VLA every source trains (reached through the registry); ``device``: the torch device
+    it runs on (resolved)."""
+    from diffrl_eval.vla.training import trainable_vla
 
+    vla_cls = trainable_vla(vla)
     source_list = parse_sources(sources)
     baseline_list = parse_baselines(baselines, source_list)
     env_backend = get_backend(backend)
     chosen = get_preset(preset, env_backend)
     seed_list = parse_seeds(seeds) if seeds is not None else list(chosen.seeds)
-    hparams = (load_hparams(hparams_file) if hparams_file is not None
-               else resolve_hparams({"preset": chosen.vla_hparams_preset,
-                                     **chosen.vla_hparams}))
+    hparams = (vla_cls.resolve_hparams(read_hparams_file(hparams_file))
+               if hparams_file is not None else preset_hparams(vla_cls, chosen))
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out must be a directory, got the file {out}")
@@ -494,9 +508,22 @@ def plan_compare(sources: str, backend: str, preset: str, seeds: str | None, out
             previous = {}
         if previous.get("kind") != RUN_KIND:
             raise UserError(f"{out} holds something other than a compare run")
-    return CompareRun(source_list, env_backend, chosen, seed_list, out, hparams,
+    return CompareRun(source_list, env_backend, chosen, seed_list, out, hparams, vla=vla,
+                      device=device,
                       demos_from=None if demos_from is None else Path(demos_from).absolute(),
                       baselines=baseline_list)
+
+
+def preset_hparams(vla_cls: Any, preset: Preset) -> dict[str, Any]:
+    """The hparams a compare preset gives the VLA: the VLA's hparams preset of the compare
+    preset's size, when it declares one of that name (tiny-vla: quick, full), with the
+    compare preset's overrides for that VLA; otherwise the VLA's own defaults."""
+    from diffrl_eval.vla.hparams import PRESET_KEY
+
+    overrides = preset.vla_hparams.get(vla_cls.name, {})
+    if preset.vla_hparams_preset in vla_cls.hparams_presets:
+        return vla_cls.resolve_hparams({PRESET_KEY: preset.vla_hparams_preset, **overrides})
+    return vla_cls.resolve_hparams(dict(overrides))
 
 
 RUN_KIND = "diffrl-eval/compare-run"
@@ -504,7 +531,7 @@ RUN_KIND = "diffrl-eval/compare-run"
 
 def execute(run: CompareRun, *, show_progress: bool = True) -> dict[str, Any]:
     """Run (or finish) every stage, then write results and the report."""
-    from vla.hparams import hparams_hash
+    from diffrl_eval.vla.hparams import hparams_hash
 
     run.check_demonstrations()
     started = time.perf_counter()

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from diffrl_eval.constants import DEFAULT_VLA
 from diffrl_eval.envs.base import EnvBackend
 from diffrl_eval.errors import unknown_choice
 
@@ -70,7 +71,8 @@ class Preset:
     note: str = ""
     record_per_task: int = 1  # VLA rollouts per task and model recorded as clips
     seeds: tuple[int, ...] = (0,)  # VLA training seeds when --seeds is not given
-    vla_hparams: dict[str, Any] = field(default_factory=dict)  # over the hparams preset
+    # VLA name -> hparams over that VLA's ``vla_hparams_preset`` (the keys are the VLA's own)
+    vla_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
     # episodes per task of the OOD training suite (None: ``episodes_per_task``)
     ood_train_episodes_per_task: int | None = None
 
@@ -111,7 +113,7 @@ def get_preset(name: str, backend: EnvBackend) -> Preset:
             ood_train_episodes_per_task=20,
             eval_episodes_per_task=50,
             vla_hparams_preset="quick",
-            vla_hparams={"train_steps": _QUICK_VLA_STEPS},
+            vla_hparams={DEFAULT_VLA: {"train_steps": _QUICK_VLA_STEPS}},
             generator_options=_expert_options(
                 {"n_demonstrations": 20, "max_attempts_factor": 30}, _QUICK_PPO,
                 gaussian_bc=1000, diffusion_bc=2000),

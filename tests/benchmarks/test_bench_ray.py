@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from diffrl_eval.cli.experts import train_expert_run
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.executor import LocalExecutor, RayExecutor
 from generators.diffusion_ppo import DiffusionPPOGenerator
+from generators.expert_commands import train_expert_run
 
 ray = pytest.importorskip("ray")
 

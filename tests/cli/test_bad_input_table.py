@@ -116,8 +116,31 @@ for args, fragment in [
     ("tasks list --backend nope", "nope"),
     ("metrics {ds} --bogus", "--bogus"),
     ("nope", "nope"),
+    ("vla eval --ckpt {ckpt} --suite tabletop-spatial --vla nope", "unknown VLA 'nope'"),
+    ("compare --sources human --out {out} --vla nope", "unknown VLA 'nope'"),
+    ("vla eval --ckpt {ckpt} --suite tabletop-spatial --backend nope", "nope"),
+    ("vla train --data {ds} --out {out} --device tpu", "unknown --device 'tpu'"),
+    ("vla eval --ckpt {ckpt} --suite tabletop-spatial --device tpu", "unknown --device 'tpu'"),
+    ("compare --sources human --out {out} --device tpu", "unknown --device 'tpu'"),
+    ("train-expert --device tpu --source gaussian-ppo --task goal_open_drawer --out {out}",
+     "unknown --device 'tpu'"),
 ]:
     row("bad names", args[:60], args, fragment)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+if not _cuda_available():  # a GPU machine runs these commands instead of refusing them
+    for args in ("vla train --data {ds} --out {out} --device cuda",
+                 "vla eval --ckpt {ckpt} --suite tabletop-spatial --device cuda",
+                 "compare --sources human --out {out} --device cuda",
+                 "train-expert --device cuda --source gaussian-ppo --task goal_open_drawer "
+                 "--out {out}"):
+        row("bad names", args[:60], args, "--device cuda: torch sees no CUDA GPU")
 
 # ---------------------------------------------------------------------------------------------
 # counts: zero, negative and out-of-range numbers are refused before any work
@@ -655,12 +678,12 @@ def _nan_weights(out: Path) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from vla.checkpoint import weights_hash
+    from diffrl_eval.vla.checkpoint import checkpoint_hash
 
     tensors = load_file(str(out / "model.safetensors"))
     save_file({k: torch.full_like(t, float("nan")) if t.is_floating_point() else t
                for k, t in tensors.items()}, str(out / "model.safetensors"))
-    _info(lambda i: i.__setitem__("weights_hash", weights_hash(out)))(out)
+    _info(lambda i: i.__setitem__("content_hash", checkpoint_hash(out, "tiny-vla")))(out)
 
 
 CHECKPOINTS = {
@@ -682,9 +705,13 @@ CHECKPOINTS = {
                          "changed since training"),
     "weights NaN (hash updated)": (_nan_weights, "NaN or inf"),
     "config missing": (lambda o: (o / "config.json").unlink(), "config.json is missing"),
-    "config not JSON": (lambda o: (o / "config.json").write_text("{"), "not valid JSON"),
+    # the content hash in checkpoint.json names the file that changed after training
+    "config not JSON": (lambda o: (o / "config.json").write_text("{"),
+                        "config.json changed since training"),
     "config another format": (lambda o: (o / "config.json").write_text('{"format": "x"}'),
-                              "not a"),
+                              "config.json changed since training"),
+    "a file added": (lambda o: (o / "notes.txt").write_text("x"),
+                     "notes.txt appeared since training"),
 }
 for what, (edit, fragment) in CHECKPOINTS.items():
     row("corrupt checkpoints", f"vla eval: {what}",

@@ -208,7 +208,7 @@ def test_evaluating_nan_weights_is_refused(work, dataset, hparams_file, capsys):
     import torch
     from safetensors.torch import load_file, save_file
 
-    from vla.checkpoint import INFO_FILE, weights_hash
+    from diffrl_eval.vla.checkpoint import INFO_FILE, checkpoint_hash
 
     ckpt = fresh(work, "nanw") / "ckpt"
     assert run_cli(["vla", "train", "--data", dataset, "--out", ckpt, "--hparams", hparams_file],
@@ -217,7 +217,7 @@ def test_evaluating_nan_weights_is_refused(work, dataset, hparams_file, capsys):
     save_file({k: torch.full_like(t, float("nan")) if t.is_floating_point() else t
                for k, t in tensors.items()}, str(ckpt / "model.safetensors"))
     info = json.loads((ckpt / INFO_FILE).read_text())
-    info["weights_hash"] = weights_hash(ckpt)  # consistent hash: only the values are wrong
+    info["content_hash"] = checkpoint_hash(ckpt, "tiny-vla")  # consistent hash: only the values are wrong
     (ckpt / INFO_FILE).write_text(json.dumps(info))
     code, _, err = run_cli(["vla", "eval", "--ckpt", ckpt, "--suite", "tabletop-spatial",
                             "--task", "spatial_left_cube_on_plate", "--episodes-per-task", "1"],

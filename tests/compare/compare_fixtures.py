@@ -14,7 +14,7 @@ TINY_HPARAMS = {"preset": "quick", "train_steps": 30, "batch_size": 32, "hidden_
 
 
 def tiny_plan(out: Path) -> CompareRun:
-    from vla.hparams import resolve_hparams
+    from vla.tiny_vla.hparams import resolve_hparams
 
     preset = Preset(
         name="tiny", in_distribution={"tabletop-spatial": 1}, ood_train=("tabletop-90", 1),

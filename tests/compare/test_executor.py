@@ -158,7 +158,7 @@ def test_train_expert_on_ray_trains_the_same_expert_as_locally(ray_runtime, tmp_
 
 
 def test_compare_dataset_stage_on_ray_gives_the_local_dataset(ray_runtime, tmp_path):
-    from vla.hparams import default_hparams
+    from vla.tiny_vla.hparams import default_hparams
 
     preset = Preset(
         name="tiny", in_distribution={"tabletop-spatial": 2}, ood_train=("tabletop-90", 1),
@@ -180,7 +180,7 @@ def test_compare_dataset_stage_on_ray_gives_the_local_dataset(ray_runtime, tmp_p
 def test_compare_records_no_dataset_stage_when_ray_workers_are_lost(ray_runtime, tmp_path,
                                                                    monkeypatch):
     from diffrl_eval import registry
-    from vla.hparams import default_hparams
+    from vla.tiny_vla.hparams import default_hparams
 
     monkeypatch.setattr(registry.generators, "load", lambda name: DyingHumanGenerator)
     preset = Preset(

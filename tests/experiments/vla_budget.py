@@ -35,9 +35,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from diffrl_eval.envs.base import get_backend
-    from vla.evaluation import evaluate_checkpoint
-    from vla.hparams import resolve_hparams
-    from vla.training import train_vla
+    from diffrl_eval.vla.evaluation import evaluate_checkpoint
+    from diffrl_eval.vla.training import train_vla
+    from vla.tiny_vla.hparams import resolve_hparams
 
     tasks = [t.task_id for t in get_backend("tabletop").tasks(SUITE)][: args.tasks]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -42,9 +42,9 @@ def main() -> None:
                         help="human generator options (e.g. use_init_states=false)")
     args = parser.parse_args()
 
-    from vla.evaluation import evaluate_checkpoint
-    from vla.hparams import default_hparams, hparams_hash, load_hparams, resolve_hparams
-    from vla.training import train_vla
+    from diffrl_eval.vla.evaluation import evaluate_checkpoint
+    from diffrl_eval.vla.training import train_vla
+    from vla.tiny_vla.hparams import default_hparams, hparams_hash, load_hparams, resolve_hparams
 
     args.out.mkdir(parents=True, exist_ok=True)
     data = args.out / "human"

@@ -100,10 +100,10 @@ def test_fewer_than_two_points_is_refused():
 
 def test_variance_accumulated_over_batches_equals_the_one_pass_curves():
     import numpy as np
-    from tests.metrics.metrics_frames import frames_of, make_episode
 
     from diffrl_eval.metrics.action_variance import VarianceAccumulator, action_variance_curves
     from diffrl_eval.metrics.segments import EpisodeSegments
+    from tests.metrics.metrics_frames import frames_of, make_episode
 
     rng = np.random.default_rng(0)
     episodes = [make_episode(f"t{i % 3}", actions=rng.normal(size=(20 + i, 7)),

@@ -21,12 +21,12 @@ from diffrl_eval.envs.tabletop import INIT_STATE_OPTION
 from diffrl_eval.errors import UserError
 from diffrl_eval.executor import RayExecutor
 from diffrl_eval.generation import generate_dataset
+from diffrl_eval.vla import evaluation
+from diffrl_eval.vla.checkpoint import checkpoint_hash, load_vla
+from diffrl_eval.vla.evaluation import EvalJob, episode_jobs, evaluate_checkpoint, run_eval_job
+from diffrl_eval.vla.interface import VLA
+from diffrl_eval.vla.training import train_vla
 from generators.human import HumanGenerator
-from vla import evaluation
-from vla.checkpoint import load_vla, weights_hash
-from vla.evaluation import EvalJob, episode_jobs, evaluate_checkpoint, run_eval_job
-from vla.interface import VLA
-from vla.training import train_vla
 
 TASKS = ["spatial_left_cube_on_plate", "spatial_right_cube_in_bowl"]  # 4 objects each
 FIVE_OBJECTS = "goal_red_cube_in_bowl"  # more objects than the checkpoint has slots
@@ -186,7 +186,7 @@ def test_a_job_refuses_a_checkpoint_whose_weights_changed(ckpt):
     job = EvalJob(str(ckpt), "sha256:" + "0" * 64, "tabletop", tuple(episodes), 1, TASKS[0])
     with pytest.raises(UserError, match="every worker must read the same checkpoint") as error:
         run_eval_job(job)
-    assert weights_hash(ckpt) in str(error.value)
+    assert checkpoint_hash(ckpt, "tiny-vla") in str(error.value)
     assert not evaluation._loaded, "a refused checkpoint is not kept"
 
 

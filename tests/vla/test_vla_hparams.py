@@ -8,7 +8,7 @@ import json
 import pytest
 
 from diffrl_eval.errors import UserError
-from vla.hparams import default_hparams, hparams_hash, load_hparams, resolve_hparams
+from vla.tiny_vla.hparams import default_hparams, hparams_hash, load_hparams, resolve_hparams
 
 
 def test_presets_are_complete_and_the_quick_one_is_smaller():

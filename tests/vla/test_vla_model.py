@@ -21,13 +21,13 @@ from diffrl_eval.envs.tabletop import INIT_STATE_OPTION
 from diffrl_eval.errors import UserError
 from diffrl_eval.generation import generate_dataset
 from diffrl_eval.metrics.success import wilson_interval
+from diffrl_eval.vla import evaluation
+from diffrl_eval.vla.checkpoint import checkpoint_hash, load_vla, read_info
+from diffrl_eval.vla.evaluation import evaluate_checkpoint
+from diffrl_eval.vla.training import train_vla
 from generators.human import HumanGenerator
-from vla import evaluation
-from vla.checkpoint import load_vla, read_info, weights_hash
-from vla.evaluation import evaluate_checkpoint
-from vla.hparams import hparams_hash, resolve_hparams
 from vla.tiny_vla import TinyVLA
-from vla.training import train_vla
+from vla.tiny_vla.hparams import hparams_hash, resolve_hparams
 
 # one scene, two goals: only the instruction says which cube to move
 RED, BLUE = "goal_red_cube_in_bowl", "goal_blue_cube_on_plate"
@@ -191,20 +191,36 @@ def test_corrupt_checkpoint_files_are_one_line_errors(goal_ckpt, workdir):
         load_vla(broken)
     (broken / "model.safetensors").write_bytes((goal_ckpt / "model.safetensors").read_bytes())
     (broken / "config.json").write_text("{ not json")
+    with pytest.raises(UserError, match="config.json changed since training"):
+        load_vla(broken)  # the content hash covers every file of the VLA's, config included
+    info = json.loads((broken / "checkpoint.json").read_text())
+    del info["content_hash"]
+    (broken / "checkpoint.json").write_text(json.dumps(info))
     with pytest.raises(UserError, match="corrupt checkpoint config"):
-        load_vla(broken)
+        load_vla(broken)  # without the hash, tiny-vla's own reading refuses it
 
 
 def test_training_refuses_an_existing_checkpoint_and_leaves_it_alone(goal_ckpt, goal_data):
-    before = weights_hash(goal_ckpt)
+    before = checkpoint_hash(goal_ckpt, "tiny-vla")
     with pytest.raises(UserError, match="already exists"):
         train_vla([goal_data], goal_ckpt, hparams=TINY, progress=False)
-    assert weights_hash(goal_ckpt) == before
+    assert checkpoint_hash(goal_ckpt, "tiny-vla") == before
     assert not [p for p in goal_ckpt.parent.iterdir() if p.name.startswith(".goal-ckpt")]
 
 
 # --- evaluation ----------------------------------------------------------------------------
 SUCCESS_KEYS = {"successes", "episodes", "rate", "ci_low", "ci_high", "confidence"}
+
+
+def _files_hash(directory, names):
+    """sha256 of the named files, each as 'path NUL size NUL bytes' (the content hash)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(names):
+        data = (directory / name).read_bytes()
+        digest.update(f"{name}\0{len(data)}\0".encode() + data)
+    return "sha256:" + digest.hexdigest()
 
 
 def test_evaluation_result_follows_the_schema(goal_ckpt):
@@ -213,11 +229,13 @@ def test_evaluation_result_follows_the_schema(goal_ckpt):
     assert set(result) == {
         "kind", "schema_version", "vla", "checkpoint", "checkpoint_hash", "hparams_hash",
         "training", "backend", "protocol", "eval_seed", "episodes_per_task", "per_task",
-        "per_suite", "overall", "env_steps", "wall_seconds", "tool_version"}
+        "per_suite", "overall", "env_steps", "device", "wall_seconds", "tool_version"}
     assert result["kind"] == "diffrl-eval/vla-eval" and result["schema_version"] == 1
     assert result["vla"] == "tiny-vla" and result["backend"] == "tabletop"
     assert result["checkpoint"] == str(goal_ckpt)
-    assert result["checkpoint_hash"] == weights_hash(goal_ckpt)
+    assert result["checkpoint_hash"] == _files_hash(goal_ckpt, ["config.json", "model.safetensors"])
+    assert result["checkpoint_hash"] == read_info(goal_ckpt)["content_hash"]
+    assert result["device"] == "cpu"
     assert result["hparams_hash"] == read_info(goal_ckpt)["hparams_hash"]
     assert set(result["training"]) == {"seed", "datasets", "sources", "train_suites"}
     assert result["protocol"] == "in-distribution"

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from diffrl_eval.errors import UserError
-from vla.evaluation import aggregate_seeds
-from vla.results import EVAL_KIND, SEEDS_KIND, success_summary
+from diffrl_eval.vla.evaluation import aggregate_seeds
+from diffrl_eval.vla.results import EVAL_KIND, SEEDS_KIND, success_summary
 
 
 def test_success_summary_carries_the_wilson_95_interval_of_the_count():

@@ -39,13 +39,25 @@ from diffrl_eval.errors import UserError, unknown_choice
 from diffrl_eval.executor import Executor, LocalExecutor
 from diffrl_eval.generation import task_seed
 from diffrl_eval.progress import progress_bar
-from vla.checkpoint import load_vla, read_info, weights_hash
-from vla.interface import VLA
-from vla.results import EVAL_KIND, PROTOCOLS, SCHEMA_VERSION, aggregate_seeds, success_summary
+from diffrl_eval.vla.checkpoint import (
+    INFO_FILE,
+    checkpoint_hash,
+    load_vla,
+    read_info,
+    untrained_info,
+)
+from diffrl_eval.vla.interface import VLA
+from diffrl_eval.vla.results import (
+    EVAL_KIND,
+    PROTOCOLS,
+    SCHEMA_VERSION,
+    aggregate_seeds,
+    success_summary,
+)
 
 DEFAULT_EVAL_ENVS = 25
 
-__all__ = ["EvalJob", "EpisodeJob", "aggregate_seeds", "check_eval_options",
+__all__ = ["EvalJob", "EpisodeJob", "aggregate_seeds", "check_eval_options", "checkpoint_info",
            "evaluate_checkpoint", "evaluate_checkpoints", "evaluation_tasks", "run_episodes",
            "run_eval_job"]
 
@@ -156,7 +168,8 @@ def run_episodes(model: VLA, backend: EnvBackend, jobs: Sequence[EpisodeJob], *,
             chunks = model.predict_rows([obs[s] for s in slots],
                                         [running[s].task.instruction for s in slots],
                                         [running[s].noise_seed() for s in slots])
-            chunks = np.clip(chunks[:, : model.executed_steps], -1.0, 1.0)
+            chunks = np.clip(_checked_chunks(model, chunks, len(slots), envs[slots[0]]
+                                             )[:, : model.executed_steps], -1.0, 1.0)
             for slot, chunk in zip(slots, chunks):
                 job = running[slot]
                 job.decisions += 1
@@ -183,13 +196,33 @@ def run_episodes(model: VLA, backend: EnvBackend, jobs: Sequence[EpisodeJob], *,
     return env_steps
 
 
+def _checked_chunks(model: VLA, chunks: Any, batch: int, env: Any) -> np.ndarray:
+    """The model's answer as (B, Ta, Da) floats, or a one-line error naming the VLA when it
+    is not action chunks for this env (a plug-in's bug must not surface as a traceback
+    deep in the env)."""
+    chunks = np.asarray(chunks)
+    if chunks.dtype.kind not in "fiu":
+        raise UserError(f"VLA {model.name!r} returned actions of dtype {chunks.dtype}; "
+                        "expected numbers")
+    action_dim = int(np.prod(env.action_space.shape))
+    if chunks.ndim != 3 or chunks.shape[0] != batch or chunks.shape[2] != action_dim \
+            or chunks.shape[1] < 1:
+        raise UserError(f"VLA {model.name!r} returned actions of shape {chunks.shape}; "
+                        f"expected ({batch}, Ta, {action_dim}) action chunks")
+    if not np.isfinite(chunks).all():
+        raise UserError(f"VLA {model.name!r} returned NaN or infinite actions")
+    return chunks
+
+
 # --- jobs: what an executor runs ---------------------------------------------------------------
 @dataclass(frozen=True)
 class EvalJob:
     """One executor item: some episodes of one task, evaluated with one checkpoint.
 
     ``checkpoint`` is an absolute path that every worker must be able to read;
-    ``checkpoint_hash`` is its weights hash as the caller saw it.
+    ``checkpoint_hash`` is the VLA's content hash of it as the caller saw it; ``vla`` the
+    VLA that reads it (empty: the one its ``checkpoint.json`` names); ``device`` the torch
+    device the model runs on.
     """
 
     checkpoint: str
@@ -198,6 +231,8 @@ class EvalJob:
     episodes: tuple[EpisodeJob, ...]
     n_envs: int
     label: str
+    vla: str = ""
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -213,26 +248,37 @@ class JobOutcome:
     actions: tuple[np.ndarray | None, ...] = ()
 
 
-_loaded: dict[tuple[str, str], VLA] = {}  # this process's last model: jobs of one checkpoint
+_loaded: dict[tuple[str, str, str, str], VLA] = {}  # this process's last model
 
 
-def _model(checkpoint: str, expected_hash: str) -> VLA:
-    """The model of ``checkpoint``, loaded once per process while its jobs come in; a
-    checkpoint whose weights are not the ones the caller hashed is refused."""
-    key = (checkpoint, expected_hash)
+def _model(job: EvalJob) -> VLA:
+    """The model of the job's checkpoint, loaded once per process while its jobs come in;
+    a checkpoint whose content is not the one the caller hashed is refused."""
+    key = (job.checkpoint, job.checkpoint_hash, job.vla, job.device)
     if key not in _loaded:
         _loaded.clear()
-        found = weights_hash(Path(checkpoint))
-        if found != expected_hash:
+        vla = job.vla or read_info(Path(job.checkpoint))["vla"]
+        found = checkpoint_hash(Path(job.checkpoint), vla)
+        if found != job.checkpoint_hash:
             raise UserError(
-                f"checkpoint {checkpoint} has weights hash {found} here, {expected_hash} "
-                "where the evaluation started: every worker must read the same checkpoint")
-        _loaded[key], _ = load_vla(Path(checkpoint))
+                f"checkpoint {job.checkpoint} has content hash {found} here, "
+                f"{job.checkpoint_hash} where the evaluation started: every worker must read "
+                "the same checkpoint")
+        _loaded[key], _ = load_vla(Path(job.checkpoint), vla=vla, device=job.device)
     return _loaded[key]
 
 
 @contextmanager
 def _one_torch_thread() -> Iterator[None]:
+    """Torch on one CPU thread while a job runs: kept because it was measured to matter.
+    tiny-vla's image network (random weights, full hparams) gave chunks that were not
+    bit-identical on 1 and 2 threads, at batch 1 and 25 (state mode: identical), so an
+    episode's ``actions_sha256`` would depend on the thread count of the process that ran
+    it (Ray workers start with one thread); and on the 2-core reference machine, shared,
+    2 threads were slower (image, batch 25: 0.10 s per call on 1 thread, 0.44 s on 2).
+    ``python tests/experiments/eval_threads.py --threads 2 --repeats 10``, 2026-12-03;
+    reports/results/vla-plugins.md. A model on a GPU is unaffected: its kernels are not
+    CPU threads."""
     import torch
 
     threads = torch.get_num_threads()
@@ -250,7 +296,7 @@ def run_eval_job(job: EvalJob, on_episode: Callable[[EpisodeJob], None] | None =
     started = time.perf_counter()
     episodes = [dataclasses.replace(episode) for episode in job.episodes]  # fresh outcomes
     with _one_torch_thread():
-        model = _model(job.checkpoint, job.checkpoint_hash)
+        model = _model(job)
         env_steps = run_episodes(model, get_backend(job.backend), episodes, n_envs=job.n_envs,
                                  on_episode=on_episode)
     return JobOutcome(tuple(bool(e.success) for e in episodes),
@@ -280,20 +326,46 @@ class _Plan:
     recordings: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
 
 
-def _plan(ckpt: Path, suites: list[str], tasks: Sequence[str] | None, episodes_per_task: int,
-          seed: int, protocol: str | None, record: int = 0) -> _Plan:
+def checkpoint_info(ckpt: Path, vla: str | None = None, backend: str | None = None
+                    ) -> dict[str, Any]:
+    """What evaluation needs to know of ``ckpt``: its ``checkpoint.json``, or, for a model
+    this tool did not train (no such file, ``vla`` given), :func:`untrained_info` with
+    ``backend`` (default tabletop)."""
+    ckpt = Path(ckpt)
+    if vla is not None and not (ckpt / INFO_FILE).is_file():
+        if not ckpt.exists():
+            raise UserError(f"checkpoint not found: {ckpt}")
+        from diffrl_eval import registry
+
+        registry.vlas.entry(vla)  # an unknown name is a one-line error listing the names
+        return untrained_info(vla, backend or "tabletop")
     info = read_info(ckpt)
+    if vla is not None and info["vla"] != vla:
+        raise UserError(f"checkpoint {ckpt} holds VLA {info['vla']!r}, not {vla!r} (--vla)")
+    if backend is not None and info["backend"] != backend:
+        raise UserError(f"checkpoint {ckpt} was trained on backend {info['backend']!r}, not "
+                        f"{backend!r} (--backend)")
+    return info
+
+
+def _plan(ckpt: Path, info: dict[str, Any], suites: list[str], tasks: Sequence[str] | None,
+          episodes_per_task: int, seed: int, protocol: str | None, record: int = 0) -> _Plan:
     backend = get_backend(info["backend"])
     selected = evaluation_tasks(backend, suites, tasks)
     train_suites = info["training"].get("train_suites") or []
     episodes = episode_jobs(backend, selected, episodes_per_task, seed)
     for episode in episodes:
         episode.record = episode.index < record
-    return _Plan(Path(ckpt), info, weights_hash(Path(ckpt)), selected,
-                 protocol or default_protocol(suites, train_suites), episodes)
+    if protocol is None:
+        # a model trained elsewhere says nothing of its training suites: it is taken to have
+        # been fine-tuned on the suites it is evaluated on unless --protocol says otherwise
+        protocol = (default_protocol(suites, train_suites) if info["training"]["datasets"]
+                    else "in-distribution")
+    return _Plan(Path(ckpt), info, checkpoint_hash(Path(ckpt), info["vla"]), selected,
+                 protocol, episodes)
 
 
-def _jobs(plans: Sequence[_Plan], n_envs: int, episodes_per_job: int | None
+def _jobs(plans: Sequence[_Plan], n_envs: int, episodes_per_job: int | None, device: str
           ) -> tuple[list[EvalJob], list[int]]:
     """Every plan's jobs, checkpoint by checkpoint and task by task, and each job's plan."""
     jobs: list[EvalJob] = []
@@ -309,7 +381,8 @@ def _jobs(plans: Sequence[_Plan], n_envs: int, episodes_per_job: int | None
                 if size < len(own):
                     label += f" episodes {part[0].index}-{part[-1].index}"
                 jobs.append(EvalJob(str(plan.ckpt.resolve()), plan.checkpoint_hash,
-                                    plan.info["backend"], tuple(part), n_envs, label))
+                                    plan.info["backend"], tuple(part), n_envs, label,
+                                    vla=plan.info["vla"], device=device))
                 owners.append(number)
     return jobs, owners
 
@@ -323,7 +396,7 @@ def _actions_hash(episodes: Sequence[EpisodeJob]) -> str:
     return digest.hexdigest()
 
 
-def _result(plan: _Plan, seed: int, episodes_per_task: int, suites: list[str]
+def _result(plan: _Plan, seed: int, episodes_per_task: int, suites: list[str], device: str
             ) -> dict[str, Any]:
     """The ``diffrl-eval/vla-eval`` result of one checkpoint whose episodes have run."""
     per_task: dict[str, Any] = {}
@@ -362,6 +435,7 @@ def _result(plan: _Plan, seed: int, episodes_per_task: int, suites: list[str]
         "per_suite": per_suite,
         "overall": success_summary(sum(e.success for e in plan.episodes), len(plan.episodes)),
         "env_steps": int(plan.env_steps),
+        "device": device,
         "wall_seconds": round(plan.seconds, 3),
         "tool_version": __version__,
     }
@@ -419,6 +493,9 @@ def evaluate_checkpoints(
     executor: Executor | None = None,
     record: int = 0,
     record_dir: Path | None = None,
+    vla: str | None = None,
+    backend: str | None = None,
+    device: str = "cpu",
 ) -> list[dict[str, Any]]:
     """Success of each checkpoint of ``ckpts`` on every task of ``suites``: one result
     (kind ``diffrl-eval/vla-eval``) per checkpoint, in order.
@@ -433,6 +510,10 @@ def evaluate_checkpoints(
     ``record``: the first ``record`` episodes of each task are replayed into MP4 videos in
     ``record_dir`` (a sub-directory per checkpoint when there are several), listed under
     the task's ``recordings`` in the result.
+
+    ``vla``: the VLA that reads checkpoints without a ``checkpoint.json`` (models trained
+    elsewhere, evaluation-only VLAs), which then act in ``backend`` (default tabletop).
+    ``device``: the torch device the models run on (recorded in each result).
     """
     check_eval_options(episodes_per_task, n_envs, episodes_per_job, record)
     if record and record_dir is None:
@@ -443,9 +524,9 @@ def evaluate_checkpoints(
         raise UserError("give at least one checkpoint to evaluate")
     executor = executor if executor is not None else LocalExecutor()
     suites = list(dict.fromkeys(suites))
-    plans = [_plan(Path(c), suites, tasks, episodes_per_task, seed, protocol, record)
-             for c in ckpts]
-    jobs, owners = _jobs(plans, n_envs, episodes_per_job)
+    plans = [_plan(Path(c), checkpoint_info(Path(c), vla, backend), suites, tasks,
+                   episodes_per_task, seed, protocol, record) for c in ckpts]
+    jobs, owners = _jobs(plans, n_envs, episodes_per_job, device)
 
     name = plans[0].ckpt.name if len(plans) == 1 else f"{len(plans)} checkpoints"
     where = "" if executor.in_process else f" on {executor.describe()}"
@@ -487,7 +568,7 @@ def evaluate_checkpoints(
         for plan in plans:
             write_recordings(plan, record_dir if len(plans) == 1
                              else record_dir / plan.ckpt.name)
-    return [_result(plan, seed, episodes_per_task, suites) for plan in plans]
+    return [_result(plan, seed, episodes_per_task, suites, device) for plan in plans]
 
 
 def evaluate_checkpoint(ckpt: Path, suites: Sequence[str], *, episodes_per_task: int,
@@ -495,11 +576,12 @@ def evaluate_checkpoint(ckpt: Path, suites: Sequence[str], *, episodes_per_task:
                         protocol: str | None = None, progress: bool = True,
                         n_envs: int = DEFAULT_EVAL_ENVS, episodes_per_job: int | None = None,
                         executor: Executor | None = None, record: int = 0,
-                        record_dir: Path | None = None) -> dict[str, Any]:
+                        record_dir: Path | None = None, vla: str | None = None,
+                        backend: str | None = None, device: str = "cpu") -> dict[str, Any]:
     """Success of checkpoint ``ckpt`` on every task of ``suites`` (kind
     ``diffrl-eval/vla-eval``); see :func:`evaluate_checkpoints`."""
     return evaluate_checkpoints(
         [ckpt], suites, episodes_per_task=episodes_per_task, seed=seed, tasks=tasks,
         protocol=protocol, progress=progress, n_envs=n_envs,
         episodes_per_job=episodes_per_job, executor=executor, record=record,
-        record_dir=record_dir)[0]
+        record_dir=record_dir, vla=vla, backend=backend, device=device)[0]

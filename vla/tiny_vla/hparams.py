@@ -1,12 +1,7 @@
-"""Training hyper-parameters of tiny-vla: presets, the hparams file, and its hash.
+"""Training hyper-parameters of tiny-vla: its settings, presets, and validation.
 
-The paper's comparison only holds when every data source trains the same VLA with the
-same hyper-parameters. One hparams file (JSON) therefore drives every training run of a
-comparison; its hash (of the complete, canonical dictionary after defaults are filled in)
-is written into every checkpoint and result, and results with different hashes are never
-aggregated or tabulated together.
-
-A file holds a JSON object: an optional ``"preset"`` ("quick" or "full", default "full")
+The hash of the completed dictionary and the hparams file are the core's
+(:mod:`diffrl_eval.vla.hparams`). A file holds a JSON object: an optional ``"preset"`` ("quick" or "full", default "full")
 whose values are the starting point, and any keys of :class:`TinyVLAHparams` to override.
 Unknown keys and nonsense values are a one-line :class:`~diffrl_eval.errors.UserError`.
 """
@@ -14,20 +9,17 @@ Unknown keys and nonsense values are a one-line :class:`~diffrl_eval.errors.User
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from diffrl_eval.errors import UserError, unknown_choice
-from diffrl_eval.validation import check_setting_types, read_json
+from diffrl_eval.validation import check_setting_types
+from diffrl_eval.vla.hparams import PRESET_KEY, hparams_hash, read_hparams_file
 
 OBSERVATION_MODES = ("auto", "state", "image")
 HEADS = ("l1", "diffusion")
 PRESETS = ("quick", "full")
-PRESET_KEY = "preset"
-HASH_PREFIX = "sha256:"
 
 
 @dataclass
@@ -158,16 +150,8 @@ def resolve_hparams(values: dict[str, Any] | None) -> dict[str, Any]:
 
 def load_hparams(path: str | Path) -> dict[str, Any]:
     """Read an hparams JSON file; the result is complete (defaults filled in) and valid."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"hparams file not found: {path}")
-    values = read_json(path, f"hparams file {path}")
-    if not isinstance(values, dict):
-        raise UserError(f"{path}: an hparams file holds a JSON object")
-    return resolve_hparams(values)
+    return resolve_hparams(read_hparams_file(path))
 
 
-def hparams_hash(h: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of ``h`` (sorted keys, no whitespace)."""
-    canonical = json.dumps(h, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return HASH_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+__all__ = ["PRESETS", "PRESET_KEY", "TinyVLAHparams", "default_hparams", "hparams_hash",
+           "load_hparams", "resolve_hparams"]

@@ -5,8 +5,8 @@ small MLP, modulates every block of the trunk (FiLM). With ``language: false`` i
 hparams the embedding is replaced by a constant, which gives the no-language baseline
 with the same architecture. Vision: a ResNet-style encoder (GroupNorm) per camera
 (agent view, wrist) when the data has images; otherwise proprioception plus padded
-object poses (:mod:`vla.observation`). Head: an action chunk by L1 regression (default)
-or by a diffusion head (:mod:`vla.heads`). One model serves every task it was trained on:
+object poses (:mod:`vla.tiny_vla.observation`). Head: an action chunk by L1 regression (default)
+or by a diffusion head (:mod:`vla.tiny_vla.heads`). One model serves every task it was trained on:
 which task to do comes from the instruction.
 
 A checkpoint directory holds ``model.safetensors`` (network weights and the cached
@@ -35,22 +35,22 @@ from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.progress import progress_bar
 from diffrl_eval.validation import dumps_json, read_json
-from vla.demonstrations import (
-    check_compatible,
+from diffrl_eval.vla.interface import VLA, WEIGHTS_FILE
+from diffrl_eval.vla.training import check_compatible
+from vla.tiny_vla.demonstrations import (
     count_episodes,
     demonstration_samples,
     resize_frames,
 )
-from vla.heads import DiffusionChunkHead, L1ChunkHead
-from vla.hparams import TinyVLAHparams, resolve_hparams
-from vla.interface import VLA, WEIGHTS_FILE
-from vla.language import (
+from vla.tiny_vla.heads import DiffusionChunkHead, L1ChunkHead
+from vla.tiny_vla.hparams import PRESETS, TinyVLAHparams, resolve_hparams
+from vla.tiny_vla.language import (
     EMBEDDING_DIM,
     ENCODER_NAME,
     EmbeddingNormalizer,
     encode_instructions,
 )
-from vla.observation import (
+from vla.tiny_vla.observation import (
     OBJECT_MASK,
     OBJECTS,
     SLOT_DIM,
@@ -59,8 +59,8 @@ from vla.observation import (
     Standardizer,
     stack_observations,
 )
-from vla.trunk import FiLMTrunk
-from vla.vision import ResNetEncoder, random_shift
+from vla.tiny_vla.trunk import FiLMTrunk
+from vla.tiny_vla.vision import ResNetEncoder, random_shift
 
 CONFIG_FILE = "config.json"
 FORMAT = "diffrl-eval-vla"
@@ -125,6 +125,8 @@ class TinyVLA(VLA):
         "compact CPU VLA: frozen MiniLM instruction embedding (FiLM), GroupNorm ResNet on "
         "agent-view + wrist cameras or state-only, action-chunk L1 or diffusion head"
     )
+    hparams_presets: ClassVar[tuple[str, ...]] = PRESETS
+    observation_keys: ClassVar[tuple[str, ...]] = (C.OBS_STATE,)
 
     def __init__(self) -> None:
         self.hparams: dict[str, Any] | None = None
@@ -134,6 +136,7 @@ class TinyVLA(VLA):
         self.instructions: list[str] = []
         self._embeddings: dict[str, np.ndarray] = {}
         self.network: TinyVLANetwork | None = None
+        self.device = torch.device("cpu")  # where the network and its inputs live
 
     # --- properties ----------------------------------------------------------------------
     @property
@@ -160,8 +163,11 @@ class TinyVLA(VLA):
         return resolve_hparams(hparams)
 
     def fit(self, datasets: Sequence[Dataset], hparams: dict[str, Any], *, seed: int = 0,
-            progress: bool = True) -> TinyVLA:
+            progress: bool = True, device: str = "cpu") -> TinyVLA:
+        """Random draws (batches, augmentation, diffusion noise) come from a CPU generator
+        on every device, so a seed draws the same batches on a GPU as on the CPU."""
         self.hparams = resolve_hparams(hparams)
+        self.device = torch.device(device)
         hp = self._hp
         backend_name, self.action_dim = check_compatible(datasets)
         self.layout = _choose_layout(datasets, hp)
@@ -177,7 +183,8 @@ class TinyVLA(VLA):
         threads, and on a shared machine the threads' spin-waiting made training steps
         and predictions several times (up to 100x) slower."""
         threads = torch.get_num_threads()
-        if self.layout is not None and self.layout.mode == "state":
+        if self.layout is not None and self.layout.mode == "state" \
+                and self.device.type == "cpu":
             torch.set_num_threads(1)
         try:
             yield
@@ -202,13 +209,15 @@ class TinyVLA(VLA):
             inputs = self._fit_normalizers(samples)
             self.normalizers["language"] = EmbeddingNormalizer.fit(table)
             chunks = torch.from_numpy(
-                self.normalizers["action"].normalize(samples.action_chunks))
-            instruction_index = torch.from_numpy(samples.instruction_index)
+                self.normalizers["action"].normalize(samples.action_chunks)).to(self.device)
+            instruction_index = torch.from_numpy(samples.instruction_index).to(self.device)
+            inputs = {key: value.to(self.device) for key, value in inputs.items()}
 
-            self.network = TinyVLANetwork(hp, self.layout, self.action_dim)
+            self.network = TinyVLANetwork(hp, self.layout, self.action_dim).to(self.device)
             training = bars.add_task("tiny-vla train", total=hp.train_steps, status="",
                                      visible=progress)
-            language = torch.from_numpy(self.normalizers["language"].normalize(table))
+            language = torch.from_numpy(
+                self.normalizers["language"].normalize(table)).to(self.device)
             self._train(inputs, language, instruction_index, chunks, hp,
                         generator,
                         lambda step, loss: bars.update(
@@ -245,13 +254,15 @@ class TinyVLA(VLA):
         network = self.network
         network.train()
         optimizer = torch.optim.AdamW(network.parameters(), lr=hp.learning_rate,
-                                      weight_decay=hp.weight_decay, fused=True)
+                                      weight_decay=hp.weight_decay,
+                                      fused=self.device.type in ("cpu", "cuda"))
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: _warmup_cosine(step, hp.warmup_steps, hp.train_steps))
         n = chunks.shape[0]
         running = None
         for step in range(1, hp.train_steps + 1):
-            index = torch.randint(0, n, (min(hp.batch_size, n),), generator=generator)
+            index = torch.randint(0, n, (min(hp.batch_size, n),),
+                                  generator=generator).to(self.device)
             batch = {key: value[index] for key, value in inputs.items()}
             batch = self._augment(batch, hp, generator)
             features = network.features(batch, table, instruction_index[index])
@@ -270,12 +281,12 @@ class TinyVLA(VLA):
         assert self.layout is not None
         if hp.observation_noise > 0:
             noisy = batch[C.OBS_STATE] + hp.observation_noise * torch.randn(
-                batch[C.OBS_STATE].shape, generator=generator)
+                batch[C.OBS_STATE].shape, generator=generator).to(self.device)
             batch = {**batch, C.OBS_STATE: noisy}
             if self.layout.mode == "state":
                 mask = batch[OBJECT_MASK].repeat_interleave(SLOT_DIM, dim=1)
                 batch[OBJECTS] = batch[OBJECTS] + mask * hp.observation_noise * torch.randn(
-                    batch[OBJECTS].shape, generator=generator)
+                    batch[OBJECTS].shape, generator=generator).to(self.device)
         if self.layout.mode == "image":
             for camera in self.layout.cameras:
                 batch[camera] = random_shift(batch[camera], hp.random_shift, generator)
@@ -300,7 +311,8 @@ class TinyVLA(VLA):
         else:
             for camera in self.layout.cameras:
                 inputs[camera] = resize_frames(stacked[camera], self.layout.image_size)
-        return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in inputs.items()}
+        return {key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device)
+                for key, value in inputs.items()}
 
     @torch.no_grad()
     def predict_batch(self, observations: Sequence[dict[str, np.ndarray]],
@@ -340,12 +352,13 @@ class TinyVLA(VLA):
         assert self.network is not None
         distinct = sorted(set(instructions))
         table = torch.from_numpy(self.normalizers["language"].normalize(
-            self.instruction_embeddings(distinct)))
-        index = torch.tensor([distinct.index(text) for text in instructions])
+            self.instruction_embeddings(distinct))).to(self.device)
+        index = torch.tensor([distinct.index(text) for text in instructions],
+                             device=self.device)
         with self._threads():
             features = self.network.features(self.model_inputs(observations), table, index)
             scaled = self.network.head.sample(features, generator, noise)
-        return self.normalizers["action"].unnormalize(scaled.clamp(-1.0, 1.0).numpy())
+        return self.normalizers["action"].unnormalize(scaled.clamp(-1.0, 1.0).cpu().numpy())
 
     # --- checkpoint ------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -354,7 +367,7 @@ class TinyVLA(VLA):
         if self.network is None or self.layout is None:
             raise RuntimeError("tiny-vla is not trained: nothing to save")
         directory = Path(directory)
-        tensors = {name: t.detach().contiguous().clone()
+        tensors = {name: t.detach().cpu().contiguous().clone()
                    for name, t in self.network.state_dict().items()}
         tensors[EMBEDDINGS_TENSOR] = torch.from_numpy(
             np.stack([self._embeddings[text] for text in self.instructions]))
@@ -380,7 +393,7 @@ class TinyVLA(VLA):
             dumps_json(config, where=f"tiny-vla config {directory}", indent=2) + "\n")
 
     @classmethod
-    def load(cls, directory: Path) -> TinyVLA:
+    def load(cls, directory: Path, *, device: str = "cpu") -> TinyVLA:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -431,7 +444,8 @@ class TinyVLA(VLA):
             detail = [line.strip() for line in str(exc).splitlines() if line.strip()]
             raise UserError(f"corrupt checkpoint {weights}: the weights do not fit the network "
                             f"its config describes ({detail[-1] if detail else exc})") from None
-        model.network.eval()
+        model.device = torch.device(device)
+        model.network.to(model.device).eval()
         return model
 
 

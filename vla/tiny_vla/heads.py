@@ -81,13 +81,16 @@ class DiffusionChunkHead(nn.Module):
 
     def loss(self, features: torch.Tensor, chunks: torch.Tensor,
              generator: torch.Generator | None = None) -> torch.Tensor:
-        """MSE of the predicted clean chunk at uniformly drawn training steps."""
-        batch = chunks.shape[0]
+        """MSE of the predicted clean chunk at uniformly drawn training steps.
+
+        The draws come from ``generator`` on the CPU (the schedule's tables live there)
+        and move to the chunks' device: a seed draws the same on every device."""
+        batch, device = chunks.shape[0], chunks.device
         timesteps = torch.randint(0, self.schedule.train_steps, (batch,), generator=generator)
-        noise = torch.randn(chunks.shape, generator=generator)
-        alpha_bar = self.schedule.alpha_bar(timesteps)[:, None, None]
+        noise = torch.randn(chunks.shape, generator=generator).to(device)
+        alpha_bar = self.schedule.alpha_bar(timesteps)[:, None, None].to(device)
         noisy = alpha_bar.sqrt() * chunks + (1.0 - alpha_bar).sqrt() * noise
-        return F.mse_loss(self._clean(noisy, timesteps, features), chunks)
+        return F.mse_loss(self._clean(noisy, timesteps.to(device), features), chunks)
 
     #: starts from noise: :meth:`sample` draws it with ``generator`` unless given
     stochastic = True
@@ -103,10 +106,11 @@ class DiffusionChunkHead(nn.Module):
         if noise is not None and tuple(noise.shape) != shape:
             raise ValueError(f"noise of shape {tuple(noise.shape)}, expected {shape}")
         x = noise if noise is not None else torch.randn(shape, generator=generator)
+        x = x.to(features.device)
         steps = list(self.timesteps) + [torch.tensor(-1)]
         for t, prev in zip(steps[:-1], steps[1:]):
-            alpha_bar = self.schedule.alpha_bar(t)
-            clean = self._clean(x, t.expand(batch), features)
+            alpha_bar = self.schedule.alpha_bar(t)  # 0-d: combines with tensors on any device
+            clean = self._clean(x, t.expand(batch).to(features.device), features)
             # the DDIM step is written for a noise prediction: the one this chunk implies
             eps = (x - alpha_bar.sqrt() * clean) / (1.0 - alpha_bar).sqrt()
             x, _ = denoising_step_distribution(

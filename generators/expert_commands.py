@@ -1,4 +1,10 @@
-"""`train-expert` and `ablate`: RL experts per task, and the stabilizer ablation."""
+"""`train-expert` and `ablate`: RL experts per task, and the stabilizer ablation.
+
+The RL generators' own commands, added to the `diffrl-eval` CLI through the
+``diffrl_eval.commands`` entry-point group (:func:`register`). Module-level imports stay
+light (no torch) because the CLI imports this module on every start; the expert code is
+imported by the commands when they run.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from rich.table import Table
 from diffrl_eval import registry
 from diffrl_eval.atomic import OutputClaim, remove_stale_staging_under
 from diffrl_eval.cli.data import (
+    device_option,
     executor_option,
     parse_options,
     ray_address_option,
@@ -80,6 +87,19 @@ def expert_overrides(
     if ppo:
         overrides["ppo"] = {**overrides.get("ppo", {}), **ppo}
     return overrides
+
+
+def check_expert_device(device: str) -> str:
+    """``--device`` of train-expert: checked like every command's; the experts' networks
+    and rollouts run on the CPU only, so another device is a one-line error, not a silent
+    CPU run."""
+    from diffrl_eval.device import resolve_device
+
+    resolved = resolve_device(device)
+    if resolved != "cpu":
+        raise UserError(f"--device {device}: expert training runs on the CPU only (its "
+                        f"networks are small and step beside CPU simulators); use --device cpu")
+    return resolved
 
 
 def select_tasks(backend: EnvBackend, suite: str | None, tasks: list[str] | None
@@ -188,6 +208,7 @@ def train_expert(
     executor: str = executor_option(),
     ray_address: str = ray_address_option(),
     workers: int = workers_option(),
+    device: str = device_option(),
 ) -> None:
     """Train RL experts: BC on human demonstrations, then PPO; resumable, with curves.
 
@@ -202,6 +223,7 @@ def train_expert(
     """
     from diffrl_eval.executor import make_executor
 
+    check_expert_device(device)
     runner = make_executor(executor, address=ray_address, workers=workers)
     env_backend = get_backend(backend)
     tasks = select_tasks(env_backend, suite, task)
@@ -355,7 +377,7 @@ def ablate(
 
 
 def register(app: typer.Typer) -> None:
-    """Top-level commands of this module."""
+    """Add the commands to ``app`` (the ``diffrl_eval.commands`` entry point's value)."""
     app.command("train-expert")(train_expert)
     app.command("ablate")(ablate)
 

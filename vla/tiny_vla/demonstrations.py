@@ -29,9 +29,9 @@ from diffrl_eval import constants as C
 from diffrl_eval.dataset import Dataset, Episode
 from diffrl_eval.dataset.replay import replay_observations
 from diffrl_eval.envs.base import EnvBackend
-from diffrl_eval.errors import DatasetError, UserError
+from diffrl_eval.errors import DatasetError
 from diffrl_eval.metrics.no_op import no_op_mask
-from vla.observation import OBJECT_MASK, OBJECTS, ObservationLayout, object_slots
+from vla.tiny_vla.observation import OBJECT_MASK, OBJECTS, ObservationLayout, object_slots
 
 KEPT = "_kept"
 
@@ -211,24 +211,3 @@ def count_episodes(datasets: Sequence[Dataset], successful_only: bool) -> int:
         per_episode = dataset.frames_df.group_by(C.COL_EPISODE).agg(pl.col(C.COL_SUCCESS).any())
         total += int(per_episode[C.COL_SUCCESS].sum()) if successful_only else per_episode.height
     return total
-
-
-def check_compatible(datasets: Sequence[Dataset]) -> tuple[str, int]:
-    """The backend and action dim all ``datasets`` share; mixing either is a one-line
-    :class:`~diffrl_eval.errors.UserError` (one model acts in one kind of env)."""
-    if not datasets:
-        raise UserError("no training dataset given")
-    backends = {d.backend for d in datasets}
-    if len(backends) > 1:
-        named = ", ".join(f"{d.path} ({d.backend})" for d in datasets)
-        raise UserError(f"training datasets come from different backends: {named}")
-    widths = {d.path: _action_width(d) for d in datasets}
-    if len(set(widths.values())) > 1:
-        named = ", ".join(f"{path} ({width}-D)" for path, width in widths.items())
-        raise UserError(f"training datasets have different action dimensions: {named}")
-    return backends.pop(), next(iter(widths.values()))
-
-
-def _action_width(dataset: Dataset) -> int:
-    dtype = dataset.frames_df.schema[C.COL_ACTION]
-    return int(getattr(dtype, "size", None) or getattr(dtype, "width", 0))
