@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 from diffrl_eval.errors import OutputBusy, UserError
+from diffrl_eval.interrupts import raise_if_interrupted, signals_deferred
 
 LOCK_SUFFIX = ".lock"
 # the names a staging place of NAME may have: a directory or a file being built, or the
@@ -225,12 +226,13 @@ class OutputClaim:
     def release(self) -> None:
         if self._fd is None:
             return
-        try:
-            self.lock_path.unlink(missing_ok=True)
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        with signals_deferred():  # a signal in between would leave the lock file behind
+            try:
+                self.lock_path.unlink(missing_ok=True)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+                self._fd = None
 
     def __enter__(self) -> OutputClaim:
         return self if self._fd is not None else self.acquire()
@@ -289,6 +291,7 @@ class StagedDirectory:
 
     def commit(self) -> Path:
         """Flush every file to disk and move the staged directory to its final name."""
+        raise_if_interrupted()  # a signal whose exception was swallowed: never commit
         for path in [*self.path.rglob("*"), self.path]:
             if path.is_file():
                 with open(path, "rb") as handle:
@@ -299,18 +302,21 @@ class StagedDirectory:
                 raise UserError(f"output path already exists: {self.out}")
             previous = track_staging(staging_name(self.out, "old"))
             os.rename(self.out, previous)
-        try:
-            os.rename(self.path, self.out)
-        except OSError:
+        # renamed, no longer staging, and released as one step: a signal waits until the
+        # claim is released (delivered earlier, it would leave the lock file behind)
+        with signals_deferred():
+            try:
+                os.rename(self.path, self.out)
+            except OSError:
+                if previous is not None:
+                    os.rename(previous, self.out)
+                    untrack_staging(previous)
+                raise
+            untrack_staging(self.path)
+            self._committed = True
             if previous is not None:
-                os.rename(previous, self.out)
-                untrack_staging(previous)
-            raise
-        untrack_staging(self.path)
-        self._committed = True
-        if previous is not None:
-            discard_staging(previous)
-        self._claim.release()
+                discard_staging(previous)
+            self._claim.release()
         return self.out
 
     def abort(self) -> None:
@@ -341,6 +347,7 @@ def write_bytes_atomic(path: Path, data: bytes, *, overwrite: bool = False) -> P
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
+            raise_if_interrupted()
             os.replace(tmp, path)
         finally:
             discard_staging(tmp)

@@ -46,6 +46,15 @@ OBS_AGENTVIEW_IMAGE = "agentview_image"
 OBS_WRIST_IMAGE = "wrist_image"
 CAMERA_KEYS = (OBS_AGENTVIEW_IMAGE, OBS_WRIST_IMAGE)
 
+# --- LeRobot's names for the same observations (LeRobotDataset features, LeRobot envs) ------
+LEROBOT_STATE = "observation.state"
+LEROBOT_ENVIRONMENT_STATE = "observation.environment_state"
+LEROBOT_CAMERA_KEYS = {
+    OBS_AGENTVIEW_IMAGE: "observation.images.image",
+    OBS_WRIST_IMAGE: "observation.images.wrist_image",
+}
+LEROBOT_TASK = "task"  # the language instruction, as LeRobot batches carry it
+
 # --- env.reset options every backend understands ------------------------------------------
 INIT_STATE_OPTION = "init_state_index"  # start from the task's fixed initial state i
 # start where a recording started: the flattened simulator state before its first action

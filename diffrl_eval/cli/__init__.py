@@ -10,13 +10,12 @@ through the ``diffrl_eval.commands`` group (:mod:`diffrl_eval.cli.plugin_command
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import typer
 
+from diffrl_eval import interrupts
 from diffrl_eval.atomic import final_name, last_claimed_output, remove_live_staging
 from diffrl_eval.cli import (
     catalog,
@@ -110,20 +109,14 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def _raise_interrupted(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
-    raise Interrupted(signal.Signals(signum).name)
-
-
-def _install_signal_handlers() -> dict[int, object]:
-    """SIGINT and SIGTERM raise :class:`Interrupted` (a signal ignored when the process
-    started, as for a background job, stays ignored); returns the handlers replaced."""
-    previous: dict[int, object] = {}
-    if threading.current_thread() is not threading.main_thread():
-        return previous
-    for number in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(number) is not signal.SIG_IGN:
-            previous[number] = signal.signal(number, _raise_interrupted)
-    return previous
+def _interrupted_message(signal_name: str, staged: list[Path]) -> str:
+    """One line for an interruption and what was being written. An output already under its
+    final name was committed before the signal (or is a resumable run folder): it stays."""
+    target = final_name(staged[0]) if staged else last_claimed_output()
+    if target is None:
+        return f"interrupted ({signal_name})"
+    removed = " (removed the unfinished output)" if staged or not target.exists() else ""
+    return f"interrupted ({signal_name}) while writing {target}{removed}"
 
 
 def _fault_message(exc: BaseException, staged: list[Path]) -> str | None:
@@ -140,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     exit-code contract (see :mod:`diffrl_eval.errors`)."""
     add_plugin_commands()
     command = typer.main.get_command(app)
-    previous_handlers = _install_signal_handlers()
+    previous_handlers = interrupts.install_handlers()
     try:
         result = command.main(args=argv, prog_name="diffrl-eval", standalone_mode=False)
     except UserError as exc:
@@ -152,9 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Abort, KeyboardInterrupt, Interrupted) as exc:
         staged = remove_live_staging()
         name = exc.signal_name if isinstance(exc, Interrupted) else "SIGINT"
-        target = final_name(staged[0]) if staged else last_claimed_output()
-        where = f" while writing {target} (removed the unfinished output)" if target else ""
-        _fail(f"interrupted ({name}){where}", EXIT_ENVIRONMENT)
+        _fail(_interrupted_message(name, staged), EXIT_ENVIRONMENT)
     except MemoryError:
         remove_live_staging()
         _fail("out of memory", EXIT_ENVIRONMENT)
@@ -168,13 +159,17 @@ def main(argv: list[str] | None = None) -> None:
             hint = " (see --help)" if exc.exit_code == 2 else ""  # type: ignore[attr-defined]
             _fail(f"{exc.format_message()}{hint}", exc.exit_code)  # type: ignore[attr-defined]
         staged = remove_live_staging()
+        if interrupts.received() is not None:  # raised where it was swallowed: this follows
+            _fail(_interrupted_message(interrupts.received(), staged), EXIT_ENVIRONMENT)
         message = _fault_message(exc, staged)
         if message is not None:
             _fail(message, EXIT_ENVIRONMENT)
         raise
     finally:
-        for number, handler in previous_handlers.items():
-            signal.signal(number, handler)
+        signal_name = interrupts.received()
+        interrupts.restore_handlers(previous_handlers)
+    if signal_name is not None:  # raised where it was swallowed, after the output was done
+        _fail(_interrupted_message(signal_name, []), EXIT_ENVIRONMENT)
     sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -42,6 +42,7 @@ from diffrl_eval.dataset.format import (
     image_episode_name,
 )
 from diffrl_eval.errors import DatasetError, UserError
+from diffrl_eval.interrupts import raise_if_interrupted, signals_deferred
 
 
 def check_output_path(out: Path) -> Path:
@@ -237,14 +238,18 @@ class DatasetWriter:
         manifest_path = self.tmp / MANIFEST_NAME
         manifest_path.write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
         _fsync_tree(self.tmp)
-        try:
-            os.rename(self.tmp, self.out)
-        except BaseException:
-            self.abort()
-            raise
-        untrack_staging(self.tmp)
-        self._claim.release()
-        self._finalized = True
+        # renamed, no longer staging, and released as one step: a signal waits until the
+        # claim is released (delivered earlier, it would leave the lock file behind)
+        with signals_deferred():
+            try:
+                raise_if_interrupted()  # a signal whose exception was swallowed: no commit
+                os.rename(self.tmp, self.out)
+            except BaseException:
+                self.abort()
+                raise
+            untrack_staging(self.tmp)
+            self._finalized = True
+            self._claim.release()
         return self.out
 
     def abort(self) -> None:

@@ -9,7 +9,8 @@ Environments follow the gymnasium API. Observations are dictionaries keyed by th
 :mod:`diffrl_eval.constants` (``state`` (8,), ``eef_pos`` (3,), ``object_poses``, and
 ``agentview_image`` / ``wrist_image`` (H, W, 3) uint8 when cameras are on). Actions are
 LIBERO's 7-D delta-pose convention in [-1, 1]. ``info["success"]`` reports the goal
-predicate after each step; the reward is sparse (1 on success).
+predicate after each step; the reward is sparse (1 on success). ``reset`` also returns the
+task's language instruction as ``info["instruction"]``.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ TASKS_PATH = "meta/tasks.parquet"
 SOURCE_MANIFEST_PATH = "meta/diffrl_eval_manifest.json"
 
 # LeRobot feature names
-STATE = "observation.state"
+STATE = C.LEROBOT_STATE
 ACTION = "action"
 NEXT_REWARD = "next.reward"
 NEXT_DONE = "next.done"
@@ -72,10 +72,7 @@ FRAME_INDEX = "frame_index"
 EPISODE_INDEX = "episode_index"
 INDEX = "index"
 TASK_INDEX = "task_index"
-CAMERA_FEATURES = {
-    C.OBS_AGENTVIEW_IMAGE: "observation.images.image",
-    C.OBS_WRIST_IMAGE: "observation.images.wrist_image",
-}
+CAMERA_FEATURES = C.LEROBOT_CAMERA_KEYS
 STATE_NAMES = [
     "eef_x", "eef_y", "eef_z",
     "eef_axis_angle_x", "eef_axis_angle_y", "eef_axis_angle_z",

@@ -33,6 +33,7 @@ from diffrl_eval import constants as C
 from diffrl_eval.atomic import StagedDirectory
 from diffrl_eval.dataset import load_dataset
 from diffrl_eval.export import libero_layout as L
+from diffrl_eval.interrupts import signals_deferred
 from diffrl_eval.progress import progress_bar
 
 STATES_NOTE = ("per demo (its 'states' entry): init_sim_state = row 0 the flattened simulator "
@@ -116,9 +117,12 @@ def export_libero_hdf5(dataset_path: Path, out: Path, *, overwrite: bool = False
                 bddl = bddl_file_name(dataset.suite, task_id)
                 path = staged.path / f"{task_id}{L.DEMO_FILE_SUFFIX}"
                 # built in memory, written by Python: HDF5's own writes to a full disk
-                # leave its objects half-closed, and freeing them then crashes the process
+                # leave its objects half-closed, and freeing them then crashes the process.
+                # HDF5 writes into the buffer by calling back into Python, where an
+                # exception raised by a signal handler would be swallowed: SIGINT/SIGTERM
+                # are held while the file is open and delivered between episodes.
                 image = io.BytesIO()
-                with h5py.File(image, "w") as handle:
+                with signals_deferred() as deferred, h5py.File(image, "w") as handle:
                     data = handle.create_group(L.DATA)
                     total = 0
                     episodes = task_rows.partition_by(C.COL_EPISODE, maintain_order=True)
@@ -135,6 +139,7 @@ def export_libero_hdf5(dataset_path: Path, out: Path, *, overwrite: bool = False
                             obs_after_action=dataset.obs_after_action(episode_index),
                         )
                         progress.advance(bar)
+                        deferred.deliver()  # a held signal interrupts here
                     env_kwargs = {"control_freq": control_hz}
                     if dataset.cameras:
                         env_kwargs.update(

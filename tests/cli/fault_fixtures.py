@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -148,6 +149,25 @@ class WarmProcess:
         self.proc.stdin.write(json.dumps([str(a) for a in argv]) + "\n")
         self.proc.stdin.flush()
         return self
+
+    def wait_until_handling_signals(self, timeout: float = 120) -> None:
+        """Wait until the command has installed its SIGINT/SIGTERM handlers, so that a
+        signal sent then tests the command's handling, not what the start-up does with it.
+
+        Read from the process's caught-signals mask in /proc: SIGTERM is caught only once the
+        command line has installed its handlers (it installs both at once; SIGINT is caught
+        from Python's start-up, as KeyboardInterrupt, so its bit tells nothing)."""
+        status = Path(f"/proc/{self.proc.pid}/status")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                lines = status.read_text().splitlines()
+            except OSError:  # no /proc here, or the process has just ended
+                return
+            caught = next(int(line.split()[1], 16) for line in lines if line.startswith("SigCgt:"))
+            if caught >> (signal.SIGTERM - 1) & 1:
+                return
+            time.sleep(0.01)
 
     def finish(self, timeout: float = 300) -> tuple[int, str]:
         code = self.proc.wait(timeout=timeout)

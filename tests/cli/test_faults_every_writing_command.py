@@ -259,9 +259,7 @@ def test_a_full_disk_is_one_line_exit_3_and_the_next_run_leaves_no_staging(name,
 # --- SIGINT and SIGTERM -----------------------------------------------------------------------
 @pytest.mark.parametrize("name, signal_number", [
     ("generate", signal.SIGINT), ("generate", signal.SIGTERM), ("import", signal.SIGTERM),
-    ("export-lerobot", signal.SIGINT), pytest.param("export-hdf5", signal.SIGTERM, marks=pytest.mark.xfail(
-        strict=False, reason="known defect: a signal that lands inside h5py's C conversion "
-        "code is printed as an ignored exception and the process exits 1, not 3")),
+    ("export-lerobot", signal.SIGINT), ("export-hdf5", signal.SIGTERM),
     ("vla-train", signal.SIGINT), ("vla-eval", signal.SIGTERM),
     ("train-expert", signal.SIGINT), ("compare", signal.SIGTERM),
 ])
@@ -272,6 +270,7 @@ def test_a_signal_is_one_line_exit_3_and_removes_the_staging(name, signal_number
     out = folder / command.out_name
     heavy = {**inputs, "dataset": inputs["big"], "eval_episodes": "40"}
     process = warm(command, folder, "signal").start(argv_for(command, heavy, out))
+    process.wait_until_handling_signals()
     started = time.monotonic()
     # until it has claimed its output (it is then writing), or is well into its work
     while not any(p.name.endswith(".lock") for p in folder.iterdir()) \

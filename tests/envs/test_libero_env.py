@@ -153,7 +153,7 @@ def test_reset_without_settling_is_exactly_the_official_initial_state(suite_env)
 def test_reset_settles_for_ten_dummy_steps_and_observes_in_the_project_schema(suite_env):
     suite, env = suite_env
     obs, info = env.reset(seed=0, options={INIT_STATE_OPTION: 0})
-    assert info == {"success": False}
+    assert info == {"success": False, "instruction": env.task.instruction}
     assert env.observation_space.contains(obs)
     assert obs[OBS_STATE].shape == (8,) and obs[OBS_OBJECT_POSES].shape == (7 * len(env.object_names),)
     np.testing.assert_array_equal(obs[OBS_EEF_POS], obs[OBS_STATE][:3])

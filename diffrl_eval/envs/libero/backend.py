@@ -10,6 +10,8 @@ import numpy as np
 
 from diffrl_eval.constants import OBS_AGENTVIEW_IMAGE
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
+from diffrl_eval.envs.gym_registration import LIBERO_NAMESPACE, env_id, register_libero
+from diffrl_eval.envs.lerobot_keys import NATIVE_KEYS, with_observation_keys
 from diffrl_eval.envs.libero.env import CONTROL_HZ, LiberoEnv
 from diffrl_eval.envs.libero.tasks import (
     SUITES,
@@ -20,29 +22,25 @@ from diffrl_eval.envs.libero.tasks import (
     suite_tasks,
 )
 
-GYM_NAMESPACE = "libero"
+GYM_NAMESPACE = LIBERO_NAMESPACE
 
 
 def gym_id(task_id: str) -> str:
     """The gymnasium id of a task, e.g. ``libero/turn_on_the_stove-v0``."""
-    return f"{GYM_NAMESPACE}/{task_id}-v0"
+    return env_id(GYM_NAMESPACE, task_id)
 
 
 def register_gym_envs() -> None:
     """Register every LIBERO task with gymnasium (idempotent). Not done on import: listing
     the tasks imports hf-libero, which a machine without the extra does not have."""
-    for task_id in all_tasks():
-        if gym_id(task_id) not in gym.registry:
-            gym.register(id=gym_id(task_id),
-                         entry_point="diffrl_eval.envs.libero.backend:make_task_env",
-                         kwargs={"task_id": task_id},
-                         max_episode_steps=None,  # the env truncates at its suite's budget
-                         disable_env_checker=True)
+    register_libero(all_tasks())
 
 
-def make_task_env(task_id: str, **kwargs: Any) -> LiberoEnv:
-    """Entry point of the registered gymnasium ids."""
-    return LiberoEnv(get_task(task_id), **kwargs)
+def make_task_env(task_id: str, observation_keys: str = NATIVE_KEYS, **kwargs: Any) -> gym.Env:
+    """Entry point of the registered gymnasium ids (``observation_keys``: see
+    :mod:`diffrl_eval.envs.lerobot_keys`; the other keywords go to :class:`LiberoEnv`)."""
+    task = get_task(task_id)
+    return with_observation_keys(lambda: LiberoEnv(task, **kwargs), observation_keys)
 
 
 def _spec(task: LiberoTask) -> TaskSpec:

@@ -232,7 +232,8 @@ class LiberoEnv(gym.Env):
         for _ in range(settle_steps):
             raw, *_ = self._sim_env.step(DUMMY_ACTION)
         self._steps = 0
-        return self._observation(raw), {"success": self.goal_holds()}
+        return self._observation(raw), {"success": self.goal_holds(),
+                                        "instruction": self.task.instruction}
 
     def step(self, action):
         action = np.asarray(action, dtype=np.float64)

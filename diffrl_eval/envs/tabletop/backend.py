@@ -10,35 +10,31 @@ import numpy as np
 
 from diffrl_eval.constants import OBS_AGENTVIEW_IMAGE
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
+from diffrl_eval.envs.gym_registration import TABLETOP_NAMESPACE, env_id, register_tabletop
+from diffrl_eval.envs.lerobot_keys import NATIVE_KEYS, with_observation_keys
 from diffrl_eval.envs.tabletop.env import CONTROL_HZ, TabletopEnv
 from diffrl_eval.envs.tabletop.init_states import load_init_states
 from diffrl_eval.envs.tabletop.tasks import SUITES, TASKS, TaskDef, suite_tasks
 from diffrl_eval.errors import unknown_choice
 
-GYM_NAMESPACE = "tabletop"
+GYM_NAMESPACE = TABLETOP_NAMESPACE
 
 
 def gym_id(task_id: str) -> str:
     """The gymnasium id a task is registered under, e.g. ``tabletop/goal_open_drawer-v0``."""
-    return f"{GYM_NAMESPACE}/{task_id}-v0"
+    return env_id(GYM_NAMESPACE, task_id)
 
 
 def register_gym_envs() -> None:
     """Register every task with gymnasium (idempotent)."""
-    for task_id in TASKS:
-        if gym_id(task_id) not in gym.registry:
-            gym.register(
-                id=gym_id(task_id),
-                entry_point="diffrl_eval.envs.tabletop.backend:make_task_env",
-                kwargs={"task_id": task_id},
-                max_episode_steps=None,  # the env truncates at its suite's budget itself
-                disable_env_checker=True,
-            )
+    register_tabletop()
 
 
-def make_task_env(task_id: str, **kwargs: Any) -> TabletopEnv:
-    """Entry point of the registered gymnasium ids."""
-    return TabletopEnv(task_def(task_id), **kwargs)
+def make_task_env(task_id: str, observation_keys: str = NATIVE_KEYS, **kwargs: Any) -> gym.Env:
+    """Entry point of the registered gymnasium ids (``observation_keys``: see
+    :mod:`diffrl_eval.envs.lerobot_keys`; the other keywords go to :class:`TabletopEnv`)."""
+    definition = task_def(task_id)
+    return with_observation_keys(lambda: TabletopEnv(definition, **kwargs), observation_keys)
 
 
 def task_def(task_id: str) -> TaskDef:

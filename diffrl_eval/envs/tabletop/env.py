@@ -15,6 +15,9 @@ Observations (dict, keys from :mod:`diffrl_eval.constants`):
   of every scene object in task order (a cabinet reports its sliding drawer)
 * ``agentview_image`` / ``wrist_image`` (size, size, 3) uint8 when ``images=True``
 
+``reset`` returns ``info = {"success": ..., "instruction": <the task's instruction>}``;
+``step`` returns ``info = {"success": ...}``.
+
 Observations and the goal check use the kinematics MuJoCo computed in the last physics
 substep (at most 10 ms before the state the next action acts on), read from one
 ``sensordata`` array so that building them costs a few microseconds.
@@ -131,7 +134,8 @@ class TabletopEnv(gym.Env):
             placement = sample_placement(self.task, self.np_random)
         self.set_init_state(placement)
         self._steps = 0
-        return self._observation(), {"success": self._goal.holds(self._privileged)}
+        return self._observation(), {"success": self._goal.holds(self._privileged),
+                                     "instruction": self.task.instruction}
 
     def step(self, action):
         action = np.asarray(action)
