@@ -46,8 +46,8 @@ from vla.results import EVAL_KIND, PROTOCOLS, SCHEMA_VERSION, aggregate_seeds, s
 DEFAULT_EVAL_ENVS = 25
 
 __all__ = ["EvalJob", "EpisodeJob", "aggregate_seeds", "check_eval_options",
-           "evaluate_checkpoint", "evaluate_checkpoints", "evaluation_tasks", "run_episodes",
-           "run_eval_job"]
+           "evaluate_checkpoint", "evaluate_checkpoints", "evaluation_tasks", "EvalPlan",
+           "plan_result", "run_episodes", "run_eval_job"]
 
 
 @dataclass
@@ -266,10 +266,11 @@ def default_protocol(eval_suites: Sequence[str], train_suites: Sequence[str]) ->
 
 
 @dataclass
-class _Plan:
-    """One checkpoint's part of an evaluation, before and after its jobs ran."""
+class EvalPlan:
+    """One checkpoint's (or one policy server's) part of an evaluation, before and after
+    its episodes ran."""
 
-    ckpt: Path
+    ckpt: Path | str  # a checkpoint directory, or the address of a policy server
     info: dict[str, Any]
     checkpoint_hash: str
     tasks: list[TaskSpec]
@@ -281,7 +282,7 @@ class _Plan:
 
 
 def _plan(ckpt: Path, suites: list[str], tasks: Sequence[str] | None, episodes_per_task: int,
-          seed: int, protocol: str | None, record: int = 0) -> _Plan:
+          seed: int, protocol: str | None, record: int = 0) -> EvalPlan:
     info = read_info(ckpt)
     backend = get_backend(info["backend"])
     selected = evaluation_tasks(backend, suites, tasks)
@@ -289,11 +290,11 @@ def _plan(ckpt: Path, suites: list[str], tasks: Sequence[str] | None, episodes_p
     episodes = episode_jobs(backend, selected, episodes_per_task, seed)
     for episode in episodes:
         episode.record = episode.index < record
-    return _Plan(Path(ckpt), info, weights_hash(Path(ckpt)), selected,
+    return EvalPlan(Path(ckpt), info, weights_hash(Path(ckpt)), selected,
                  protocol or default_protocol(suites, train_suites), episodes)
 
 
-def _jobs(plans: Sequence[_Plan], n_envs: int, episodes_per_job: int | None
+def _jobs(plans: Sequence[EvalPlan], n_envs: int, episodes_per_job: int | None
           ) -> tuple[list[EvalJob], list[int]]:
     """Every plan's jobs, checkpoint by checkpoint and task by task, and each job's plan."""
     jobs: list[EvalJob] = []
@@ -323,9 +324,9 @@ def _actions_hash(episodes: Sequence[EpisodeJob]) -> str:
     return digest.hexdigest()
 
 
-def _result(plan: _Plan, seed: int, episodes_per_task: int, suites: list[str]
+def plan_result(plan: EvalPlan, seed: int, episodes_per_task: int, suites: list[str]
             ) -> dict[str, Any]:
-    """The ``diffrl-eval/vla-eval`` result of one checkpoint whose episodes have run."""
+    """The ``diffrl-eval/vla-eval`` result of one plan whose episodes have run."""
     per_task: dict[str, Any] = {}
     for task in plan.tasks:
         own = [e for e in plan.episodes if e.task.task_id == task.task_id]
@@ -381,7 +382,7 @@ def check_eval_options(episodes_per_task: int, n_envs: int,
 RECORDING_SIZE = 160
 
 
-def write_recordings(plan: _Plan, directory: Path) -> None:
+def write_recordings(plan: EvalPlan, directory: Path) -> None:
     """Replay each recorded episode of ``plan`` from its start and write it as an MP4
     (``<task>-<episode>.mp4`` in ``directory``, the step and outcome drawn on the frames);
     the plan's result lists them per task, with the instruction."""
@@ -487,7 +488,7 @@ def evaluate_checkpoints(
         for plan in plans:
             write_recordings(plan, record_dir if len(plans) == 1
                              else record_dir / plan.ckpt.name)
-    return [_result(plan, seed, episodes_per_task, suites) for plan in plans]
+    return [plan_result(plan, seed, episodes_per_task, suites) for plan in plans]
 
 
 def evaluate_checkpoint(ckpt: Path, suites: Sequence[str], *, episodes_per_task: int,

@@ -115,7 +115,7 @@ def _seeds_table(aggregate: dict) -> Table:
 
 @vla_app.command("eval")
 def vla_eval(
-    ckpt: list[Path] = typer.Option(..., "--ckpt", help="Checkpoint directory (repeatable; a multi-seed directory counts as all its seeds)."),
+    ckpt: list[Path] = typer.Option(None, "--ckpt", help="Checkpoint directory (repeatable; a multi-seed directory counts as all its seeds)."),
     suite: str = typer.Option(..., "--suite", "--suites", "--eval-suites", "-s", help="Suite(s) to evaluate on, comma-separated."),
     episodes_per_task: int = typer.Option(50, "--episodes-per-task", help="Episodes per task (episode i starts from fixed initial state i)."),
     seed: int = typer.Option(0, "--seed", help="Evaluation seed."),
@@ -129,16 +129,31 @@ def vla_eval(
     executor: str = executor_option(),
     ray_address: str = ray_address_option(),
     workers: int = workers_option(),
+    policy_server: str = typer.Option(None, "--policy-server", help="Evaluate the policy served at ws://HOST:PORT (openpi's websocket protocol) instead of a checkpoint."),
+    policy_keys: str = typer.Option(None, "--policy-keys", help="With --policy-server: NAME=WIRE_KEY pairs, comma-separated, or a .toml file ([policy_keys] table); NAME is an observation key, 'instruction' or 'actions'; an empty WIRE_KEY is not sent. Default: openpi/LeRobot names (observation/image, observation/wrist_image, observation/state, prompt, actions; other keys as observation/NAME)."),
+    backend: str = typer.Option(None, "--backend", help="With --policy-server: the env backend (default: the server's, else the one that has --suite)."),
+    executed_steps: int = typer.Option(None, "--executed-steps", help="With --policy-server: actions executed per chunk (default: the server's, else the whole chunk)."),
+    image_size: int = typer.Option(None, "--image-size", help="With --policy-server: camera size sent (0: no cameras; default: the server's, else 224)."),
+    sources: str = typer.Option(None, "--sources", help="With --policy-server: comma-separated names of the data the served policy was trained on, for the result (default: the server's, else 'remote')."),
+    connect_timeout: float = typer.Option(30.0, "--connect-timeout", help="With --policy-server: seconds to wait for the connection and the server's metadata."),
+    reply_timeout: float = typer.Option(120.0, "--reply-timeout", help="With --policy-server: seconds to wait for each action chunk."),
 ) -> None:
-    """Evaluate VLA checkpoints: success per task, suite and overall with Wilson 95%
-    intervals; several checkpoints (training seeds) give mean ± std. With --executor ray
-    each job (a task of a checkpoint) runs on a Ray worker; the results are the same."""
+    """Evaluate VLA checkpoints, or a policy server: success per task, suite and overall
+    with Wilson 95% intervals; several checkpoints (training seeds) give mean ± std. With
+    --executor ray each job (a task of a checkpoint) runs on a Ray worker; the results are
+    the same."""
     from diffrl_eval.executor import make_executor
     from vla.checkpoint import checkpoint_dirs, read_info
-    from vla.evaluation import aggregate_seeds, check_eval_options, evaluate_checkpoints
+    from vla.evaluation import check_eval_options, evaluate_checkpoints
     from vla.results import check_same_hparams
 
     check_eval_options(episodes_per_task, envs, episodes_per_job, record)
+    if (policy_server is None) == (not ckpt):
+        raise UserError("give --ckpt (checkpoints) or --policy-server (a served policy), "
+                        "one of them")
+    if policy_server is not None and (executor != "local" or episodes_per_job is not None):
+        raise UserError("--policy-server evaluates in this process: drop --executor and "
+                        "--episodes-per-job")
     runner = make_executor(executor, address=ray_address, workers=workers)  # starts nothing yet
     if json_out is not None:
         check_new_file(json_out, overwrite=overwrite)
@@ -150,6 +165,19 @@ def vla_eval(
         if record_dir.exists() and not overwrite:
             raise UserError(f"{record_dir} exists; pass --overwrite to replace it")
     suites = _split(suite)
+    if policy_server is not None:
+        from diffrl_eval.policy_server.evaluation import evaluate_policy_server
+        from diffrl_eval.policy_server.keys import parse_key_mapping
+
+        results = [evaluate_policy_server(
+            policy_server, suites, episodes_per_task=episodes_per_task, seed=seed,
+            tasks=task or None, protocol=protocol, backend=backend,
+            keys=parse_key_mapping(policy_keys), executed_steps=executed_steps,
+            image_size=image_size, sources=_split(sources) if sources else None,
+            connect_timeout=connect_timeout, reply_timeout=reply_timeout, n_envs=envs,
+            record=record, record_dir=record_dir)]
+        _report(results, json_out, record_dir, overwrite)
+        return
     checkpoints = [path for given in ckpt for path in checkpoint_dirs(given)]
     infos = [read_info(path) for path in checkpoints]
     # refuse before spending time on evaluation
@@ -160,6 +188,14 @@ def vla_eval(
             tasks=task or None, protocol=protocol, n_envs=envs,
             episodes_per_job=episodes_per_job, executor=runner, record=record,
             record_dir=record_dir)
+    _report(results, json_out, record_dir, overwrite)
+
+
+def _report(results: list[dict], json_out: Path | None, record_dir: Path | None,
+            overwrite: bool) -> None:
+    """Print the evaluation's tables and write its JSON (once everything has run)."""
+    from vla.evaluation import aggregate_seeds
+
     for result in results:
         console.print(_result_table(result))
     output = results[0] if len(results) == 1 else aggregate_seeds(results)
