@@ -18,6 +18,7 @@ drops the connection in the middle of an evaluation is a fault of the environmen
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 from diffrl_eval.errors import EnvironmentFault, UserError
@@ -56,11 +57,14 @@ class PolicyClient:
             if not value > 0:
                 raise UserError(f"{flag} must be a positive number of seconds, got {value}")
         self.uri = check_address(uri)
+        self.connect_timeout = float(connect_timeout)
         self.reply_timeout = float(reply_timeout)
         self.requests = 0
+        self._exits = ExitStack()
         try:
-            self._connection = connect(self.uri, open_timeout=connect_timeout,
-                                       compression=None, max_size=MAX_MESSAGE_BYTES)
+            self._connection = self._exits.enter_context(connect(
+                self.uri, open_timeout=connect_timeout, compression=None,
+                max_size=MAX_MESSAGE_BYTES))
         except InvalidURI as exc:
             raise UserError(f"--policy-server: {exc}") from None
         except TimeoutError:
@@ -70,7 +74,7 @@ class PolicyClient:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise UserError(f"policy server {self.uri} is unreachable: {reason}") from None
         try:
-            self.metadata = self._receive("its metadata", during_evaluation=False)
+            self.metadata = self._receive("metadata", during_evaluation=False)
         except BaseException:
             self.close()
             raise
@@ -102,10 +106,12 @@ class PolicyClient:
         from websockets.exceptions import ConnectionClosed
 
         try:
-            frame = self._connection.recv(timeout=self.reply_timeout)
+            frame = self._connection.recv(
+                timeout=self.reply_timeout if during_evaluation else self.connect_timeout)
         except TimeoutError:
-            message = (f"policy server {self.uri} sent no {what} within "
-                       f"{self.reply_timeout:g} s (--reply-timeout)")
+            flag, limit = ("--reply-timeout", self.reply_timeout) if during_evaluation \
+                else ("--connect-timeout", self.connect_timeout)
+            message = f"policy server {self.uri}: {what} did not come within {limit:g} s ({flag})"
             if during_evaluation:
                 raise EnvironmentFault(message + "; no result was written") from None
             raise UserError(message + ": is it a policy server speaking openpi's websocket "
@@ -130,7 +136,7 @@ class PolicyClient:
         return message
 
     def close(self) -> None:
-        self._connection.close()
+        self._exits.close()
 
     def __enter__(self) -> PolicyClient:
         return self
