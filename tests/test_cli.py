@@ -31,7 +31,7 @@ def assert_one_line_error(code, err, *fragments):
 
 @pytest.mark.parametrize("command", [
     ["generators", "list"], ["generate"], ["metrics"], ["report"], ["compare"], ["check"],
-    ["vla", "train"], ["vla", "eval"], ["export"], ["tasks", "list"],
+    ["vla", "train"], ["vla", "eval"], ["export"], ["tasks", "list"], ["serve"],
 ])
 def test_every_subcommand_has_help(command, capsys):
     code, out, _ = run_cli([*command, "--help"], capsys)
