@@ -86,6 +86,8 @@ def test_the_metadata_declares_what_the_model_reads_and_returns(served, ckpt):  
     # a state-only tiny-vla reads proprioception, the gripper position and object poses
     assert sorted(meta["observation_keys"]) == [
         "observation/eef_pos", "observation/object_poses", "observation/state"]
+    assert meta["observation_shapes"]["observation/state"] == {"shape": [8], "dtype": "float32"}
+    assert meta["observation_shapes"]["observation/object_poses"]["shape"] == [28]  # 4 objects
     assert (meta["action_dim"], meta["action_horizon"], meta["executed_steps"]) == (7, 4, 4)
     assert meta["prompt_key"] == "prompt" and meta["action_key"] == "actions"
     assert meta["noise_seed_key"] == NOISE_SEED_KEY

@@ -4,7 +4,8 @@ On connect the server sends its metadata (a msgpack map):
 
 ``server``, ``tool_version``; what the checkpoint's ``checkpoint.json`` says (``vla``,
 ``checkpoint_hash``, ``hparams_hash``, ``backend``, ``training``); and what the model reads
-and returns: ``observation_keys`` (wire keys), ``prompt_key``, ``action_key``,
+and returns: ``observation_keys`` (wire keys), ``observation_shapes`` (wire key -> shape
+and dtype on one task of the backend), ``prompt_key``, ``action_key``,
 ``action_dim`` (Da), ``action_horizon`` (Ta), ``executed_steps`` (Te), ``env_options``
 (cameras and their size) and ``noise_seed_key``: a request may carry a 64-bit seed under
 that key, and then the chunk's sampling noise comes from it alone (as in an evaluation on
@@ -61,9 +62,9 @@ class _ReadKeys(dict):
 
 
 def observation_spec(model: VLA, backend_name: str, train_suites: list[str]
-                     ) -> tuple[list[str], int, int]:
-    """(observation keys the model reads, Ta, Da): one chunk predicted for a fresh episode
-    of the first task the model was trained on."""
+                     ) -> tuple[dict[str, np.ndarray], int, int]:
+    """(the observations the model reads, by key, as one fresh episode of the first task it
+    was trained on shows them; Ta; Da): found by predicting that episode's first chunk."""
     backend = get_backend(backend_name)
     suite = train_suites[0] if train_suites else None
     task = backend.tasks(suite)[0]
@@ -75,7 +76,8 @@ def observation_spec(model: VLA, backend_name: str, train_suites: list[str]
         env.close()
     probe = _ReadKeys(observation)
     chunk = np.asarray(model.predict_rows([probe], [task.instruction], [0])[0])
-    return list(probe.read), int(chunk.shape[0]), int(chunk.shape[1])
+    return ({key: np.asarray(observation[key]) for key in probe.read}, int(chunk.shape[0]),
+            int(chunk.shape[1]))
 
 
 class PolicyServer:
@@ -87,8 +89,9 @@ class PolicyServer:
         self.ckpt = Path(ckpt)
         self.keys = keys or KeyMapping()
         self.model, info = load_vla(self.ckpt)
-        self.names, horizon, action_dim = observation_spec(
+        example, horizon, action_dim = observation_spec(
             self.model, info["backend"], list(info["training"].get("train_suites") or []))
+        self.names = list(example)
         self.metadata = {
             "server": SERVER_NAME, "tool_version": __version__,
             "vla": info["vla"], "checkpoint_hash": weights_hash(self.ckpt),
@@ -96,6 +99,10 @@ class PolicyServer:
             "training": {key: info["training"].get(key) for key in
                          ("seed", "datasets", "sources", "train_suites")},
             "observation_keys": [self.keys.wire_key(name) for name in self.names],
+            # shapes of one task's observations (object_poses varies with the task)
+            "observation_shapes": {self.keys.wire_key(name): {
+                "shape": list(value.shape), "dtype": value.dtype.name}
+                for name, value in example.items()},
             "prompt_key": self.keys.prompt_key, "action_key": self.keys.action_key,
             "action_dim": action_dim, "action_horizon": horizon,
             "executed_steps": int(self.model.executed_steps),
