@@ -113,6 +113,18 @@ def test_the_same_request_gives_the_same_chunk_and_a_bad_one_an_error(served):
             client.infer(request)
 
 
+def test_a_request_the_model_fails_on_is_answered_with_one_error_line(served):
+    request = {"observation/state": np.zeros(5, np.float32),  # the model reads 8
+               "observation/eef_pos": np.zeros(3, np.float32),
+               "observation/object_poses": np.zeros(28, np.float32), "prompt": "go"}
+    with PolicyClient(served.uri) as client:
+        with pytest.raises(UserError, match="answered with an error instead of the reply to "
+                                            "request 1: error: the model failed on this "
+                                            "request: ") as error:
+            client.infer(request)
+    assert "\n" not in str(error.value)
+
+
 def test_a_key_mapping_that_hides_what_the_server_reads_is_refused_first(served, tmp_path,
                                                                           capsys):
     out = tmp_path / "eval.json"

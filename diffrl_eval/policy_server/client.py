@@ -62,9 +62,11 @@ class PolicyClient:
         self.requests = 0
         self._exits = ExitStack()
         try:
+            # no keepalive pings: a server busy with its first request (a JAX model
+            # compiling) answers none, and the reply timeout already bounds every wait
             self._connection = self._exits.enter_context(connect(
                 self.uri, open_timeout=connect_timeout, compression=None,
-                max_size=MAX_MESSAGE_BYTES))
+                max_size=MAX_MESSAGE_BYTES, ping_interval=None))
         except InvalidURI as exc:
             raise UserError(f"--policy-server: {exc}") from None
         except TimeoutError:

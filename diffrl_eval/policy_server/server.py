@@ -23,6 +23,7 @@ Shape legend: Ta action horizon (chunk), Da action dim.
 from __future__ import annotations
 
 import http
+import logging
 import threading
 import time
 from pathlib import Path
@@ -43,6 +44,7 @@ NOISE_SEED_KEY = "diffrl_eval/noise_seed"
 HEALTH_PATH = "/healthz"
 SERVER_NAME = "diffrl-eval"
 ERROR_CLOSE_CODE = 1011  # internal error: what openpi's server closes with after an error
+logger = logging.getLogger(__name__)
 
 
 class _ReadKeys(dict):
@@ -147,16 +149,22 @@ class PolicyServer:
 
         try:
             connection.send(packb(self.metadata))
-            for frame in connection:
+            for number, frame in enumerate(connection, start=1):
                 started = time.monotonic()
                 try:
                     request = unpackb(frame)
                     if not isinstance(request, dict):
                         raise UserError(f"a request must be a map, got {type(request).__name__}")
                     chunk = self.predict(request)
-                except (MessageError, UserError, ValueError, KeyError, TypeError) as exc:
+                except (MessageError, UserError) as exc:
                     connection.send(f"error: {exc}")
                     connection.close(ERROR_CLOSE_CODE, "bad request")
+                    return
+                except Exception as exc:  # noqa: BLE001 - the model failed on this request
+                    logger.exception("request %d failed", number)
+                    connection.send(f"error: the model failed on this request: "
+                                    f"{type(exc).__name__}: {exc}")
+                    connection.close(ERROR_CLOSE_CODE, "model failed")
                     return
                 infer_ms = (time.monotonic() - started) * 1000
                 connection.send(packb({self.keys.action_key: chunk,

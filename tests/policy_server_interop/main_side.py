@@ -4,6 +4,7 @@ usage:
   python main_side.py observation URI CKPT TASK SEED OUT_NPZ   -> prints the instruction
   python main_side.py same-chunk URI CKPT TASK SEED NOISE_SEED OPENPI_CHUNK_NPY
   python main_side.py evals LOG_JSON INSTRUCTION EVAL_JSON...
+  python main_side.py summary EVAL_JSON
 """
 
 from __future__ import annotations
@@ -68,14 +69,22 @@ def evals(log_json: str, instruction: str, *results: str) -> None:
     first = log["first_request"]
     print(f"the scripted server received {log['requests']} requests; the first held "
           + ", ".join(f"{key} {shape} {dtype}" for key, (shape, dtype) in sorted(first.items())))
-    run = runs[0]
-    print(f"vla eval --policy-server: {run['overall']['successes']}/{run['overall']['episodes']} "
-          f"episodes succeeded, Wilson 95% [{run['overall']['ci_low']:.2f}, "
-          f"{run['overall']['ci_high']:.2f}], chunk {run['policy_server']['action_horizon']}, "
-          f"{run['policy_server']['executed_steps']} executed; {len(runs)} runs, the same "
-          "actions_sha256 per task")
+    summary(results[0], f"; {len(runs)} runs, the same actions_sha256 per task")
+
+
+def summary(result: str, note: str = "") -> None:
+    """One line about one evaluation result."""
+    run = json.loads(Path(result).read_text())
+    server = run["policy_server"]
+    print(f"vla eval --policy-server on {run['backend']} {','.join(run['per_suite'])}: "
+          f"{run['overall']['successes']}/{run['overall']['episodes']} episodes succeeded, "
+          f"Wilson 95% [{run['overall']['ci_low']:.2f}, {run['overall']['ci_high']:.2f}], "
+          f"{run['env_steps']} env steps, {server['requests']} requests, chunk "
+          f"{server['action_horizon']}, {server['executed_steps']} executed, "
+          f"{run['wall_seconds']:.0f} s{note}")
 
 
 if __name__ == "__main__":
-    {"observation": observation, "same-chunk": same_chunk, "evals": evals}[sys.argv[1]](
+    {"observation": observation, "same-chunk": same_chunk, "evals": evals,
+     "summary": summary}[sys.argv[1]](
         *sys.argv[2:])

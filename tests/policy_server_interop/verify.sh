@@ -94,6 +94,22 @@ done
   "$("$PY" -c "from diffrl_eval.envs.base import get_backend; print(get_backend('tabletop').task('$TASK').instruction)")" \
   "$WORK/eval-1.json" "$WORK/eval-2.json"
 
+LIBERO_TASK=$("$PY" -c "
+from diffrl_eval.envs.base import get_backend
+backend = get_backend('libero')
+task = backend.tasks('libero_spatial')[0].task_id
+backend.make_env(task).close()
+print(task)" 2>/dev/null || true)
+if [[ -n "$LIBERO_TASK" ]]; then
+  echo "== (b) the same server on LIBERO (libero_spatial, one episode, 224x224 cameras)"
+  "$PY" -m diffrl_eval vla eval --policy-server "$SCRIPTED" --suite libero_spatial \
+    --task "$LIBERO_TASK" --episodes-per-task 1 --executed-steps 5 \
+    --json "$WORK/eval-libero.json" > "$WORK/eval-libero.log"
+  "$PY" "$HERE/main_side.py" summary "$WORK/eval-libero.json"
+else
+  echo "== LIBERO is not installed here: the libero run is skipped"
+fi
+
 echo "== (b) a request the scripted policy cannot read: its traceback comes back as one line"
 set +e
 "$PY" -m diffrl_eval "${EVAL[@]}" --policy-keys agentview_image=observation/agentview \
