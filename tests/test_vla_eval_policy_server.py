@@ -134,6 +134,53 @@ def test_a_key_mapping_that_hides_what_the_server_reads_is_refused_first(served,
     assert not out.exists()
 
 
+def test_client_and_server_share_a_renaming_key_mapping(ckpt, tmp_path, capsys):  # noqa: F811
+    mapping = tmp_path / "keys.toml"
+    mapping.write_text('[policy_keys]\nstate = "obs.state"\nobject_poses = "obs.objects"\n'
+                       'instruction = "task"\nactions = "action"\n')
+    from diffrl_eval.policy_server.keys import parse_key_mapping
+
+    with PolicyServer(ckpt, port=0, keys=parse_key_mapping(str(mapping))) as server:
+        assert sorted(server.metadata["observation_keys"]) == [
+            "obs.objects", "obs.state", "observation/eef_pos"]
+        assert (server.metadata["prompt_key"], server.metadata["action_key"]) == ("task", "action")
+        out = tmp_path / "eval.json"
+        code, _, err = run_cli(eval_args("--policy-server", server.uri, "--policy-keys", mapping,
+                                         "--json", out, tasks=TASKS[:1], episodes=1), capsys)
+        assert code == 0, err
+        assert json.loads(out.read_text())["policy_server"]["key_mapping"]["state"] == "obs.state"
+        # without the mapping the client sends what the server does not read: refused first
+        code, _, err = run_cli(eval_args("--policy-server", server.uri, tasks=TASKS[:1],
+                                         episodes=1), capsys)
+    assert_one_line_error(code, err, "reads obs.state, obs.objects", "--policy-keys")
+
+
+class _Declares:
+    """A connected client stand-in: only its metadata matters to these checks."""
+
+    uri = "ws://stand-in:1"
+
+    def __init__(self, metadata):
+        self.metadata = metadata
+
+
+def test_a_server_that_declares_nothing_gets_both_cameras_at_224_and_whole_chunks():
+    from diffrl_eval.policy_server.keys import KeyMapping
+    from diffrl_eval.policy_server.remote_policy import RemotePolicy
+
+    policy = RemotePolicy(_Declares({}), KeyMapping(), action_dim=7)
+    assert policy.env_options() == {"images": True, "image_size": 224}
+    assert policy.noise_seed_key is None
+    policy._checked_chunk({"actions": np.zeros((10, 7), np.float32)})
+    assert policy.executed_steps == 10
+    declared = RemotePolicy(_Declares({"env_options": {}, "executed_steps": 5}), KeyMapping(),
+                            action_dim=7)
+    assert declared.env_options() == {} and declared.executed_steps == 5
+    given = RemotePolicy(_Declares({"executed_steps": 5}), KeyMapping(), action_dim=7,
+                         executed_steps=2, env_options={"images": True, "image_size": 96})
+    assert given.executed_steps == 2 and given.env_options()["image_size"] == 96
+
+
 # --- every way a server can fail ------------------------------------------------------------
 def _reply_raw(frame):
     def reply(connection, number, request):  # noqa: ARG001
