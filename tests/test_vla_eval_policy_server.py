@@ -155,6 +155,27 @@ def test_client_and_server_share_a_renaming_key_mapping(ckpt, tmp_path, capsys):
     assert_one_line_error(code, err, "reads obs.state, obs.objects", "--policy-keys")
 
 
+def test_a_server_that_declares_nothing_gives_a_result_the_report_reads(tmp_path, capsys):
+    out, page = tmp_path / "eval.json", tmp_path / "report.html"
+    with ScriptedServer(send_chunk(), {}) as server:
+        code, _, err = run_cli(eval_args("--policy-server", server.uri, "--image-size", "0",
+                                         "--sources", "human", "--json", out,
+                                         tasks=TASKS[:1], episodes=1), capsys)
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert (result["vla"], result["checkpoint"], result["hparams_hash"]) == (
+        "policy-server", server.uri, None)
+    assert result["training"] == {"seed": 0, "datasets": [], "sources": ["human"],
+                                  "train_suites": []}
+    assert result["protocol"] == "in-distribution"
+    # 4 actions per request until the step limit: every request is counted
+    assert result["policy_server"]["requests"] == len(server.requests) > 0
+    assert result["env_steps"] == 4 * len(server.requests)
+    code, _, err = run_cli(["report", out, "-o", page], capsys)
+    assert code == 0, err
+    assert "policy-server" in page.read_text()
+
+
 class _Declares:
     """A connected client stand-in: only its metadata matters to these checks."""
 

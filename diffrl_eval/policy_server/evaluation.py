@@ -45,6 +45,9 @@ from vla.evaluation import (
 from vla.results import PROTOCOLS
 
 REMOTE_SOURCE = "remote"  # training.sources of a server that does not say what it learnt from
+# training.seed of a server that does not declare one: results are grouped by training seed
+# (compare, the report), and a served policy is one training run
+REMOTE_TRAINING_SEED = 0
 _TRAINING_KEYS = ("seed", "datasets", "sources", "train_suites")
 
 
@@ -88,7 +91,8 @@ def _provenance(metadata: dict[str, Any], uri: str, backend: str,
     training = metadata.get("training")
     training = dict(training) if isinstance(training, dict) and all(
         key in training for key in _TRAINING_KEYS) else {
-        "seed": None, "datasets": [], "sources": [REMOTE_SOURCE], "train_suites": []}
+        "seed": REMOTE_TRAINING_SEED, "datasets": [], "sources": [REMOTE_SOURCE],
+        "train_suites": []}
     if sources:
         training["sources"] = list(sources)
     vla = metadata.get("vla")
