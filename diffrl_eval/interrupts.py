@@ -89,6 +89,12 @@ def received() -> str | None:
     return _received[0] if _received else None
 
 
+def acknowledge() -> None:
+    """Forget the signals received: for a command that stops on a signal by design (`serve`
+    runs until Ctrl-C), once it has stopped cleanly, so the command ends with exit 0."""
+    _received.clear()
+
+
 def raise_if_interrupted() -> None:
     """Raise :class:`Interrupted` if a signal arrived whose exception was swallowed; called
     before an output is committed, so an interrupted command never commits."""

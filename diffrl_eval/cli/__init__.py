@@ -26,6 +26,7 @@ from diffrl_eval.cli import (
     export_command,
     plugin_commands,
     reporting,
+    serve_command,
     vla_commands,
 )
 from diffrl_eval.errors import (
@@ -87,6 +88,7 @@ reporting.register(app)
 compare_command.register(app)
 check_command.register(app)
 vla_commands.register(app)
+serve_command.register(app)
 export_command.register(app)
 doctor.register(app)
 _plugins_added = False

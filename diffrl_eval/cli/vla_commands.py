@@ -139,7 +139,7 @@ def _seeds_table(aggregate: dict) -> Table:
 
 @vla_app.command("eval")
 def vla_eval(
-    ckpt: list[Path] = typer.Option(..., "--ckpt", help="Checkpoint directory (repeatable; a multi-seed directory counts as all its seeds). With --vla, a directory without checkpoint.json is whatever that VLA's load reads (a model trained elsewhere)."),
+    ckpt: list[Path] = typer.Option(None, "--ckpt", help="Checkpoint directory (repeatable; a multi-seed directory counts as all its seeds). With --vla, a directory without checkpoint.json is whatever that VLA's load reads (a model trained elsewhere)."),
     suite: str = typer.Option(..., "--suite", "--suites", "--eval-suites", "-s", help="Suite(s) to evaluate on, comma-separated."),
     episodes_per_task: int = typer.Option(50, "--episodes-per-task", help="Episodes per task (episode i starts from fixed initial state i)."),
     seed: int = typer.Option(0, "--seed", help="Evaluation seed."),
@@ -154,16 +154,23 @@ def vla_eval(
     ray_address: str = ray_address_option(),
     workers: int = workers_option(),
     vla: str = typer.Option(None, "--vla", help="VLA that reads the --ckpt directories (default: the one each checkpoint.json names); needed for models trained elsewhere."),
-    backend: str = typer.Option(None, "--backend", "-b", help="Backend a model trained elsewhere acts in (default tabletop; a checkpoint of this tool knows its own)."),
+    backend: str = typer.Option(None, "--backend", "-b", help="Backend a model trained elsewhere or a served policy acts in (default: a checkpoint of this tool knows its own; a policy server's declared one, else the backend that has --suite; else tabletop)."),
     device: str = device_option(),
+    policy_server: str = typer.Option(None, "--policy-server", help="Evaluate the policy served at ws://HOST:PORT (openpi's websocket protocol) instead of a checkpoint."),
+    policy_keys: str = typer.Option(None, "--policy-keys", help="With --policy-server: NAME=WIRE_KEY pairs, comma-separated, or a .toml file ([policy_keys] table); NAME is an observation key, 'instruction' or 'actions'; an empty WIRE_KEY is not sent. Default: openpi/LeRobot names (observation/image, observation/wrist_image, observation/state, prompt, actions; other keys as observation/NAME)."),
+    executed_steps: int = typer.Option(None, "--executed-steps", help="With --policy-server: actions executed per chunk (default: the server's, else the whole chunk)."),
+    image_size: int = typer.Option(None, "--image-size", help="With --policy-server: camera size sent (0: no cameras; default: the server's, else 224)."),
+    sources: str = typer.Option(None, "--sources", help="With --policy-server: comma-separated names of the data the served policy was trained on, for the result (default: the server's, else 'remote')."),
+    connect_timeout: float = typer.Option(30.0, "--connect-timeout", help="With --policy-server: seconds to wait for the connection and the server's metadata."),
+    reply_timeout: float = typer.Option(120.0, "--reply-timeout", help="With --policy-server: seconds to wait for each action chunk."),
 ) -> None:
-    """Evaluate VLA checkpoints: success per task, suite and overall with Wilson 95%
-    intervals; several checkpoints (training seeds) give mean ± std. With --executor ray
-    each job (a task of a checkpoint) runs on a Ray worker; the results are the same."""
+    """Evaluate VLA checkpoints, or a policy server: success per task, suite and overall
+    with Wilson 95% intervals; several checkpoints (training seeds) give mean ± std. With
+    --executor ray each job (a task of a checkpoint) runs on a Ray worker; the results are
+    the same."""
     from diffrl_eval.device import resolve_device
     from diffrl_eval.executor import make_executor
     from diffrl_eval.vla.evaluation import (
-        aggregate_seeds,
         check_eval_options,
         checkpoint_info,
         evaluate_checkpoints,
@@ -171,6 +178,15 @@ def vla_eval(
     from diffrl_eval.vla.results import check_same_hparams
 
     check_eval_options(episodes_per_task, envs, episodes_per_job, record)
+    if (policy_server is None) == (not ckpt):
+        raise UserError("give --ckpt (checkpoints) or --policy-server (a served policy), "
+                        "one of them")
+    if policy_server is not None and (executor != "local" or episodes_per_job is not None):
+        raise UserError("--policy-server evaluates in this process: drop --executor and "
+                        "--episodes-per-job")
+    if policy_server is not None and vla is not None:
+        raise UserError("--vla names the VLA that reads --ckpt; a policy server is its own "
+                        "model: drop --vla")
     torch_device = resolve_device(device)
     if vla is not None:
         from diffrl_eval import registry
@@ -191,6 +207,19 @@ def vla_eval(
         if record_dir.exists() and not overwrite:
             raise UserError(f"{record_dir} exists; pass --overwrite to replace it")
     suites = _split(suite)
+    if policy_server is not None:
+        from diffrl_eval.policy_server.evaluation import evaluate_policy_server
+        from diffrl_eval.policy_server.keys import parse_key_mapping
+
+        results = [evaluate_policy_server(
+            policy_server, suites, episodes_per_task=episodes_per_task, seed=seed,
+            tasks=task or None, protocol=protocol, backend=backend,
+            keys=parse_key_mapping(policy_keys), executed_steps=executed_steps,
+            image_size=image_size, sources=_split(sources) if sources else None,
+            connect_timeout=connect_timeout, reply_timeout=reply_timeout, n_envs=envs,
+            record=record, record_dir=record_dir)]
+        _report(results, json_out, record_dir, overwrite)
+        return
     checkpoints = [path for given in ckpt for path in _checkpoints(given, vla is not None)]
     infos = [checkpoint_info(path, vla, backend) for path in checkpoints]
     # refuse before spending time on evaluation
@@ -201,6 +230,14 @@ def vla_eval(
             tasks=task or None, protocol=protocol, n_envs=envs,
             episodes_per_job=episodes_per_job, executor=runner, record=record,
             record_dir=record_dir, vla=vla, backend=backend, device=torch_device)
+    _report(results, json_out, record_dir, overwrite)
+
+
+def _report(results: list[dict], json_out: Path | None, record_dir: Path | None,
+            overwrite: bool) -> None:
+    """Print the evaluation's tables and write its JSON (once everything has run)."""
+    from diffrl_eval.vla.evaluation import aggregate_seeds
+
     for result in results:
         console.print(_result_table(result))
     output = results[0] if len(results) == 1 else aggregate_seeds(results)

@@ -58,8 +58,8 @@ from diffrl_eval.vla.results import (
 DEFAULT_EVAL_ENVS = 25
 
 __all__ = ["EvalJob", "EpisodeJob", "aggregate_seeds", "check_eval_options", "checkpoint_info",
-           "evaluate_checkpoint", "evaluate_checkpoints", "evaluation_tasks", "run_episodes",
-           "run_eval_job"]
+           "evaluate_checkpoint", "evaluate_checkpoints", "evaluation_tasks", "EvalPlan",
+           "plan_result", "run_episodes", "run_eval_job"]
 
 
 @dataclass
@@ -312,10 +312,11 @@ def default_protocol(eval_suites: Sequence[str], train_suites: Sequence[str]) ->
 
 
 @dataclass
-class _Plan:
-    """One checkpoint's part of an evaluation, before and after its jobs ran."""
+class EvalPlan:
+    """One checkpoint's (or one policy server's) part of an evaluation, before and after
+    its episodes ran."""
 
-    ckpt: Path
+    ckpt: Path | str  # a checkpoint directory, or the address of a policy server
     info: dict[str, Any]
     checkpoint_hash: str
     tasks: list[TaskSpec]
@@ -349,7 +350,7 @@ def checkpoint_info(ckpt: Path, vla: str | None = None, backend: str | None = No
 
 
 def _plan(ckpt: Path, info: dict[str, Any], suites: list[str], tasks: Sequence[str] | None,
-          episodes_per_task: int, seed: int, protocol: str | None, record: int = 0) -> _Plan:
+          episodes_per_task: int, seed: int, protocol: str | None, record: int = 0) -> EvalPlan:
     backend = get_backend(info["backend"])
     selected = evaluation_tasks(backend, suites, tasks)
     train_suites = info["training"].get("train_suites") or []
@@ -361,11 +362,11 @@ def _plan(ckpt: Path, info: dict[str, Any], suites: list[str], tasks: Sequence[s
         # been fine-tuned on the suites it is evaluated on unless --protocol says otherwise
         protocol = (default_protocol(suites, train_suites) if info["training"]["datasets"]
                     else "in-distribution")
-    return _Plan(Path(ckpt), info, checkpoint_hash(Path(ckpt), info["vla"]), selected,
+    return EvalPlan(Path(ckpt), info, checkpoint_hash(Path(ckpt), info["vla"]), selected,
                  protocol, episodes)
 
 
-def _jobs(plans: Sequence[_Plan], n_envs: int, episodes_per_job: int | None, device: str
+def _jobs(plans: Sequence[EvalPlan], n_envs: int, episodes_per_job: int | None, device: str
           ) -> tuple[list[EvalJob], list[int]]:
     """Every plan's jobs, checkpoint by checkpoint and task by task, and each job's plan."""
     jobs: list[EvalJob] = []
@@ -396,7 +397,7 @@ def _actions_hash(episodes: Sequence[EpisodeJob]) -> str:
     return digest.hexdigest()
 
 
-def _result(plan: _Plan, seed: int, episodes_per_task: int, suites: list[str], device: str
+def plan_result(plan: EvalPlan, seed: int, episodes_per_task: int, suites: list[str], device: str
             ) -> dict[str, Any]:
     """The ``diffrl-eval/vla-eval`` result of one checkpoint whose episodes have run."""
     per_task: dict[str, Any] = {}
@@ -455,7 +456,7 @@ def check_eval_options(episodes_per_task: int, n_envs: int,
 RECORDING_SIZE = 160
 
 
-def write_recordings(plan: _Plan, directory: Path) -> None:
+def write_recordings(plan: EvalPlan, directory: Path) -> None:
     """Replay each recorded episode of ``plan`` from its start and write it as an MP4
     (``<task>-<episode>.mp4`` in ``directory``, the step and outcome drawn on the frames);
     the plan's result lists them per task, with the instruction."""
@@ -568,7 +569,7 @@ def evaluate_checkpoints(
         for plan in plans:
             write_recordings(plan, record_dir if len(plans) == 1
                              else record_dir / plan.ckpt.name)
-    return [_result(plan, seed, episodes_per_task, suites, device) for plan in plans]
+    return [plan_result(plan, seed, episodes_per_task, suites, device) for plan in plans]
 
 
 def evaluate_checkpoint(ckpt: Path, suites: Sequence[str], *, episodes_per_task: int,

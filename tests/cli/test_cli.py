@@ -13,7 +13,7 @@ from conftest import assert_one_line_error, run_cli
 
 @pytest.mark.parametrize("command", [
     ["generators", "list"], ["generate"], ["metrics"], ["report"], ["compare"], ["check"],
-    ["vla", "train"], ["vla", "eval"], ["export"], ["tasks", "list"],
+    ["vla", "train"], ["vla", "eval"], ["export"], ["tasks", "list"], ["serve"],
 ])
 def test_every_subcommand_has_help(command, capsys):
     code, out, _ = run_cli([*command, "--help"], capsys)

@@ -15,6 +15,7 @@ from conftest import error_line, run_cli
 from diffrl_eval import registry
 from diffrl_eval.envs.tabletop import TabletopBackend
 from tests.cli.fault_fixtures import generate_dataset
+from tests.compare.compare_fixtures import tiny_plan
 from tests.vla.vla_plugin_fixtures import POLICY_FILE, MeanActionVLA, ScriptedVLA, WrongShapeVLA
 
 TASK = "spatial_left_cube_on_plate"
@@ -177,8 +178,6 @@ def test_actions_of_the_wrong_shape_are_a_one_line_error_naming_the_vla(plugins,
 
 
 def test_compare_trains_and_evaluates_a_plug_in_vla(plugins, tmp_path):
-    from test_compare import tiny_plan
-
     from diffrl_eval.compare import execute
     from diffrl_eval.compare.pipeline import plan_compare
 
