@@ -92,6 +92,30 @@ def new_staging_dir(out: Path) -> Path:
     return track_staging(path)
 
 
+class ScratchDir:
+    """A hidden staging folder beside ``out`` for a command's intermediate files (a dataset
+    converted to this tool's format), made on first use of :attr:`path`. It is removed when
+    the ``with`` block ends, on a fault or a signal (it is registered as staging), and, after
+    a ``kill -9``, by the next run into ``out`` (as every staging place of ``out``)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self._path: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = new_staging_dir(self.out)
+        return self._path
+
+    def __enter__(self) -> ScratchDir:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._path is not None:
+            discard_staging(self._path)
+
+
 def staging_name(out: Path, kind: str = "tmp") -> Path:
     """A fresh hidden name beside ``out``: ``.NAME.tmp-<12 hex>`` (``old``: the previous
     output moved aside while it is replaced)."""

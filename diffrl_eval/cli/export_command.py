@@ -6,12 +6,12 @@ files; import reads LIBERO's HDF5 demonstration files into a ``human`` dataset.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from diffrl_eval.atomic import ScratchDir
 from diffrl_eval.dataset.sources.convert import native_path
 from diffrl_eval.errors import unknown_choice
 
@@ -39,8 +39,8 @@ def export(
     """
     if format not in EXPORT_FORMATS:
         raise unknown_choice("export format", format, EXPORT_FORMATS)
-    with tempfile.TemporaryDirectory(prefix="diffrl-eval-convert-") as workdir:
-        dataset_path, _ = native_path(dataset, Path(workdir))
+    with ScratchDir(out) as workdir:  # a dataset of another format, converted beside OUT
+        dataset_path, _ = native_path(dataset, workdir)
         path = _export(dataset_path, out, format, overwrite, video_codec)
     console.print(f"wrote {path}")
 

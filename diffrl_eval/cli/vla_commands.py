@@ -7,7 +7,6 @@ The VLA code is reached lazily (importing torch and the models costs seconds), s
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import typer
@@ -64,10 +63,12 @@ def vla_train(
         raise UserError("give --hparams or --preset, not both (a file may name its preset)")
     torch_device = resolve_device(device)
     values = vla_hparams(trainable_vla(vla), hparams, preset)
-    with tempfile.TemporaryDirectory(prefix="diffrl-eval-convert-") as workdir:
+    from diffrl_eval.atomic import ScratchDir
+
+    with ScratchDir(out) as workdir:  # datasets of other formats, converted beside --out
         from diffrl_eval.dataset.sources.convert import native_path
 
-        datasets = [native_path(location, Path(workdir))[0] for location in data]
+        datasets = [native_path(location, workdir)[0] for location in data]
         paths = _train(datasets, out, vla, values, seed, seeds, overwrite, torch_device)
     info = json.loads((paths[0] / "checkpoint.json").read_text())
     console.print(f"hparams {hparams_hash(info['hparams'])} ({vla} on {torch_device})")

@@ -55,6 +55,38 @@ def test_export_reads_a_lerobot_directory(toy_dataset, tmp_path, capsys):
     assert len(list(out.glob("*.hdf5"))) == 2  # one file per task
 
 
+def test_a_conversion_is_staged_beside_the_output_and_a_killed_ones_left_over_is_removed(
+        toy_dataset, tmp_path, capsys, monkeypatch):
+    from diffrl_eval.atomic import final_name, staging_name
+    from diffrl_eval.dataset.sources import convert
+
+    written = []
+
+    def recording_write_native(opened, path, **kwargs):
+        written.append(path)
+        return write_native(opened, path, **kwargs)
+
+    monkeypatch.setattr(convert, "write_native", recording_write_native)
+
+    v3 = write_lerobot_v3(toy_dataset, tmp_path / "v3")
+    exports = tmp_path / "exports"
+    out = exports / "hdf5"
+    # what a kill -9 during the conversion leaves: a staging place of the output
+    left_over = staging_name(out)
+    (left_over / "converted-v3").mkdir(parents=True)
+    code, _, err = run_cli(["export", v3, out, "--format", "libero-hdf5"], capsys)
+    assert code == 0, err
+    # converted in a staging place of the output (which the next run into it would remove
+    # after a kill -9), not in a temporary folder elsewhere
+    assert [final_name(path.parent) for path in written] == [out]
+    assert sorted(p.name for p in exports.iterdir()) == ["hdf5"]  # nothing else, no lock
+    # a native dataset needs no conversion: no staging place is made for it
+    code, _, err = run_cli(["export", toy_dataset, exports / "again", "--format",
+                            "libero-hdf5"], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in exports.iterdir()) == ["again", "hdf5"]
+
+
 def test_export_of_an_unknown_folder_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "junk").mkdir()
     code, _, err = run_cli(["export", tmp_path / "junk", tmp_path / "out"], capsys)

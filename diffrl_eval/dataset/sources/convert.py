@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from diffrl_eval import constants as C
+from diffrl_eval.atomic import ScratchDir
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.dataset.sources import OpenedDataset, open_source
 from diffrl_eval.dataset.sources.base import DELTA
@@ -100,18 +101,19 @@ def write_native(opened: OpenedDataset, out: Path, *, backend: str, suite: str |
     )
 
 
-def native_path(location: str | Path, workdir: Path, *, backend: str | None = None,
+def native_path(location: str | Path, workdir: Path | ScratchDir, *, backend: str | None = None,
                 source: str = HUMAN) -> tuple[Path, bool]:
     """This tool's dataset for ``location``: itself when it is one, else a conversion
-    written under ``workdir``. Returns (path, converted). A location that is neither a
-    path nor a Hub id comes back as it is, for the caller's loader to name the problem."""
+    written under ``workdir`` (a :class:`ScratchDir` is made only then). Returns (path,
+    converted). A location that is neither a path nor a Hub id comes back as it is, for the
+    caller's loader to name the problem."""
     exists = Path(location).exists()
     if NativeSource.recognizes(str(location)) or (not exists and parse_repo_id(str(location)) is None):
         return Path(location), False
     opened = open_source(location)
     backend = backend or opened.source.info.get("backend") or "libero"
     name = "converted-" + "".join(c if c.isalnum() else "-" for c in str(location)).strip("-")[-60:]
-    out = Path(workdir) / name
+    out = (workdir.path if isinstance(workdir, ScratchDir) else Path(workdir)) / name
     if NativeSource.recognizes(str(out)):
         return out, True  # converted before (a resumed run)
     return write_native(opened, out, backend=backend, source=source), True
