@@ -316,8 +316,8 @@ class CompareRun:
 # policy in the loop, and seconds per gradient step of the experts' BC and of tiny-vla
 ENV_STEPS_PER_SECOND = {"tabletop": 3000.0, "libero": 19.0}
 BC_STEP_SECONDS = 0.03
-# tiny-vla, per hparams preset: full 248 s for 12,000 steps (20.7 ms; README's language
-# experiment), quick 14-27 s for 6,000 steps (2.3-4.5 ms; reports/results/presets.md),
+# tiny-vla, per hparams preset: full 248 s for 12,000 steps (20.7 ms; reports/results/tiny-vla.md,
+# language experiment), quick 14-27 s for 6,000 steps (2.3-4.5 ms; reports/results/presets.md),
 # rounded up for a shared machine
 VLA_STEP_SECONDS = {"quick": 0.005, "full": 0.025}
 

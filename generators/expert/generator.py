@@ -139,7 +139,7 @@ class ExpertGenerator(Generator):
     policy_cls: ClassVar[type] = type(None)
 
     # per-head defaults under the user's overrides (nested "policy"/"ppo" dicts merge key by
-    # key); see the README's measurements for where they come from
+    # key); see reports/results/rl-experts.md for the measurements behind them
     recipe: ClassVar[dict[str, Any]] = {}
 
     @classmethod

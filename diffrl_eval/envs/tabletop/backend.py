@@ -14,8 +14,7 @@ from diffrl_eval.envs.gym_registration import TABLETOP_NAMESPACE, env_id, regist
 from diffrl_eval.envs.lerobot_keys import NATIVE_KEYS, with_observation_keys
 from diffrl_eval.envs.tabletop.env import CONTROL_HZ, TabletopEnv
 from diffrl_eval.envs.tabletop.init_states import load_init_states
-from diffrl_eval.envs.tabletop.tasks import SUITES, TASKS, TaskDef, suite_tasks
-from diffrl_eval.errors import unknown_choice
+from diffrl_eval.envs.tabletop.tasks import SUITES, TASKS, TaskDef, suite_tasks, task_def
 
 GYM_NAMESPACE = TABLETOP_NAMESPACE
 
@@ -35,13 +34,6 @@ def make_task_env(task_id: str, observation_keys: str = NATIVE_KEYS, **kwargs: A
     :mod:`diffrl_eval.envs.lerobot_keys`; the other keywords go to :class:`TabletopEnv`)."""
     definition = task_def(task_id)
     return with_observation_keys(lambda: TabletopEnv(definition, **kwargs), observation_keys)
-
-
-def task_def(task_id: str) -> TaskDef:
-    """The full declarative definition of ``task_id`` (objects, regions, goal)."""
-    if task_id not in TASKS:
-        raise unknown_choice("tabletop task", task_id, TASKS)
-    return TASKS[task_id]
 
 
 def _spec(task: TaskDef) -> TaskSpec:

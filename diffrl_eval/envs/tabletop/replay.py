@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from diffrl_eval.constants import ACTION_DIM, CAMERA_KEYS, OBS_AGENTVIEW_IMAGE
-from diffrl_eval.envs.tabletop.backend import task_def
 from diffrl_eval.envs.tabletop.env import INIT_STATE_OPTION, TabletopEnv
 from diffrl_eval.envs.tabletop.rendering import require_gl
+from diffrl_eval.envs.tabletop.tasks import task_def
 from diffrl_eval.errors import UserError
 
 

@@ -30,6 +30,7 @@ from diffrl_eval.envs.tabletop.predicates import (
     Predicate,
     RightOf,
 )
+from diffrl_eval.errors import unknown_choice
 
 SPATIAL, OBJECT, GOAL, LONG, PRETRAIN = (
     "tabletop-spatial", "tabletop-object", "tabletop-goal", "tabletop-long", "tabletop-90",
@@ -318,3 +319,10 @@ TASKS: dict[str, TaskDef] = {
 def suite_tasks(suite: str) -> list[TaskDef]:
     """Tasks of ``suite`` in declaration order."""
     return [t for t in TASKS.values() if t.suite == suite]
+
+
+def task_def(task_id: str) -> TaskDef:
+    """The full declarative definition of ``task_id`` (objects, regions, goal)."""
+    if task_id not in TASKS:
+        raise unknown_choice("tabletop task", task_id, TASKS)
+    return TASKS[task_id]
