@@ -57,6 +57,25 @@ def read_json(path: Path, where: str | None = None) -> Any:
     return loads_json(text, where)
 
 
+def read_versioned_json(path: Path, *, what: str, corrupt: str, kind_key: str, kind: str,
+                        noun: str, version_key: str, version_label: str, version: int
+                        ) -> dict[str, Any]:
+    """The JSON object in ``path`` whose ``kind_key`` is ``kind`` and ``version_key`` is
+    ``version``; each way it can fail is one line: ``not a WHAT: PATH is missing``,
+    ``CORRUPT PATH: ...`` (unreadable, or not a KIND NOUN), ``checkpoint PATH has
+    VERSION_LABEL x; this version reads N``."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"not a {what}: {path} is missing")
+    document = read_json(path, f"{corrupt} {path}:")
+    if not isinstance(document, dict) or document.get(kind_key) != kind:
+        raise UserError(f"{corrupt} {path}: not a {kind} {noun}")
+    if document.get(version_key) != version:
+        raise UserError(f"checkpoint {path} has {version_label} "
+                        f"{document.get(version_key)!r}; this version reads {version}")
+    return document
+
+
 def non_finite_path(value: Any, path: str = "") -> str | None:
     """The key path of the first non-finite number in ``value``, or None."""
     if isinstance(value, bool):

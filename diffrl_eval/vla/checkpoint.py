@@ -25,7 +25,7 @@ from typing import Any
 
 from diffrl_eval import registry
 from diffrl_eval.errors import UserError
-from diffrl_eval.validation import dumps_json, read_json
+from diffrl_eval.validation import dumps_json, read_versioned_json
 from diffrl_eval.vla.hparams import hparams_hash
 from diffrl_eval.vla.interface import CHECKPOINT_INFO_FILE, VLA, WEIGHTS_FILE, file_hashes
 
@@ -49,14 +49,10 @@ def read_info(ckpt: Path) -> dict[str, Any]:
     if not ckpt.exists():
         raise UserError(f"checkpoint not found: {ckpt}")
     path = ckpt / INFO_FILE
-    if not path.is_file():
-        raise UserError(f"not a VLA checkpoint: {path} is missing")
-    info = read_json(path, f"corrupt checkpoint {path}:")
-    if not isinstance(info, dict) or info.get("kind") != INFO_KIND:
-        raise UserError(f"corrupt checkpoint {path}: not a {INFO_KIND} file")
-    if info.get("schema_version") != INFO_SCHEMA_VERSION:
-        raise UserError(f"checkpoint {path} has schema_version {info.get('schema_version')!r}; "
-                        f"this version reads {INFO_SCHEMA_VERSION}")
+    info = read_versioned_json(path, what="VLA checkpoint", corrupt="corrupt checkpoint",
+                               kind_key="kind", kind=INFO_KIND, noun="file",
+                               version_key="schema_version", version_label="schema_version",
+                               version=INFO_SCHEMA_VERSION)
     missing = [key for key in _REQUIRED if key not in info]
     if missing:
         raise UserError(f"corrupt checkpoint {path}: missing key(s) {', '.join(missing)}")

@@ -34,7 +34,7 @@ from diffrl_eval.dataset import Dataset
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.progress import progress_bar
-from diffrl_eval.validation import dumps_json, read_json
+from diffrl_eval.validation import dumps_json, read_versioned_json
 from diffrl_eval.vla.interface import VLA, WEIGHTS_FILE
 from diffrl_eval.vla.training import check_compatible
 from vla.tiny_vla.demonstrations import (
@@ -460,16 +460,10 @@ def _non_finite(tensors: dict[str, torch.Tensor]) -> tuple[int, int]:
 
 
 def _read_config(directory: Path) -> dict[str, Any]:
-    path = directory / CONFIG_FILE
-    if not path.is_file():
-        raise UserError(f"not a tiny-vla checkpoint: {path} is missing")
-    config = read_json(path, f"corrupt checkpoint config {path}:")
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise UserError(f"corrupt checkpoint config {path}: not a {FORMAT} config")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise UserError(f"checkpoint {path} has format version "
-                        f"{config.get('format_version')!r}; this version reads {FORMAT_VERSION}")
-    return config
+    return read_versioned_json(directory / CONFIG_FILE, what="tiny-vla checkpoint",
+                               corrupt="corrupt checkpoint config", kind_key="format",
+                               kind=FORMAT, noun="config", version_key="format_version",
+                               version_label="format version", version=FORMAT_VERSION)
 
 
 def _choose_layout(datasets: Sequence[Dataset], hp: TinyVLAHparams) -> ObservationLayout:
