@@ -150,7 +150,7 @@ def load_checkpoint(
 # PolicyConfig fields that decide how RL samples and scores the chain, not what behaviour
 # cloning learnt: a cloned policy can be rebuilt with other values of these
 SAMPLING_FIELDS = ("rl_eta", "min_std", "max_std", "rl_init_std", "noise_clip",
-                   "ft_denoising_steps", "frozen_steps_deterministic")
+                   "ft_denoising_steps", "frozen_steps_deterministic", "noise_time_correlation")
 
 
 def with_sampling_settings(policy: Any, config: PolicyConfig) -> Any:

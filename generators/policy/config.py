@@ -89,6 +89,11 @@ class PolicyConfig:
     # +-noise_clip during RL (None: unclipped); keeps a rare far sample from making a
     # log-probability, and so a ratio, extreme
     noise_clip: float | None = None
+    # lag-1 correlation of the RL exploration noise along the chunk's time axis (an AR(1)
+    # process with unit marginal variance, so each element keeps its std): 0 draws every
+    # element independently; near 1 a whole chunk moves together, giving far fewer
+    # independent draws for one episode's outcome to be credited to
+    noise_time_correlation: float = 0.0
     # --- observation normalization
     # floor on the fitted range (max - min, data units) of every observation dimension
     # that varies: a dimension the demonstrations barely move (the other cube's height)
@@ -173,6 +178,9 @@ class PolicyConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise UserError(f"{name} must be > 0 or None; got {value!r}")
+        if not 0.0 <= self.noise_time_correlation < 1.0:
+            raise UserError(f"noise_time_correlation must be in [0, 1); "
+                            f"got {self.noise_time_correlation!r}")
         if not self.obs_min_range >= 0:
             raise UserError(f"obs_min_range must be >= 0; got {self.obs_min_range!r}")
         if self.binarize_gripper and self.action_dim <= GRIPPER_ACTION_INDEX:

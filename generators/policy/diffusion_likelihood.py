@@ -19,12 +19,12 @@ Da action dim, K denoising steps, K' fine-tuned steps (K' = K unless
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from generators.policy import time_correlated_noise
 from generators.policy.config import PolicyConfig
 from generators.policy.diffusion import DiffusionModel, Observation
 
@@ -45,17 +45,13 @@ class PolicyStep:
     log_prob: torch.Tensor | None
 
 
-def gaussian_entropy(std: torch.Tensor) -> torch.Tensor:
-    """Entropy of a 1-D Gaussian with standard deviation ``std`` (element-wise)."""
-    return 0.5 * math.log(2 * math.pi * math.e) + std.log()
-
-
 class DiffusionChainPolicy(DiffusionModel):
     """A diffusion policy whose denoising steps are scored as Gaussian decisions.
 
     Uses ``config.sampler`` / ``config.denoising_steps`` (DDIM with K steps, or DDPM with
     all T), ``config.rl_eta`` (DDPM forces 1), ``config.min_std``, ``config.noise_clip``,
-    ``config.ft_denoising_steps`` and ``config.frozen_steps_deterministic``.
+    ``config.ft_denoising_steps``, ``config.frozen_steps_deterministic`` and
+    ``config.noise_time_correlation`` (AR(1) noise along the chunk's time axis).
     """
 
     def __init__(self, config: PolicyConfig) -> None:
@@ -136,6 +132,7 @@ class DiffusionChainPolicy(DiffusionModel):
         networks = self.step_networks(obs, len(timesteps))
         batch = networks[0][0].shape[0]
         eta, min_std = (0.0, 0.0) if deterministic else (self.rl_eta, self.config.min_std)
+        rho = self.config.noise_time_correlation
         scored_from = len(timesteps) - self.config.fine_tuned_steps
         x = self.initial_noise(batch, generator)
         chain, log_probs = [x], []
@@ -147,10 +144,11 @@ class DiffusionChainPolicy(DiffusionModel):
                 x, t.expand(batch), t_prev.expand(batch), cond, eta=0.0 if quiet else eta,
                 min_std=0.0 if quiet else min_std, decoder=decoder,
             )
-            x = mean + std * self.step_noise(x.shape, generator, x.device)
+            noise = self.step_noise(x.shape, generator, x.device)
+            x = mean + std * (noise if quiet else time_correlated_noise.correlate(noise, rho))
             chain.append(x)
             if not deterministic and k >= scored_from:
-                log_probs.append(torch.distributions.Normal(mean, std).log_prob(x))
+                log_probs.append(time_correlated_noise.log_prob(x, mean, std, rho))
         return PolicyStep(
             action_chunk=self.to_action(x),
             record=torch.stack(chain, 1),
@@ -183,6 +181,7 @@ class DiffusionChainPolicy(DiffusionModel):
             eta=self.rl_eta,
             min_std=self.config.min_std,
         )
-        log_prob = torch.distributions.Normal(mean, std).log_prob(x_prev.flatten(0, 1))
-        entropy = gaussian_entropy(std).expand_as(mean).mean((-2, -1))
+        rho = self.config.noise_time_correlation
+        log_prob = time_correlated_noise.log_prob(x_prev.flatten(0, 1), mean, std, rho)
+        entropy = time_correlated_noise.entropy(std, mean.shape, rho).mean((-2, -1))
         return log_prob.reshape(x_prev.shape), entropy.reshape(batch, scored)

@@ -17,9 +17,10 @@ import math
 import torch
 from torch import nn
 
+from generators.policy import time_correlated_noise
 from generators.policy.config import PolicyConfig
 from generators.policy.diffusion import Observation
-from generators.policy.diffusion_likelihood import PolicyStep, gaussian_entropy
+from generators.policy.diffusion_likelihood import PolicyStep
 from generators.policy.encoders import ObservationEncoder
 from generators.policy.normalizer import (
     RangeNormalizer,
@@ -102,16 +103,20 @@ class GaussianPolicy(nn.Module):
         noise = torch.randn(dist.mean.shape, generator=generator, device=dist.mean.device)
         if self.config.noise_clip is not None:
             noise = noise.clamp(-self.config.noise_clip, self.config.noise_clip)
-        sample = dist.mean + dist.stddev * noise
-        return PolicyStep(self.to_action(sample), sample, dist.log_prob(sample).unsqueeze(1))
+        rho = self.config.noise_time_correlation
+        sample = dist.mean + dist.stddev * time_correlated_noise.correlate(noise, rho)
+        log_prob = time_correlated_noise.log_prob(sample, dist.mean, dist.stddev, rho)
+        return PolicyStep(self.to_action(sample), sample, log_prob.unsqueeze(1))
 
     def log_prob_and_entropy(
         self, obs: Observation, sample: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``sample`` (B, Ta, Da) -> log-probs (B, 1, Ta, Da), entropy (B, 1)."""
         dist = self.distribution(obs)
-        entropy = gaussian_entropy(dist.stddev).mean((-2, -1))
-        return dist.log_prob(sample).unsqueeze(1), entropy.unsqueeze(1)
+        rho = self.config.noise_time_correlation
+        entropy = time_correlated_noise.entropy(dist.stddev, dist.mean.shape, rho).mean((-2, -1))
+        log_prob = time_correlated_noise.log_prob(sample, dist.mean, dist.stddev, rho)
+        return log_prob.unsqueeze(1), entropy.unsqueeze(1)
 
     def predict_action(
         self, obs: Observation, generator: torch.Generator | None = None

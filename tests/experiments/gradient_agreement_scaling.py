@@ -35,21 +35,13 @@ from generators.ppo.config import PPOConfig
 from generators.ppo.update import ADVANTAGE_EPS, RolloutBatch, policy_gradient
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bc", type=Path, required=True)
-    parser.add_argument("--task", default="spatial_left_cube_on_plate")
-    parser.add_argument("--demos", type=int, default=20, help="for the critic's normalizer")
-    parser.add_argument("--envs", type=int, default=400)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--pairs", type=int, default=6)
-    parser.add_argument("--sizes", default="175,350,700,1400,2800,5600")
-    parser.add_argument("--train-starts", default="sampled")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--set", nargs="*", default=[], help="PolicyConfig key=json (sampling)")
-    args = parser.parse_args()
+def warmed_rollout(args: argparse.Namespace
+                   ) -> tuple[torch.nn.Module, PPOConfig, object, RolloutBatch]:
+    """The cloned policy ``args.bc`` (with ``args.set`` sampling overrides), its critic
+    fitted for ``args.warmup`` iterations, and one rollout of ``args.envs`` environments
+    whose advantages are normalized over the whole batch: (policy in train mode, PPO
+    config, rollout, batch)."""
     torch.set_num_threads(1)
-    started = time.perf_counter()
     backend = TabletopBackend()
     task = backend.task(args.task)
     policy = load_checkpoint(args.bc, kind="diffusion")
@@ -78,9 +70,32 @@ def main() -> None:
     advantages = (advantages - advantages.mean()) / (advantages.std() + ADVANTAGE_EPS)
     batch = RolloutBatch(batch.obs, batch.records, batch.old_log_prob, advantages,
                          batch.returns)
+    policy.train()
+    return policy, config, rollout, batch
+
+
+def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options :func:`warmed_rollout` reads."""
+    parser.add_argument("--bc", type=Path, required=True)
+    parser.add_argument("--task", default="spatial_left_cube_on_plate")
+    parser.add_argument("--demos", type=int, default=20, help="for the critic's normalizer")
+    parser.add_argument("--envs", type=int, default=400)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--train-starts", default="sampled")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", nargs="*", default=[], help="PolicyConfig key=json (sampling)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_rollout_arguments(parser)
+    parser.add_argument("--pairs", type=int, default=6)
+    parser.add_argument("--sizes", default="175,350,700,1400,2800,5600")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    policy, config, rollout, batch = warmed_rollout(args)
     generator = torch.Generator().manual_seed(args.seed + 7)
     parameters = policy.trainable_parameters()
-    policy.train()
     sizes = [n for n in (int(s) for s in args.sizes.split(",")) if 2 * n <= len(batch)]
     means = []
     for n in sizes:

@@ -14,6 +14,7 @@ BAD_OPTIONS = [
     ("ppo.n_steps=0", "n_steps must be >= 1"),
     ("ppo.train_starts=eval", "train_starts must be one of fixed, sampled"),
     ("policy.frozen_steps_deterministic=true", "frozen_steps_deterministic needs"),
+    ("policy.noise_time_correlation=1.0", "noise_time_correlation must be in [0, 1)"),
 ]
 CASES = [("train-expert", *case) for case in BAD_OPTIONS] + [
     ("generate", *case) for case in BAD_OPTIONS[:3]
