@@ -24,13 +24,21 @@ carry camera frames.
 
 The generator's configuration is a plain dataclass (``config_cls``) whose values are
 written into every dataset manifest it produces.
+
+Optional capabilities are declared by inheriting their interface, never found by probing
+for a method: :class:`ClonesDemonstrations` (the generator learns from human
+demonstrations, ``--demos-from``) and :class:`TrainsExperts` (it trains one expert per
+task before generating; ``train-expert``, ``ablate`` and compare's expert curves use it).
+:meth:`Generator.preset_options` gives its settings in compare's presets and
+:meth:`Generator.planned_cost` what generating costs, for compare's estimate.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,6 +46,23 @@ from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from diffrl_eval.validation import check_setting_types
+
+
+@dataclass(frozen=True)
+class PlannedCost:
+    """What generating a task's episodes costs at most, before it runs: environment steps
+    (every episode at the task's step limit) and gradient steps (training an expert)."""
+
+    env_steps: int
+    gradient_steps: int = 0
+
+
+@dataclass(frozen=True)
+class ExpertCost:
+    """What training a generator's experts took: environment steps and seconds."""
+
+    env_steps: int
+    seconds: float
 
 
 @dataclasses.dataclass
@@ -95,3 +120,67 @@ class Generator(ABC):
     def label(self) -> str:
         """How reports and manifests describe this source."""
         return self.source_label or self.name
+
+    @classmethod
+    def preset_options(cls, preset: str) -> dict[str, Any]:
+        """The settings this generator takes in compare's preset ``preset`` (``quick``,
+        ``standard``, ``full``: budgets sized for what the preset must show), under the
+        preset's own overrides. Default: none (the generator's defaults)."""
+        return {}
+
+    @classmethod
+    def planned_cost(cls, config: GeneratorConfig, task: TaskSpec, n_episodes: int
+                     ) -> PlannedCost:
+        """An upper bound on generating ``n_episodes`` of ``task`` with ``config``, before
+        it runs. Default: every episode runs to the task's step limit, nothing is trained."""
+        return PlannedCost(env_steps=n_episodes * task.max_steps)
+
+
+class ClonesDemonstrations(ABC):
+    """A generator that learns from human demonstrations (the RL experts clone them).
+
+    Its config has a ``demos_from`` field: a human dataset of the backend (None: the
+    episodes of the backend's ``human`` generator). :meth:`check_demonstrations` refuses,
+    before any work, demonstrations it cannot learn ``task`` from.
+    """
+
+    @abstractmethod
+    def check_demonstrations(self, task: TaskSpec) -> None:
+        """Raise a one-line :class:`UserError` when ``task`` cannot be learnt from the
+        demonstrations at hand; return when it can (or needs none any more)."""
+
+
+class TrainsExperts(ABC):
+    """A generator that trains one expert per task before generating from it."""
+
+    @abstractmethod
+    def expert_run(self, task: TaskSpec, directory: Path | None = None) -> Any:
+        """The training run of ``task``'s expert (in the generator's cache unless
+        ``directory``): an object with ``train()``, ``history()``, ``finished`` and
+        ``directory``."""
+
+    @abstractmethod
+    def expert_cost(self, tasks: Sequence[TaskSpec]) -> ExpertCost:
+        """Environment steps and seconds the experts of ``tasks`` took to train (those
+        trained so far)."""
+
+    @abstractmethod
+    def expert_curves(self, tasks: Sequence[TaskSpec]) -> dict[str, dict[str, list]]:
+        """Per task id with a trained expert: its training success rate against cumulative
+        environment steps, one point per RL iteration (``env_steps``, ``success_rate``;
+        None where an iteration measured none)."""
+
+
+def generators_with(capability: type, names: Iterable[str] | None = None) -> list[str]:
+    """The generators among ``names`` (default: every registered one) that declare
+    ``capability`` (:class:`ClonesDemonstrations`, :class:`TrainsExperts`), in order."""
+    from diffrl_eval import registry
+
+    chosen = registry.generators.names() if names is None else list(names)
+    return [name for name in chosen if issubclass(registry.generators.load(name), capability)]
+
+
+def cloning_sources(names: Iterable[str] | None = None) -> list[str]:
+    """The generators among ``names`` (default: every registered one) that clone human
+    demonstrations: the sources ``--demos-from`` is for."""
+    return generators_with(ClonesDemonstrations, names)

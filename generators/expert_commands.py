@@ -28,6 +28,7 @@ from diffrl_eval.cli.data import (
 )
 from diffrl_eval.envs.base import EnvBackend, TaskSpec, get_backend
 from diffrl_eval.errors import UserError
+from diffrl_eval.generator import TrainsExperts, generators_with
 from diffrl_eval.progress import progress_bar
 from generators.ablation_variants import DEFAULT_VARIANTS, VARIANTS
 from generators.ppo.config import PPOConfig
@@ -141,9 +142,8 @@ def expert_generator(source: str, backend: EnvBackend, overrides: dict[str, Any]
     """An RL generator (one with experts to train) built from ``overrides`` (``iterations``:
     the --iterations flag they hold, checked against the critic's warm-up)."""
     generator_cls = registry.generators.load(source)
-    if not hasattr(generator_cls, "expert_run"):
-        rl = [name for name in registry.generators.names()
-              if hasattr(registry.generators.load(name), "expert_run")]
+    if not issubclass(generator_cls, TrainsExperts):
+        rl = generators_with(TrainsExperts)
         raise UserError(
             f"generator {source!r} has no expert to train; valid choices: {', '.join(rl)}"
         )

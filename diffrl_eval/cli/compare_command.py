@@ -21,6 +21,48 @@ from diffrl_eval.errors import UserError, unknown_choice
 console = Console()
 
 
+def parse_sources(text: str) -> list[str]:
+    """The ``--sources`` names: comma-separated registered generators, each once."""
+    from diffrl_eval import registry
+
+    sources = [s.strip() for s in text.split(",") if s.strip()]
+    if not sources:
+        raise UserError("--sources must name at least one generator")
+    if len(set(sources)) != len(sources):
+        raise UserError(f"--sources lists a generator twice: {text}")
+    known = registry.generators.names()
+    for source in sources:
+        if source not in known:
+            raise unknown_choice("generator", source, known)
+    return sources
+
+
+def parse_seeds(text: str) -> list[int]:
+    """The ``--seeds``: comma-separated distinct non-negative integers."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise UserError(f"--seeds must list distinct non-negative integers, got {text!r}")
+    return seeds
+
+
+def parse_baselines(text: str | None, sources: list[str]) -> list[str]:
+    """The ``--baseline-source`` names: comma-separated sources of this run."""
+    names = [s.strip() for s in (text or "").split(",") if s.strip()]
+    for name in names:
+        if name not in sources:
+            raise unknown_choice("--baseline-source (a source of this run)", name, sources)
+    return list(dict.fromkeys(names))
+
+
+def check_run_directory(out: Path) -> None:
+    """``--out``: a directory, or nothing yet."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out must be a directory, got the file {out}")
+
+
 def compare(
     sources: str = typer.Option(
         "human,gaussian-ppo,diffusion-ppo", "--sources", help="Comma-separated generator names."
@@ -49,8 +91,9 @@ def compare(
     episodes (the preset's count) are taken from that dataset, and the RL experts clone it.
     On libero, whose human demonstrations are LIBERO's HDF5 files, it is required.
     """
-    from diffrl_eval.compare import execute, plan_compare
-    from diffrl_eval.compare.pipeline import design_summary, estimate_cost
+    from diffrl_eval.compare import build_plan, execute, plan_compare
+    from diffrl_eval.compare.cost import plan_cost
+    from diffrl_eval.compare.outputs import RESULTS_DIR, design_summary
     from diffrl_eval.device import resolve_device
     from diffrl_eval.executor import make_executor
 
@@ -67,8 +110,12 @@ def compare(
         if converted:
             console.print(f"converted the human demonstrations to {demos_from}")
     runner = make_executor(executor, address=ray_address, workers=workers)
-    run = plan_compare(sources, backend, preset, seeds, out, hparams, demos_from,
-                       baseline_source, vla=vla, device=torch_device)
+    source_list = parse_sources(sources)
+    baselines = parse_baselines(baseline_source, source_list)
+    seed_list = parse_seeds(seeds) if seeds is not None else None
+    check_run_directory(Path(out))
+    run = plan_compare(source_list, backend, preset, seed_list, out, hparams, demos_from,
+                       baselines, vla=vla, device=torch_device)
     run.executor = runner
     run_tasks = [t for tasks in run.data_suites().values() for t in tasks]
     if variance_task is not None and variance_task not in run_tasks:
@@ -79,15 +126,15 @@ def compare(
     run.variance_task, run.variance_dimension = variance_task, variance_dimension
     console.print(f"compare: preset {run.preset.name}, sources {', '.join(run.sources)}, "
                   f"VLA {run.vla} on {run.device}, "
-                  f"{run.n_stages()} stages, run directory {run.out}")
+                  f"{len(build_plan(run))} stages, run directory {run.out}")
     if run.demos_from is not None:
         console.print(f"human demonstrations from {run.demos_from} (not generated)")
     console.print(design_summary(run))
-    cost = estimate_cost(run)
+    cost = plan_cost(run)
     console.print(
-        f"estimated cost from scratch (upper bound): {cost['env_steps']:,.0f} env steps, "
-        f"{cost['gradient_steps']:,.0f} gradient steps, about {cost['hours']:.1f} h on a "
-        f"2-core machine at {cost['env_steps_per_second']:,.0f} env steps/s; finished "
+        f"estimated cost from scratch (upper bound): {cost.env_steps:,.0f} env steps, "
+        f"{cost.gradient_steps:,.0f} gradient steps, about {cost.hours:.1f} h on a "
+        f"2-core machine at {cost.env_steps_per_second:,.0f} env steps/s; finished "
         "stages are reused"
     )
     run.check_demonstrations()
@@ -99,7 +146,7 @@ def compare(
         table.add_column(column)
     import polars as pl
 
-    rows = pl.read_parquet(run.out / "results" / "vla_success.parquet")
+    rows = pl.read_parquet(run.out / RESULTS_DIR / "vla_success.parquet")
     for row in rows.iter_rows(named=True):
         table.add_row(row["protocol"], row["train_sources"], row["eval_suite"], str(row["seed"]),
                       f"{row['successes']}/{row['episodes']} ({row['rate']:.0%})")

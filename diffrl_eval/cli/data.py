@@ -15,6 +15,7 @@ from diffrl_eval.atomic import check_new_file, write_text_atomic
 from diffrl_eval.cli.source_options import SourceOptions, open_dataset, with_source_options
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
+from diffrl_eval.generator import ClonesDemonstrations, cloning_sources
 from diffrl_eval.validation import dumps_json
 
 console = Console()
@@ -37,12 +38,6 @@ def parse_options(pairs: list[str] | None) -> dict[str, object]:
         except json.JSONDecodeError:
             options[key.replace("-", "_")] = raw
     return options
-
-
-def cloning_sources() -> list[str]:
-    """The generators that clone human demonstrations (the RL experts)."""
-    return [name for name in registry.generators.names()
-            if hasattr(registry.generators.load(name), "check_demonstrations")]
 
 
 def nest_options(options: dict[str, object]) -> dict[str, object]:
@@ -125,7 +120,7 @@ def generate(
     config = generator_cls.make_config(options)
     env_options = {"images": images, "image_size": image_size} if images else {}
     generator = generator_cls(env_backend, config, workdir=None, env_options=env_options)
-    if hasattr(generator, "check_demonstrations"):
+    if isinstance(generator, ClonesDemonstrations):
         for spec in tasks:  # refuse before any expert trains
             generator.check_demonstrations(spec)
     with make_executor(executor, address=ray_address, workers=workers) as runner:

@@ -1,4 +1,5 @@
-"""`doctor`: what is installed and found (backends, optional extras, assets, GL, versions).
+"""`doctor`: what is installed and found (backends, optional extras, each backend's runtime
+(LIBERO's assets: :meth:`EnvBackend.diagnostics`), GL, versions).
 
 It also installs the one package the ``libero`` extra cannot: hf-libero pins a CUDA
 torch, wandb and robomimic, none of which its environments import, and an extra cannot
@@ -99,37 +100,16 @@ def extra_checks() -> list[Check]:
     return checks
 
 
-def libero_checks(assets_flag: Path | None) -> list[Check]:
-    from diffrl_eval.envs.libero import runtime
-
-    hf_version = installed_version("hf-libero")
-    checks = [Check("libero", "hf-libero", "ok" if hf_version else "missing",
-                    hf_version or f"diffrl-eval doctor --install-libero "
-                                  f"(pip install --no-deps {runtime.HF_LIBERO_REQUIREMENT})")]
-    chosen = None
-    try:
-        chosen = runtime.find_assets(assets_flag)
-    except UserError as exc:
-        checks.append(Check("libero", "assets", "error", str(exc)))
-    # a place without assets is only a problem when no place has them
-    absent = "info" if chosen is not None else "missing"
-    for candidate in runtime.asset_candidates(assets_flag):
-        if candidate.usable:
-            status = "ok"
-            detail = f"{candidate.path}" + ("  <- used" if candidate.path == chosen else "")
-        elif candidate.path is None or not candidate.path.is_dir():
-            status, detail = absent, f"not found{f' ({candidate.path})' if candidate.path else ''}"
-        else:
-            status = absent
-            detail = f"{candidate.path} lacks {', '.join(candidate.missing)}"
-        checks.append(Check("libero", f"assets: {candidate.origin}", status, detail))
-    if chosen is None and runtime.online():
-        checks.append(Check("libero", "assets", "info",
-                            f"{runtime.ONLINE_ENV}=1: hf-libero downloads them on first use"))
-    checks.append(Check("libero", "hub downloads", "info",
-                        f"allowed ({runtime.ONLINE_ENV}=1)" if runtime.online()
-                        else f"off (HF_HUB_OFFLINE=1; {runtime.ONLINE_ENV}=1 allows them)"))
-    checks.append(Check("libero", "LIBERO_CONFIG_PATH", "info", str(runtime.config_dir())))
+def backend_diagnostics(assets: Path | None) -> list[Check]:
+    """What each loadable backend reports about its runtime, a section per backend."""
+    checks = []
+    for name, entry in registry.envs.entries().items():
+        try:
+            backend_cls = entry.load()
+        except UserError:  # reported under "backends"
+            continue
+        checks += [Check(name, d.item, d.status, d.detail)
+                   for d in backend_cls.diagnostics(assets)]
     return checks
 
 
@@ -188,7 +168,7 @@ def doctor(
         if not as_json:
             console.print(f"hf-libero: {line}")
     checks = [*version_checks(), *backend_checks(), *extra_checks(),
-              *libero_checks(libero_assets), *gl_checks()]
+              *backend_diagnostics(libero_assets), *gl_checks()]
     if as_json:
         report: dict[str, Any] = {}
         for check in checks:

@@ -21,39 +21,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from diffrl_eval import registry
 from diffrl_eval.constants import DEFAULT_VLA
 from diffrl_eval.envs.base import EnvBackend
-from diffrl_eval.errors import unknown_choice
+from diffrl_eval.errors import UserError, unknown_choice
+from diffrl_eval.generator import TrainsExperts
 
 PRESET_NAMES = ("quick", "standard", "full")
 
-# the OOD protocol of the paper: train on the 90-task suite, evaluate zero-shot elsewhere
-OOD_SUITES = {
-    "tabletop": ("tabletop-90", ("tabletop-long", "tabletop-goal", "tabletop-object")),
-    "libero": ("libero_90", ("libero_10", "libero_goal", "libero_object")),
-}
-IN_DISTRIBUTION_SUITES = {
-    "tabletop": ("tabletop-spatial", "tabletop-object", "tabletop-goal", "tabletop-long"),
-    "libero": ("libero_spatial", "libero_object", "libero_goal", "libero_10"),
-}
-# The RL sources' budgets per preset; each head's own PPO settings are its generator's
-# recipe. The diffusion head needs about 2,000 BC steps before its deterministic rollouts
-# succeed often enough to draw data from (1,000 gave 3 successes in 200 attempts).
-_QUICK_PPO = {"n_iterations": 12, "n_envs": 10, "n_steps": 32, "batch_size": 1000,
-              "critic_warmup_iterations": 2}
-_STANDARD_PPO = {"n_iterations": 40, "n_envs": 50, "n_steps": 20, "batch_size": 2000}
-_FULL_PPO = {"n_iterations": 80, "n_envs": 50, "n_steps": 20, "batch_size": 2000}
 # tiny-vla's quick hparams train in seconds on 2 tasks; with 50 human episodes per task,
 # 6,000 steps reach 79% in-distribution (1,500 steps: 30% with 30 episodes per task)
 _QUICK_VLA_STEPS = 6000
-
-
-def _expert_options(common: dict[str, Any], ppo: dict[str, Any], gaussian_bc: int,
-                    diffusion_bc: int) -> dict[str, dict[str, Any]]:
-    return {
-        "gaussian-ppo": {**common, "bc_gradient_steps": gaussian_bc, "ppo": dict(ppo)},
-        "diffusion-ppo": {**common, "bc_gradient_steps": diffusion_bc, "ppo": dict(ppo)},
-    }
 
 
 @dataclass(frozen=True)
@@ -67,6 +45,8 @@ class Preset:
     episodes_per_task: int
     eval_episodes_per_task: int
     vla_hparams_preset: str
+    # source -> settings over what its generator takes in a preset of this name
+    # (:meth:`~diffrl_eval.generator.Generator.preset_options`)
     generator_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     note: str = ""
     record_per_task: int = 1  # VLA rollouts per task and model recorded as clips
@@ -83,7 +63,9 @@ class Preset:
         return self.episodes_per_task
 
     def options_for(self, source: str) -> dict[str, Any]:
-        return dict(self.generator_options.get(source, {}))
+        """``source``'s settings: its generator's for this preset, then the preset's own."""
+        return {**registry.generators.load(source).preset_options(self.name),
+                **self.generator_options.get(source, {})}
 
     def in_distribution_episodes(self, backend: EnvBackend, n_seeds: int | None = None) -> int:
         """Evaluation episodes per source in-distribution: tasks x trials x seeds (the
@@ -97,10 +79,13 @@ def get_preset(name: str, backend: EnvBackend) -> Preset:
     """The preset ``name`` for ``backend`` (a one-line error lists the valid names)."""
     if name not in PRESET_NAMES:
         raise unknown_choice("preset", name, PRESET_NAMES)
-    if backend.name not in OOD_SUITES:
-        raise unknown_choice("compare backend", backend.name, sorted(OOD_SUITES))
-    train_suite, eval_suites = OOD_SUITES[backend.name]
-    first_suite = IN_DISTRIBUTION_SUITES[backend.name][0]
+    if not backend.runs_compare():
+        raise unknown_choice("compare backend", backend.name, compare_backends())
+    # the suites of the paper's protocols (OOD: train on the 90-task suite, evaluate
+    # zero-shot elsewhere) are the backend's
+    train_suite, eval_suites = backend.ood_train_suite, backend.ood_eval_suites
+    assert train_suite is not None
+    first_suite = backend.in_distribution_suites[0]
     if name == "quick":
         return Preset(
             name="quick",
@@ -114,15 +99,12 @@ def get_preset(name: str, backend: EnvBackend) -> Preset:
             eval_episodes_per_task=50,
             vla_hparams_preset="quick",
             vla_hparams={DEFAULT_VLA: {"train_steps": _QUICK_VLA_STEPS}},
-            generator_options=_expert_options(
-                {"n_demonstrations": 20, "max_attempts_factor": 30}, _QUICK_PPO,
-                gaussian_bc=1000, diffusion_bc=2000),
             note=(
                 f"quick preset: 2 tasks of {first_suite} (100 evaluation episodes per source "
                 f"in-distribution), 2 training tasks of {train_suite} (20 episodes each) and 1 "
                 "task per zero-shot suite for OOD, 50 episodes and 50 evaluation trials per "
                 "task, RL "
-                f"experts with {_QUICK_PPO['n_iterations']} PPO iterations, tiny-vla's quick "
+                f"experts with {expert_iterations('quick')} PPO iterations, tiny-vla's quick "
                 f"hparams with {_QUICK_VLA_STEPS:,} steps, one training seed. It sees large "
                 "in-distribution differences only; it is not the paper's protocol."
             ),
@@ -133,37 +115,61 @@ def get_preset(name: str, backend: EnvBackend) -> Preset:
             in_distribution={first_suite: None},
             ood_train=(train_suite, 4),
             ood_eval={suite: 1 for suite in eval_suites},
-            ppo=_STANDARD_PPO, max_attempts_factor=20,
             note=(
                 f"standard preset: every task of {first_suite}, 50 episodes and 50 "
                 "evaluation trials per task, 3 VLA training seeds (900 evaluation episodes "
-                f"per source in-distribution), RL experts with {_STANDARD_PPO['n_iterations']} "
+                f"per source in-distribution), RL experts with {expert_iterations('standard')} "
                 f"PPO iterations; OOD reduced to 4 training tasks of {train_suite} and 1 "
                 "task per zero-shot suite."
             ),
         )
     return _with_paper_counts(
         "full",
-        in_distribution={suite: None for suite in IN_DISTRIBUTION_SUITES[backend.name]},
+        in_distribution={suite: None for suite in backend.in_distribution_suites},
         ood_train=(train_suite, None),
         ood_eval={suite: None for suite in eval_suites},
-        ppo=_FULL_PPO, max_attempts_factor=10,
         note=("full preset: every task of every suite, 50 episodes and 50 evaluation trials "
-              "per task, 3 VLA training seeds, RL experts with 80 PPO iterations."),
+              f"per task, 3 VLA training seeds, RL experts with {expert_iterations('full')} "
+              "PPO iterations."),
     )
 
 
-def _with_paper_counts(name: str, *, ppo: dict[str, Any], max_attempts_factor: int,
-                       **plan: Any) -> Preset:
+def compare_backends() -> list[str]:
+    """The registered backends that declare the suites of compare's protocols."""
+    names = []
+    for name in registry.envs.names():
+        try:
+            backend_cls = registry.envs.load(name)
+        except UserError:  # a backend that cannot load runs nothing
+            continue
+        if backend_cls.runs_compare():
+            names.append(name)
+    return sorted(names)
+
+
+def expert_iterations(preset: str) -> str:
+    """The PPO iterations the registered expert generators train in ``preset`` ("12";
+    "12/40" where they differ; "no" without any)."""
+    counts = set()
+    for name in registry.generators.names():
+        try:
+            generator_cls = registry.generators.load(name)
+        except UserError:  # a generator that cannot load trains nothing here
+            continue
+        if issubclass(generator_cls, TrainsExperts):
+            ppo = generator_cls.preset_options(preset).get("ppo", {})
+            if "n_iterations" in ppo:
+                counts.add(int(ppo["n_iterations"]))
+    return "/".join(str(n) for n in sorted(counts)) or "no"
+
+
+def _with_paper_counts(name: str, **plan: Any) -> Preset:
     """A preset with the paper's counts: 50 episodes and 50 evaluation trials per task,
-    3 VLA training seeds, tiny-vla's full hparams, the experts' full BC budgets."""
+    3 VLA training seeds, tiny-vla's full hparams (the experts' budgets are their
+    generators' for the preset's name)."""
     return Preset(
         name=name, episodes_per_task=50, eval_episodes_per_task=50,
-        vla_hparams_preset="full", seeds=(0, 1, 2),
-        generator_options=_expert_options(
-            {"n_demonstrations": 20, "max_attempts_factor": max_attempts_factor}, ppo,
-            gaussian_bc=3000, diffusion_bc=10000),
-        **plan)
+        vla_hparams_preset="full", seeds=(0, 1, 2), **plan)
 
 
 def minimum_detectable_difference(preset: Preset, backend: EnvBackend,

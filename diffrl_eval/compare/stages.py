@@ -1,8 +1,8 @@
 """Resumable stages: each unit of work keyed by a hash of its configuration and inputs.
 
 A stage's output lives in ``RUN/stages/<name>-<digest>/``; it is produced in a hidden
-temporary sibling and renamed into place with its ``stage.json`` (key, result, timing)
-only when complete. A rerun finds finished stages by their digest and skips them; a
+staging sibling (:class:`~diffrl_eval.atomic.StagedDirectory`) and renamed into place with
+its ``stage.json`` (key, result, timing) only when complete. A rerun finds finished stages by their digest and skips them; a
 ``kill -9`` loses the stage in progress and nothing else, and leaves no half-written
 artefact under a final name.
 """
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from diffrl_eval.atomic import discard_staging, new_staging_dir
+from diffrl_eval.atomic import StagedDirectory
 
 STAGES_DIR = "stages"
 STAGE_FILE = "stage.json"
@@ -113,22 +113,18 @@ class StageStore:
             self.reused.append(final.name)
             return final, found
         self.root.mkdir(parents=True, exist_ok=True)
-        temp = new_staging_dir(final)
         started = time.perf_counter()
-        try:
+        # a stage produced by a concurrent run meanwhile is replaced
+        with StagedDirectory(final, sources=[], overwrite=True) as staged:
             try:
-                result = produce(temp)
+                result = produce(staged.path)
                 status, error = "done", None
             except expected_errors as exc:
                 result, status, error = {}, "failed", " ".join(str(exc).split())
             record = {"stage": name, "key": key, "status": status, "error": error,
                       "result": result, "seconds": round(time.perf_counter() - started, 3),
-                      "files": file_hashes(temp)}
-            (temp / STAGE_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
-            if final.exists():  # produced by a concurrent run meanwhile
-                shutil.rmtree(final)
-            temp.rename(final)
-        finally:
-            discard_staging(temp)
+                      "files": file_hashes(staged.path)}
+            (staged.path / STAGE_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
+            staged.commit()
         self.ran.append(final.name)
         return final, record

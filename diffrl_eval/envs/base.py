@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,6 +38,15 @@ class TaskSpec:
     backend: str
 
 
+@dataclass(frozen=True)
+class Diagnostic:
+    """One line of what ``doctor`` reports about a backend's runtime."""
+
+    item: str
+    status: str  # "ok", "missing", "error" or "info"
+    detail: str
+
+
 class EnvBackend(ABC):
     """A family of tasks and the environments that run them."""
 
@@ -46,6 +56,15 @@ class EnvBackend(ABC):
     # None: the ``human`` generator produces this backend's demonstrations. Otherwise they
     # exist only as recordings, and this one line says how to bring them in.
     human_demonstrations_hint: ClassVar[str | None] = None
+    # The paper's protocols over this backend's suites, which `compare` runs: the
+    # in-distribution suites (the first is the smaller presets'), the suite the OOD models
+    # train on and the suites they are evaluated on zero-shot. Empty: no compare here.
+    in_distribution_suites: ClassVar[tuple[str, ...]] = ()
+    ood_train_suite: ClassVar[str | None] = None
+    ood_eval_suites: ClassVar[tuple[str, ...]] = ()
+    # environment steps per second with a policy in the loop on the reference machine
+    # (2 CPU cores), for compare's cost estimate; None: not measured
+    env_steps_per_second: ClassVar[float | None] = None
 
     @abstractmethod
     def suites(self) -> list[str]:
@@ -61,6 +80,18 @@ class EnvBackend(ABC):
         if task_id not in by_id:
             raise unknown_choice("task", task_id, by_id)
         return by_id[task_id]
+
+    @classmethod
+    def diagnostics(cls, assets: Path | None = None) -> list[Diagnostic]:
+        """What ``doctor`` reports about the runtime this backend needs beyond the
+        installed packages (its simulator's assets, downloads...); ``assets``: a folder of
+        scene assets the user named. Default: nothing."""
+        return []
+
+    @classmethod
+    def runs_compare(cls) -> bool:
+        """Whether the backend declares the suites of `compare`'s protocols."""
+        return bool(cls.in_distribution_suites) and cls.ood_train_suite is not None
 
     def check_suite(self, suite: str) -> str:
         if suite not in self.suites():

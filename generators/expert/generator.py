@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,14 +28,21 @@ from diffrl_eval.constants import EXECUTED_CHUNK_STEPS, GENERATION_KEY
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
-from diffrl_eval.generator import Generator, GeneratorConfig
+from diffrl_eval.generator import (
+    ClonesDemonstrations,
+    ExpertCost,
+    Generator,
+    GeneratorConfig,
+    PlannedCost,
+    TrainsExperts,
+)
 from diffrl_eval.validation import check_setting_types
 from generators.expert.bc import BCConfig
 from generators.expert.chunk_joining import DEFAULT_CHUNK_JOIN, check_chunk_join, executed_steps
 from generators.expert.demonstrations import check_demonstrations, dataset_fingerprint
 from generators.expert.evaluation import rollout_episodes
 from generators.expert.observation import LOWDIM_KEYS, expert_policy_config
-from generators.expert.run import ExpertRun
+from generators.expert.run import SUMMARY_FILE, ExpertRun
 from generators.expert.subprocess_env import check_env_workers
 from generators.policy.config import PolicyConfig
 from generators.ppo.config import PPOConfig
@@ -44,6 +51,22 @@ from generators.ppo.config import PPOConfig
 # changes the generated data: the manifest records it, see config_dict)
 GENERATION_ONLY_FIELDS = ("cache_dir", "max_attempts_factor", "env_workers", "chunk_join")
 GENERATE_BLOCK = 10  # episodes run together; fixed so that output does not depend on it
+# The experts' budgets in compare's presets (reports/results/presets.md): PPO settings
+# over the recipe's, data counts, and BC gradient steps per action head. The diffusion
+# head needs about 2,000 BC steps before its deterministic rollouts succeed often enough
+# to draw data from (1,000 gave 3 successes in 200 attempts).
+COMPARE_PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"n_demonstrations": 20, "max_attempts_factor": 30,
+              "bc_gradient_steps": {"gaussian": 1000, "diffusion": 2000},
+              "ppo": {"n_iterations": 12, "n_envs": 10, "n_steps": 32, "batch_size": 1000,
+                      "critic_warmup_iterations": 2}},
+    "standard": {"n_demonstrations": 20, "max_attempts_factor": 20,
+                 "bc_gradient_steps": {"gaussian": 3000, "diffusion": 10000},
+                 "ppo": {"n_iterations": 40, "n_envs": 50, "n_steps": 20, "batch_size": 2000}},
+    "full": {"n_demonstrations": 20, "max_attempts_factor": 10,
+             "bc_gradient_steps": {"gaussian": 3000, "diffusion": 10000},
+             "ppo": {"n_iterations": 80, "n_envs": 50, "n_steps": 20, "batch_size": 2000}},
+}
 
 
 def default_cache_dir() -> Path:
@@ -132,7 +155,7 @@ class ExpertConfig(GeneratorConfig):
         return PPOConfig(**self.ppo)
 
 
-class ExpertGenerator(Generator):
+class ExpertGenerator(Generator, ClonesDemonstrations, TrainsExperts):
     """BC warm start + PPO per task, then deterministic rollouts of the expert."""
 
     config_cls: ClassVar[type[GeneratorConfig]] = ExpertConfig
@@ -263,3 +286,52 @@ class ExpertGenerator(Generator):
                 f"{attempts} attempts, short of the {n_episodes} episodes asked for; train it "
                 f"longer (ppo n_iterations) or ask for fewer episodes"
             )
+
+    # --- what a comparison reads: preset budgets, planned and spent cost, curves ---------
+    @classmethod
+    def preset_options(cls, preset: str) -> dict[str, Any]:
+        """The expert's budget in compare's preset ``preset`` (:data:`COMPARE_PRESETS`)."""
+        budget = COMPARE_PRESETS.get(preset)
+        if budget is None:
+            return {}
+        return {**copy.deepcopy(budget),
+                "bc_gradient_steps": budget["bc_gradient_steps"][cls.policy_cls.kind]}  # type: ignore[attr-defined]
+
+    @classmethod
+    def planned_cost(cls, config: GeneratorConfig, task: TaskSpec, n_episodes: int
+                     ) -> PlannedCost:
+        """Generation at the step limit, plus the expert: its demonstrations (generated, or
+        replayed to recover the object poses) at the step limit, its BC gradient steps, and
+        PPO's iterations x envs x decisions x actions executed per decision."""
+        expert: ExpertConfig = config  # type: ignore[assignment]
+        ppo = expert.ppo_config()
+        executed_per_decision = int(expert.policy.get("action_steps", PolicyConfig.action_steps))
+        env_steps = ((n_episodes + expert.n_demonstrations) * task.max_steps
+                     + ppo.n_iterations * ppo.n_envs * ppo.n_steps * executed_per_decision)
+        return PlannedCost(env_steps=env_steps, gradient_steps=expert.bc_gradient_steps)
+
+    def expert_cost(self, tasks: Sequence[TaskSpec]) -> ExpertCost:
+        """Environment steps and seconds (BC and PPO) of the experts of ``tasks`` trained
+        so far, from each finished run's summary."""
+        steps, seconds = 0, 0.0
+        for task in tasks:
+            summary = self.expert_run(task).directory / SUMMARY_FILE
+            if summary.is_file():
+                values = json.loads(summary.read_text())
+                steps += int(values.get("env_steps", 0))
+                seconds += float(values.get("ppo_seconds", 0.0)) + float(
+                    values.get("bc", {}).get("seconds", 0.0))
+        return ExpertCost(env_steps=steps, seconds=round(seconds, 3))
+
+    def expert_curves(self, tasks: Sequence[TaskSpec]) -> dict[str, dict[str, list]]:
+        """Per task with a training history: success rate against cumulative env steps."""
+        curves = {}
+        for task in tasks:
+            history = self.expert_run(task).history()
+            if history:
+                steps = np.cumsum([row["env_steps"] for row in history])
+                curves[task.task_id] = {
+                    "env_steps": [int(s) for s in steps],
+                    "success_rate": [None if not np.isfinite(row["success_rate"])
+                                     else float(row["success_rate"]) for row in history]}
+        return curves

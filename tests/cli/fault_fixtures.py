@@ -117,16 +117,16 @@ def use_tiny_compare_preset(monkeypatch=None) -> None:
     """Make every preset name plan the tiny compare of ``tests/compare/compare_fixtures.py``:
     for the rest of a test through pytest's ``monkeypatch`` when given (undone after the
     test), for good otherwise (a process of its own)."""
-    import diffrl_eval.compare.pipeline as pipeline
+    import diffrl_eval.compare.plan as plan
     from tests.compare.compare_fixtures import tiny_plan
 
     def tiny_preset(name, backend):
         return tiny_plan(Path("unused")).preset
 
     if monkeypatch is not None:
-        monkeypatch.setattr(pipeline, "get_preset", tiny_preset)
+        monkeypatch.setattr(plan, "get_preset", tiny_preset)
     else:
-        pipeline.get_preset = tiny_preset
+        plan.get_preset = tiny_preset
 
 
 class WarmProcess:

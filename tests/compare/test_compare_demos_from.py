@@ -26,7 +26,8 @@ from conftest import run_cli
 from diffrl_eval import constants as C
 from diffrl_eval.cli import main
 from diffrl_eval.compare import CompareRun, execute
-from diffrl_eval.compare.pipeline import estimate_cost
+from diffrl_eval.compare.cost import estimate_cost
+from diffrl_eval.compare.producers import dataset_stage
 from diffrl_eval.compare.stages import STAGE_FILE, STAGES_DIR
 from diffrl_eval.dataset import load_dataset
 from diffrl_eval.dataset.format import content_hash
@@ -193,7 +194,7 @@ def test_other_demonstrations_give_other_human_stages(finished, demos, tmp_path)
     run = demos_plan(out, other, sources=["human"])
     before = set(human_datasets(out).values())
     for suite, tasks in run.data_suites().items():
-        record = run.dataset_stage("human", suite, tasks)
+        record = dataset_stage(run, "human", suite, tasks)
         assert record["status"] == "done"
         assert Path(record["path"]) not in before
         assert record["key"]["demos_from"] == manifest["content_hash"]

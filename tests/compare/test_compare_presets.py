@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 
 from diffrl_eval.cli import main
-from diffrl_eval.compare.pipeline import plan_compare
+from diffrl_eval.compare.plan import plan_compare
 from diffrl_eval.compare.presets import (
     PRESET_NAMES,
     get_preset,
@@ -19,7 +19,7 @@ from diffrl_eval.compare.presets import (
 from diffrl_eval.envs.base import get_backend
 
 README = REPO / "README.md"
-SOURCES = "human,gaussian-ppo,diffusion-ppo"
+SOURCES = ["human", "gaussian-ppo", "diffusion-ppo"]
 
 
 def readme_presets() -> dict[str, dict[str, str]]:
@@ -86,7 +86,7 @@ def test_quick_generates_fewer_episodes_for_its_zero_shot_smoke_test():
 
 
 def test_given_seeds_replace_the_presets(tmp_path):
-    run = plan_compare(SOURCES, "tabletop", "standard", "4", tmp_path / "run")
+    run = plan_compare(SOURCES, "tabletop", "standard", [4], tmp_path / "run")
     assert run.seeds == [4]
 
 

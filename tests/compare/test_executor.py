@@ -17,6 +17,7 @@ import pytest
 from conftest import run_cli
 
 from diffrl_eval.compare import CompareRun, Preset
+from diffrl_eval.compare.producers import dataset_stage
 from diffrl_eval.dataset import load_dataset
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
@@ -170,7 +171,7 @@ def test_compare_dataset_stage_on_ray_gives_the_local_dataset(ray_runtime, tmp_p
         run = CompareRun(["human"], get_backend("tabletop"), preset, [0], tmp_path / name,
                          default_hparams("quick"), executor=executor)
         (suite, tasks), = run.in_distribution.items()
-        records[name] = run.dataset_stage("human", suite, tasks)
+        records[name] = dataset_stage(run, "human", suite, tasks)
     assert records["ray"]["status"] == "done", records["ray"]["error"]
     results = {name: record["result"] for name, record in records.items()}
     assert results["ray"]["content_hash"] == results["local"]["content_hash"]
@@ -193,7 +194,7 @@ def test_compare_records_no_dataset_stage_when_ray_workers_are_lost(ray_runtime,
                      default_hparams("quick"), executor=executor)
     (suite, tasks), = run.in_distribution.items()
     with pytest.raises(TasksFailedError) as error:
-        run.dataset_stage("human", suite, tasks)
+        dataset_stage(run, "human", suite, tasks)
     assert error.value.lost_workers
     assert list((tmp_path / "run" / "stages").iterdir()) == [], \
         "a rerun tries again instead of reusing a failure recorded as final"

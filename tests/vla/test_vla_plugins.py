@@ -179,7 +179,7 @@ def test_actions_of_the_wrong_shape_are_a_one_line_error_naming_the_vla(plugins,
 
 def test_compare_trains_and_evaluates_a_plug_in_vla(plugins, tmp_path):
     from diffrl_eval.compare import execute
-    from diffrl_eval.compare.pipeline import plan_compare
+    from diffrl_eval.compare.plan import plan_compare
 
     run = tiny_plan(tmp_path / "run")
     run.vla, run.hparams = "mean-action", MeanActionVLA.resolve_hparams({})
@@ -189,8 +189,8 @@ def test_compare_trains_and_evaluates_a_plug_in_vla(plugins, tmp_path):
     assert {e["vla"] for e in evaluations} == {"mean-action"}
     assert {e["protocol"] for e in evaluations} == {"in-distribution", "ood-zero-shot"}
     # the compare presets give a plug-in its own defaults, not tiny-vla's keys
-    planned = plan_compare("human", "tabletop", "quick", None, tmp_path / "plan",
+    planned = plan_compare(["human"], "tabletop", "quick", None, tmp_path / "plan",
                            vla="mean-action")
     assert planned.vla == "mean-action" and planned.hparams == {"shrink": 1.0}
-    tiny = plan_compare("human", "tabletop", "quick", None, tmp_path / "plan2")
+    tiny = plan_compare(["human"], "tabletop", "quick", None, tmp_path / "plan2")
     assert tiny.vla == "tiny-vla" and tiny.hparams["train_steps"] == 6000

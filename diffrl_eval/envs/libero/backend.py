@@ -3,13 +3,14 @@ behind :class:`~diffrl_eval.envs.base.EnvBackend`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
 from diffrl_eval.constants import OBS_AGENTVIEW_IMAGE
-from diffrl_eval.envs.base import EnvBackend, TaskSpec
+from diffrl_eval.envs.base import Diagnostic, EnvBackend, TaskSpec
 from diffrl_eval.envs.gym_registration import LIBERO_NAMESPACE, env_id, register_libero
 from diffrl_eval.envs.lerobot_keys import NATIVE_KEYS, with_observation_keys
 from diffrl_eval.envs.libero.env import CONTROL_HZ, LiberoEnv
@@ -21,6 +22,7 @@ from diffrl_eval.envs.libero.tasks import (
     load_init_states,
     suite_tasks,
 )
+from diffrl_eval.errors import UserError
 
 GYM_NAMESPACE = LIBERO_NAMESPACE
 
@@ -61,6 +63,53 @@ class LiberoBackend(EnvBackend):
         "LIBERO's human demonstrations are its HDF5 files: import them with "
         "'diffrl-eval import DEMO_FILES_OR_FOLDER... OUT'"
     )
+    in_distribution_suites: ClassVar[tuple[str, ...]] = (
+        "libero_spatial", "libero_object", "libero_goal", "libero_10")
+    ood_train_suite: ClassVar[str | None] = "libero_90"
+    ood_eval_suites: ClassVar[tuple[str, ...]] = ("libero_10", "libero_goal", "libero_object")
+    env_steps_per_second: ClassVar[float | None] = 19.0
+
+    @classmethod
+    def diagnostics(cls, assets: Path | None = None) -> list[Diagnostic]:
+        """hf-libero, where the scene assets are found (``assets``: the folder named by
+        ``doctor --libero-assets``), hub downloads and LIBERO's config folder."""
+        from importlib import metadata
+
+        from diffrl_eval.envs.libero import runtime
+
+        try:
+            hf_version: str | None = metadata.version("hf-libero")
+        except metadata.PackageNotFoundError:
+            hf_version = None
+        checks = [Diagnostic("hf-libero", "ok" if hf_version else "missing",
+                             hf_version or f"diffrl-eval doctor --install-libero "
+                                           f"(pip install --no-deps {runtime.HF_LIBERO_REQUIREMENT})")]
+        chosen = None
+        try:
+            chosen = runtime.find_assets(assets)
+        except UserError as exc:
+            checks.append(Diagnostic("assets", "error", str(exc)))
+        # a place without assets is only a problem when no place has them
+        absent = "info" if chosen is not None else "missing"
+        for candidate in runtime.asset_candidates(assets):
+            if candidate.usable:
+                status = "ok"
+                detail = f"{candidate.path}" + ("  <- used" if candidate.path == chosen else "")
+            elif candidate.path is None or not candidate.path.is_dir():
+                status = absent
+                detail = f"not found{f' ({candidate.path})' if candidate.path else ''}"
+            else:
+                status = absent
+                detail = f"{candidate.path} lacks {', '.join(candidate.missing)}"
+            checks.append(Diagnostic(f"assets: {candidate.origin}", status, detail))
+        if chosen is None and runtime.online():
+            checks.append(Diagnostic(
+                "assets", "info", f"{runtime.ONLINE_ENV}=1: hf-libero downloads them on first use"))
+        checks.append(Diagnostic("hub downloads", "info",
+                                 f"allowed ({runtime.ONLINE_ENV}=1)" if runtime.online()
+                                 else f"off (HF_HUB_OFFLINE=1; {runtime.ONLINE_ENV}=1 allows them)"))
+        checks.append(Diagnostic("LIBERO_CONFIG_PATH", "info", str(runtime.config_dir())))
+        return checks
 
     def suites(self) -> list[str]:
         return list(SUITES)

@@ -50,6 +50,12 @@ class TabletopBackend(EnvBackend):
         "spatial/object/goal/long suites and a 90-style pre-training suite"
     )
     control_hz: ClassVar[int] = CONTROL_HZ
+    in_distribution_suites: ClassVar[tuple[str, ...]] = (
+        "tabletop-spatial", "tabletop-object", "tabletop-goal", "tabletop-long")
+    ood_train_suite: ClassVar[str | None] = "tabletop-90"
+    ood_eval_suites: ClassVar[tuple[str, ...]] = (
+        "tabletop-long", "tabletop-goal", "tabletop-object")
+    env_steps_per_second: ClassVar[float | None] = 3000.0
 
     def suites(self) -> list[str]:
         return list(SUITES)
