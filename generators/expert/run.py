@@ -18,8 +18,8 @@ a resumed run is a faithful continuation but not bit-identical to an uninterrupt
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -31,7 +31,12 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from diffrl_eval.atomic import discard_staging, new_staging_dir, write_text_atomic
+from diffrl_eval.atomic import (
+    discard_staging,
+    new_staging_dir,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from generators.expert.bc import train_bc
@@ -41,9 +46,9 @@ from generators.expert.observation import (
     expert_policy_config,
     observation_keys,
 )
-from generators.expert.training import PPOTrainer
 from generators.policy.checkpoint import load_checkpoint, save_checkpoint
 from generators.policy.value import ValueNetwork
+from generators.ppo.trainer import PPOTrainer
 
 RUN_FILE = "run.json"
 BC_DIR = "bc"
@@ -131,7 +136,13 @@ def restore_trainer_state(trainer: PPOTrainer, tensors: dict[str, torch.Tensor],
 
 
 def _write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> None:
-    """Create directory ``final`` by filling a temporary sibling and renaming it."""
+    """Create directory ``final`` (replacing an older one) by filling a registered staging
+    sibling and renaming it; a kill leaves only the staging, which the next run removes.
+
+    Not :class:`~diffrl_eval.atomic.StagedDirectory`: its claim takes a lock file beside
+    each output, and a ``kill -9`` would leave one beside every ``state-NNNNN`` (a new name
+    each iteration, so no later claim would ever remove it).
+    """
     temp = new_staging_dir(final)
     try:
         fill(temp)
@@ -306,10 +317,9 @@ class ExpertRun:
         # curves first: a kill between the two leaves curves one row ahead of the state,
         # and resuming trims them to the state's iteration
         frame = pl.DataFrame(history).with_columns(pl.col("iteration").cast(pl.Int64))
-        curves = self.directory / CURVES_FILE
-        temp_curves = curves.with_name(f".{CURVES_FILE}.{os.getpid()}.tmp")
-        frame.write_parquet(temp_curves)
-        temp_curves.replace(curves)
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        write_bytes_atomic(self.directory / CURVES_FILE, buffer.getvalue(), overwrite=True)
         _write_dir_atomic(self.directory / name, fill)
         for stale in self.directory.glob(f"{STATE_PREFIX}[0-9]*"):
             if stale.name != name:
