@@ -103,19 +103,6 @@ def expert_overrides(
     return overrides
 
 
-def check_expert_device(device: str) -> str:
-    """``--device`` of train-expert: checked like every command's; the experts' networks
-    and rollouts run on the CPU only, so another device is a one-line error, not a silent
-    CPU run."""
-    from diffrl_eval.device import resolve_device
-
-    resolved = resolve_device(device)
-    if resolved != "cpu":
-        raise UserError(f"--device {device}: expert training runs on the CPU only (its "
-                        f"networks are small and step beside CPU simulators); use --device cpu")
-    return resolved
-
-
 def select_tasks(backend: EnvBackend, suite: str | None, tasks: list[str] | None
                  ) -> list[TaskSpec]:
     if (suite is None) == (not tasks):
@@ -153,9 +140,10 @@ def check_iterations(generator_cls: Any, overrides: dict[str, Any], iterations: 
 
 
 def expert_generator(source: str, backend: EnvBackend, overrides: dict[str, Any],
-                     iterations: int | None = None):
+                     iterations: int | None = None, device: str = "cpu"):
     """An RL generator (one with experts to train) built from ``overrides`` (``iterations``:
-    the --iterations flag they hold, checked against the critic's warm-up)."""
+    the --iterations flag they hold, checked against the critic's warm-up), training on
+    torch ``device`` (resolved)."""
     generator_cls = registry.generators.load(source)
     if not hasattr(generator_cls, "expert_run"):
         rl = [name for name in registry.generators.names()
@@ -164,7 +152,7 @@ def expert_generator(source: str, backend: EnvBackend, overrides: dict[str, Any]
             f"generator {source!r} has no expert to train; valid choices: {', '.join(rl)}"
         )
     check_iterations(generator_cls, overrides, iterations)
-    return generator_cls(backend, generator_cls.make_config(overrides))
+    return generator_cls(backend, generator_cls.make_config(overrides), device=device)
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -238,10 +226,16 @@ def train_expert(
     curves.parquet (success, return, KL, clip fraction, value loss per iteration) and
     expert.json. Experts trained into the default cache are reused by 'generate'. With
     --executor ray each task's expert trains on its own Ray worker.
+
+    Settings: the head's recipe preset, then the flags, --option KEY=VALUE and
+    --ppo / --policy KEY=VALUE (see generators/expert/settings.py). --device runs BC and
+    PPO on cpu, cuda or mps (the environments stay on the CPU); the checkpoints are the
+    same files whatever the device, and a run may be resumed on another one.
     """
+    from diffrl_eval.device import resolve_device
     from diffrl_eval.executor import make_executor
 
-    check_expert_device(device)
+    resolved_device = resolve_device(device)
     runner = make_executor(executor, address=ray_address, workers=workers)
     env_backend = get_backend(backend)
     tasks = select_tasks(env_backend, suite, task)
@@ -252,7 +246,7 @@ def train_expert(
         ppo_options=ppo_option, policy_options=policy_option,
     )
     overrides["expert_seed"] = seed
-    generator = expert_generator(source, env_backend, overrides, iterations)
+    generator = expert_generator(source, env_backend, overrides, iterations, resolved_device)
     # absolute, so that workers started elsewhere write where this process looks
     runs = [generator.expert_run(t, (out / t.task_id).absolute() if out is not None else None)
             for t in tasks]
@@ -324,11 +318,13 @@ def ablate(
     option: list[str] = typer.Option(None, "--option", help="Setting for every variant, KEY=VALUE; policy.KEY / ppo.KEY reach nested settings."),
     ppo_option: list[str] = typer.Option(None, "--ppo", help="PPO setting for every variant, KEY=VALUE, as --option ppo.KEY=VALUE."),
     policy_option: list[str] = typer.Option(None, "--policy", help="Policy setting for every variant, KEY=VALUE, as --option policy.KEY=VALUE."),
+    device: str = device_option(),
 ) -> None:
     """Stabilizer ablation: one expert per variant, success against environment steps.
 
     Writes OUT/<variant>/ (resumable expert runs), OUT/curves.parquet and OUT/ablation.html.
     """
+    from diffrl_eval.device import resolve_device
     from generators.expert.ablation import (
         ablation_curves,
         ablation_report_input,
@@ -336,6 +332,7 @@ def ablate(
         variant_overrides,
     )
 
+    resolved_device = resolve_device(device)
     env_backend = get_backend(backend)
     spec = env_backend.task(task)
     chosen = parse_variants(variants)
@@ -346,7 +343,7 @@ def ablate(
     runs = {}
     for variant in chosen:  # every variant's settings are checked before any training
         generator = expert_generator(source, env_backend, variant_overrides(base, variant),
-                                     iterations)
+                                     iterations, resolved_device)
         runs[variant] = generator.expert_run(spec, out / variant)
         runs[variant].check_same_run()
         generator.check_demonstrations(spec, runs[variant])

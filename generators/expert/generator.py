@@ -84,9 +84,12 @@ class ExpertGenerator(Generator):
         return super().make_config(merged)
 
     def __init__(self, backend: EnvBackend, config: GeneratorConfig | None = None,
-                 *args: Any, **kwargs: Any) -> None:
+                 *args: Any, device: str = "cpu", **kwargs: Any) -> None:
+        """``device``: the torch device experts train on (a resolved name, see
+        :func:`diffrl_eval.device.resolve_device`); generation runs on the CPU."""
         super().__init__(backend, config if config is not None else self.make_config(),
                          *args, **kwargs)
+        self.device = device
         check_chunk_join(self.config.chunk_join, self.policy_cls.kind)  # type: ignore[attr-defined]
         self.experts: dict[str, torch.nn.Module] = {}
         self.training_history: dict[str, list[dict[str, float]]] = {}
@@ -123,7 +126,7 @@ class ExpertGenerator(Generator):
         return ExpertRun(
             directory or self.expert_dir(task, config.expert_seed), generator=self.name,
             policy_cls=self.policy_cls, backend=self.backend, task=task,
-            seed=config.expert_seed, settings=config,
+            seed=config.expert_seed, settings=config, device=self.device,
         )
 
     def check_demonstrations(self, task: TaskSpec, run: ExpertRun | None = None) -> None:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from generators.policy.config import PolicyConfig
+from generators.policy.device import standard_normal
 from generators.policy.diffusion import Observation
 from generators.policy.diffusion_likelihood import PolicyStep, gaussian_entropy
 from generators.policy.encoders import ObservationEncoder
@@ -99,7 +100,7 @@ class GaussianPolicy(nn.Module):
         dist = self.distribution(obs)
         if deterministic:
             return PolicyStep(self.to_action(dist.mean), dist.mean, None)
-        noise = torch.randn(dist.mean.shape, generator=generator, device=dist.mean.device)
+        noise = standard_normal(dist.mean.shape, generator, dist.mean.device)
         if self.config.noise_clip is not None:
             noise = noise.clamp(-self.config.noise_clip, self.config.noise_clip)
         sample = dist.mean + dist.stddev * noise

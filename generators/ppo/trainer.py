@@ -57,7 +57,8 @@ class PPOTrainer:
     task's fixed initial states (all of them, or those in ``init_state_indices``), drawn at
     random. ``env_workers`` > 1 steps the environments in that many
     worker processes (same rollouts as in-process, see
-    :mod:`generators.expert.subprocess_env`).
+    :mod:`generators.expert.subprocess_env`). ``device`` moves both networks there (the
+    rollout's tensors and the update follow them; see :mod:`generators.policy.device`).
     """
 
     def __init__(
@@ -73,7 +74,11 @@ class PPOTrainer:
         init_state_indices: list[int] | None = None,
         env_options: dict[str, Any] | None = None,
         env_workers: int = 1,
+        device: torch.device | str | None = None,
     ) -> None:
+        if device is not None:  # else where the networks already are
+            policy.to(device)
+            value_network.to(device)
         self.policy = policy
         self.value_network = value_network
         self.backend = backend
@@ -181,8 +186,8 @@ class PPOTrainer:
         )
         rewards = rollout.rewards
         if self.reward_scaler is not None:
-            rewards = torch.from_numpy(
-                self.reward_scaler(rewards.numpy(), rollout.dones.numpy())).to(rewards.dtype)
+            rewards = torch.from_numpy(self.reward_scaler(
+                rewards.cpu().numpy(), rollout.dones.cpu().numpy())).to(rewards)
         advantages, returns = compute_gae(
             rewards + rollout.bootstrap, rollout.values, rollout.dones, rollout.last_values,
             gamma=config.gamma, gae_lambda=config.gae_lambda,
