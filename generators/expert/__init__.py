@@ -8,13 +8,13 @@ Gaussian policy (``gaussian-ppo``); only what ``policy.act`` records differs.
 """
 
 from generators.expert.bc import BCConfig, BCStats, train_bc
-from generators.expert.chunk_env import ChunkOutcome, ChunkVectorEnv
-from generators.expert.demonstrations import (
+from generators.expert.bc_samples import (
     DemonstrationSet,
     action_chunks,
     demonstration_set,
     replay_observations,
 )
+from generators.expert.chunk_env import ChunkOutcome, ChunkVectorEnv
 from generators.expert.evaluation import EvaluationResult, evaluate, rollout_episodes
 from generators.expert.observation import (
     LOWDIM_KEYS,

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from diffrl_eval.errors import UserError
-from generators.expert.demonstrations import DemonstrationSet
+from generators.expert.bc_samples import DemonstrationSet
 from generators.policy.ema import ExponentialMovingAverage
 
 

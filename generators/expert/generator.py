@@ -26,8 +26,8 @@ from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError, unknown_choice
 from diffrl_eval.generator import Generator, GeneratorConfig
+from generators.expert.bc_samples import check_demonstrations
 from generators.expert.chunk_joining import check_chunk_join, executed_steps
-from generators.expert.demonstrations import check_demonstrations
 from generators.expert.evaluation import rollout_episodes
 from generators.expert.run import ExpertRun
 from generators.expert.settings import (

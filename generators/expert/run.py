@@ -40,7 +40,7 @@ from diffrl_eval.atomic import (
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from generators.expert.bc import train_bc
-from generators.expert.demonstrations import demonstration_episodes, demonstration_set
+from generators.expert.bc_samples import demonstration_episodes, demonstration_set
 from generators.expert.observation import (
     camera_env_options,
     expert_policy_config,

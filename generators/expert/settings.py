@@ -36,8 +36,8 @@ from diffrl_eval.errors import UserError
 from diffrl_eval.generator import GeneratorConfig
 from diffrl_eval.validation import check_setting_types
 from generators.expert.bc import BCConfig
+from generators.expert.bc_samples import dataset_fingerprint
 from generators.expert.chunk_joining import DEFAULT_CHUNK_JOIN, check_chunk_join
-from generators.expert.demonstrations import dataset_fingerprint
 from generators.expert.observation import LOWDIM_KEYS, expert_policy_config
 from generators.expert.subprocess_env import check_env_workers
 from generators.policy.config import PolicyConfig

@@ -37,7 +37,7 @@ from generators.expert import (
     state_policy_config,
     train_bc,
 )
-from generators.expert.demonstrations import action_chunks
+from generators.expert.bc_samples import action_chunks
 from generators.policy import DiffusionChainPolicy, ValueNetwork
 from generators.ppo.config import PPOConfig
 from generators.ppo.trainer import PPOTrainer
