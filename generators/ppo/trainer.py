@@ -128,16 +128,20 @@ class PPOTrainer:
         """One PPO iteration; returns its statistics.
 
         Reads in the order of CleanRL's ``ppo_continuous_action.py``: rollout, GAE, the
-        minibatch epochs with the clipped loss, the learning-rate schedules, logging.
+        minibatch epochs with the clipped loss, logging; then the learning-rate schedules
+        step for the next iteration.
         """
         config = self.config
         started = time.perf_counter()
 
         # 1. rollout: n_steps stochastic decisions (action chunks) in each of n_envs envs
-        rollout, batch = self.collect()
+        rollout = self.rollout()
+
+        # 2. GAE: (scaled) rewards -> advantages and value targets, one row per decision
+        batch = self.advantages(rollout)
         collected = time.perf_counter()
 
-        # 2. diagnostics of this batch, measured before the update changes the policy
+        # diagnostics of this batch, measured before the update changes the policy
         self.policy.train()
         diagnostics = self.batch_diagnostics(rollout, batch)
 
@@ -168,31 +172,39 @@ class PPOTrainer:
             "env_steps_per_second": rollout.env_steps / (updated - started),
         }
 
-        # 5. learning-rate schedules (the actor's stands still during the critic warm-up)
+        # learning-rate schedules (the actor's stands still during the critic warm-up)
         if not update["critic_warmup"]:
             self.actor_scheduler.step()
         self.critic_scheduler.step()
         self.iteration += 1
         return stats
 
-    def collect(self) -> tuple[Rollout, RolloutBatch]:
-        """One stochastic rollout of the current policy, then its (scaled) rewards, GAE
-        advantages and value targets, flattened into a batch of S * N decisions."""
-        config = self.config
+    def rollout(self) -> Rollout:
+        """One stochastic rollout of the current policy (see :func:`collect_rollout`)."""
         self.policy.eval()
-        rollout = collect_rollout(
-            self.policy, self.value_network, self.venv, self.starts, config.n_steps,
-            gamma=config.gamma, generator=self.generator,
+        return collect_rollout(
+            self.policy, self.value_network, self.venv, self.starts, self.config.n_steps,
+            gamma=self.config.gamma, generator=self.generator,
         )
+
+    def advantages(self, rollout: Rollout) -> RolloutBatch:
+        """``rollout``'s rewards (scaled by the running return spread when
+        ``reward_scaling``), plus the truncations' bootstrap, through GAE: advantages and
+        value targets, flattened into a batch of S * N decisions."""
         rewards = rollout.rewards
         if self.reward_scaler is not None:
             rewards = torch.from_numpy(self.reward_scaler(
                 rewards.cpu().numpy(), rollout.dones.cpu().numpy())).to(rewards)
         advantages, returns = compute_gae(
             rewards + rollout.bootstrap, rollout.values, rollout.dones, rollout.last_values,
-            gamma=config.gamma, gae_lambda=config.gae_lambda,
+            gamma=self.config.gamma, gae_lambda=self.config.gae_lambda,
         )
-        return rollout, flatten_rollout(rollout, advantages, returns)
+        return flatten_rollout(rollout, advantages, returns)
+
+    def collect(self) -> tuple[Rollout, RolloutBatch]:
+        """Steps 1 and 2 of an iteration: a rollout and its batch of advantages."""
+        rollout = self.rollout()
+        return rollout, self.advantages(rollout)
 
     def batch_diagnostics(self, rollout: Rollout, batch: RolloutBatch) -> dict[str, float]:
         """The critic's explained variance, and (every ``gradient_agreement_every``
