@@ -59,6 +59,13 @@ class Section(dict):
     target: ClassVar[type]
     label: ClassVar[str]  # how errors name the section: "unknown PPO option(s)"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # a field named like a dict method (copy, items...) would read the method
+        shadowed = [name for name in cls.field_names() if hasattr(dict, name)]
+        if shadowed:
+            raise TypeError(f"{cls.__name__}: fields {shadowed} shadow dict methods")
+
     def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
                  /, **more: Any) -> None:
         super().__init__(values, **more)
