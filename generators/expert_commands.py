@@ -40,6 +40,15 @@ POLICY_SWITCHES = ("sampler", "denoising_steps", "decoder", "encoder")
 PPO_SWITCHES = ("lr_schedule", "n_envs", "batch_size")
 
 
+def section_options(flag: str, section: str, pairs: list[str] | None) -> list[str]:
+    """``--ppo KEY=V`` / ``--policy KEY=V`` as the ``--option SECTION.KEY=V`` they stand for."""
+    for pair in pairs or []:
+        key, sep, _ = pair.partition("=")
+        if not sep or not key or "." in key:
+            raise UserError(f"{flag} expects KEY=VALUE (a {section} setting), got {pair!r}")
+    return [f"{section}.{pair}" for pair in pairs or []]
+
+
 def expert_overrides(
     options: list[str] | None,
     *,
@@ -54,12 +63,17 @@ def expert_overrides(
     bc_steps: int | None = None,
     demos: int | None = None,
     demos_from: Path | None = None,
+    ppo_options: list[str] | None = None,
+    policy_options: list[str] | None = None,
 ) -> dict[str, Any]:
     """The expert configuration overrides that flags and ``--option KEY=VALUE`` give.
 
-    ``--option policy.KEY=V`` / ``ppo.KEY=V`` reach the nested policy and PPO settings.
+    ``--option policy.KEY=V`` / ``ppo.KEY=V`` (or ``--policy KEY=V`` / ``--ppo KEY=V``)
+    reach the nested policy and PPO settings; a flag wins over an option for the same key.
     ``demos_from`` is made absolute, so that Ray workers started elsewhere read it too.
     """
+    options = [*(options or []), *section_options("--ppo", "ppo", ppo_options),
+               *section_options("--policy", "policy", policy_options)]
     overrides: dict[str, Any] = {}
     policy: dict[str, Any] = {}
     ppo: dict[str, Any] = {}
@@ -90,19 +104,6 @@ def expert_overrides(
     return overrides
 
 
-def check_expert_device(device: str) -> str:
-    """``--device`` of train-expert: checked like every command's; the experts' networks
-    and rollouts run on the CPU only, so another device is a one-line error, not a silent
-    CPU run."""
-    from diffrl_eval.device import resolve_device
-
-    resolved = resolve_device(device)
-    if resolved != "cpu":
-        raise UserError(f"--device {device}: expert training runs on the CPU only (its "
-                        f"networks are small and step beside CPU simulators); use --device cpu")
-    return resolved
-
-
 def select_tasks(backend: EnvBackend, suite: str | None, tasks: list[str] | None
                  ) -> list[TaskSpec]:
     if (suite is None) == (not tasks):
@@ -116,19 +117,21 @@ def select_tasks(backend: EnvBackend, suite: str | None, tasks: list[str] | None
 def check_iterations(generator_cls: Any, overrides: dict[str, Any], iterations: int | None
                      ) -> None:
     """``--iterations`` must leave PPO at least one iteration after the critic's warm-up
-    (a count below 1 is refused by the PPO settings themselves). A head's recipe warm-up
-    longer than the run gives way to PPOConfig's default when that fits (see
-    ``ExpertGenerator.make_config``); otherwise the error names the flag."""
+    (a count below 1 is refused by the PPO settings themselves). A preset's warm-up longer
+    than the run gives way to PPOConfig's default when that fits (``warmup_fallback``, as
+    ``ExpertGenerator.make_config`` does); otherwise the error names the flag."""
+    from generators.expert.settings import warmup_fallback
+
     if iterations is None or iterations < 1:
         return
     user_ppo = overrides.get("ppo", {})
-    ppo = {**getattr(generator_cls, "recipe", {}).get("ppo", {}), **user_ppo}
-    warmup = int(ppo.get("critic_warmup_iterations", PPOConfig.critic_warmup_iterations))
+    preset_ppo = getattr(generator_cls, "recipe", {}).get("ppo", {})
     default = PPOConfig.critic_warmup_iterations
-    if "critic_warmup_iterations" not in user_ppo:
-        if default < iterations <= warmup:
-            warmup = default  # what the generator's make_config falls back to
-        warmup = min(warmup, default) if iterations <= warmup else warmup
+    warmup = warmup_fallback(preset_ppo, user_ppo)
+    if warmup is None:
+        warmup = int({**preset_ppo, **user_ppo}.get("critic_warmup_iterations", default))
+        if "critic_warmup_iterations" not in user_ppo and iterations <= warmup:
+            warmup = min(warmup, default)
     if iterations <= warmup:
         raise UserError(
             f"--iterations must be greater than the {warmup} critic warm-up iterations "
@@ -138,9 +141,10 @@ def check_iterations(generator_cls: Any, overrides: dict[str, Any], iterations: 
 
 
 def expert_generator(source: str, backend: EnvBackend, overrides: dict[str, Any],
-                     iterations: int | None = None):
+                     iterations: int | None = None, device: str = "cpu"):
     """An RL generator (one with experts to train) built from ``overrides`` (``iterations``:
-    the --iterations flag they hold, checked against the critic's warm-up)."""
+    the --iterations flag they hold, checked against the critic's warm-up), training on
+    torch ``device`` (resolved)."""
     generator_cls = registry.generators.load(source)
     if not issubclass(generator_cls, TrainsExperts):
         rl = generators_with(TrainsExperts)
@@ -148,7 +152,7 @@ def expert_generator(source: str, backend: EnvBackend, overrides: dict[str, Any]
             f"generator {source!r} has no expert to train; valid choices: {', '.join(rl)}"
         )
     check_iterations(generator_cls, overrides, iterations)
-    return generator_cls(backend, generator_cls.make_config(overrides))
+    return generator_cls(backend, generator_cls.make_config(overrides), device=device)
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -205,6 +209,8 @@ def train_expert(
     decoder: str = typer.Option(None, "--decoder", help="unet | mlp (diffusion only)."),
     encoder: str = typer.Option(None, "--encoder", help="mlp (state) | resnet (images)."),
     option: list[str] = typer.Option(None, "--option", help="Expert setting KEY=VALUE; policy.KEY / ppo.KEY reach nested settings (repeatable)."),
+    ppo_option: list[str] = typer.Option(None, "--ppo", help="PPO setting KEY=VALUE, as --option ppo.KEY=VALUE (repeatable)."),
+    policy_option: list[str] = typer.Option(None, "--policy", help="Policy setting KEY=VALUE, as --option policy.KEY=VALUE (repeatable)."),
     executor: str = executor_option(),
     ray_address: str = ray_address_option(),
     workers: int = workers_option(),
@@ -220,10 +226,16 @@ def train_expert(
     curves.parquet (success, return, KL, clip fraction, value loss per iteration) and
     expert.json. Experts trained into the default cache are reused by 'generate'. With
     --executor ray each task's expert trains on its own Ray worker.
+
+    Settings: the head's recipe preset, then the flags, --option KEY=VALUE and
+    --ppo / --policy KEY=VALUE (see generators/expert/settings.py). --device runs BC and
+    PPO on cpu, cuda or mps (the environments stay on the CPU); the checkpoints are the
+    same files whatever the device, and a run may be resumed on another one.
     """
+    from diffrl_eval.device import resolve_device
     from diffrl_eval.executor import make_executor
 
-    check_expert_device(device)
+    resolved_device = resolve_device(device)
     runner = make_executor(executor, address=ray_address, workers=workers)
     env_backend = get_backend(backend)
     tasks = select_tasks(env_backend, suite, task)
@@ -231,9 +243,10 @@ def train_expert(
         option, sampler=sampler, denoising_steps=denoising_steps, lr_schedule=lr_schedule,
         n_envs=n_envs, batch_size=batch_size, decoder=decoder, encoder=encoder,
         iterations=iterations, bc_steps=bc_steps, demos=demos, demos_from=demos_from,
+        ppo_options=ppo_option, policy_options=policy_option,
     )
     overrides["expert_seed"] = seed
-    generator = expert_generator(source, env_backend, overrides, iterations)
+    generator = expert_generator(source, env_backend, overrides, iterations, resolved_device)
     # absolute, so that workers started elsewhere write where this process looks
     runs = [generator.expert_run(t, (out / t.task_id).absolute() if out is not None else None)
             for t in tasks]
@@ -303,11 +316,15 @@ def ablate(
     demos: int = typer.Option(None, "--demos", help="Human demonstrations cloned."),
     demos_from: Path = typer.Option(None, "--demos-from", help="Clone the human demonstrations of this dataset (needed on libero)."),
     option: list[str] = typer.Option(None, "--option", help="Setting for every variant, KEY=VALUE; policy.KEY / ppo.KEY reach nested settings."),
+    ppo_option: list[str] = typer.Option(None, "--ppo", help="PPO setting for every variant, KEY=VALUE, as --option ppo.KEY=VALUE."),
+    policy_option: list[str] = typer.Option(None, "--policy", help="Policy setting for every variant, KEY=VALUE, as --option policy.KEY=VALUE."),
+    device: str = device_option(),
 ) -> None:
     """Stabilizer ablation: one expert per variant, success against environment steps.
 
     Writes OUT/<variant>/ (resumable expert runs), OUT/curves.parquet and OUT/ablation.html.
     """
+    from diffrl_eval.device import resolve_device
     from generators.expert.ablation import (
         ablation_curves,
         ablation_report_input,
@@ -315,16 +332,18 @@ def ablate(
         variant_overrides,
     )
 
+    resolved_device = resolve_device(device)
     env_backend = get_backend(backend)
     spec = env_backend.task(task)
     chosen = parse_variants(variants)
     base = expert_overrides(option, iterations=iterations, bc_steps=bc_steps, demos=demos,
-                            demos_from=demos_from)
+                            demos_from=demos_from, ppo_options=ppo_option,
+                            policy_options=policy_option)
     base["expert_seed"] = seed
     runs = {}
     for variant in chosen:  # every variant's settings are checked before any training
         generator = expert_generator(source, env_backend, variant_overrides(base, variant),
-                                     iterations)
+                                     iterations, resolved_device)
         runs[variant] = generator.expert_run(spec, out / variant)
         runs[variant].check_same_run()
         generator.check_demonstrations(spec, runs[variant])

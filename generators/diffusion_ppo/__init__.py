@@ -3,8 +3,9 @@ policy; data from its deterministic (eta = 0) rollouts."""
 
 from typing import Any, ClassVar
 
+from generators.diffusion_ppo.presets import PRESETS
 from generators.expert.generator import ExpertGenerator
-from generators.expert.recipe import BC_GRADIENT_STEPS, BOUNDED_INPUTS, PPO_RECIPE
+from generators.expert.settings import ExpertPreset
 from generators.policy.diffusion_likelihood import DiffusionChainPolicy
 
 
@@ -17,16 +18,8 @@ class DiffusionPPOGenerator(ExpertGenerator):
         "chain; successful deterministic rollouts"
     )
     policy_cls: ClassVar[type] = DiffusionChainPolicy
-    # MLP decoder on CPU, eta 1 with a 0.1 std floor during RL, and the shared recipe
-    # (bounded inputs, PPO settings, 10,000 BC steps); reports/results/rl-experts.md;
-    # data chunks warm-started from the previous chunk's tail (smoother at equal success,
-    # reports/results/chunk-joining.md)
-    recipe: ClassVar[dict[str, Any]] = {
-        "bc_gradient_steps": BC_GRADIENT_STEPS,
-        "chunk_join": "warm-start",
-        "policy": {"decoder": "mlp", "rl_eta": 1.0, "min_std": 0.1, **BOUNDED_INPUTS},
-        "ppo": dict(PPO_RECIPE),
-    }
+    presets: ClassVar[dict[str, ExpertPreset]] = PRESETS  # see presets.py for the why
+    recipe: ClassVar[dict[str, Any]] = PRESETS["recipe"].overrides()
 
 
 __all__ = ["DiffusionPPOGenerator"]

@@ -1,19 +1,20 @@
 """The expert-training layer the RL generators share: turning environment observations
-into policy inputs, behaviour cloning on demonstrations, chunk-level rollouts over
-parallel environments, PPO training and evaluation of a policy on fixed initial states.
+into policy inputs, behaviour cloning on demonstrations, chunk-level stepping of parallel
+environments, the resumable training run and evaluation of a policy on fixed initial
+states. The PPO loop itself is :mod:`generators.ppo.trainer`.
 
 Backbone-agnostic: the same code drives the diffusion policy (``diffusion-ppo``) and the
 Gaussian policy (``gaussian-ppo``); only what ``policy.act`` records differs.
 """
 
 from generators.expert.bc import BCConfig, BCStats, train_bc
-from generators.expert.chunk_env import ChunkOutcome, ChunkVectorEnv
-from generators.expert.demonstrations import (
+from generators.expert.bc_samples import (
     DemonstrationSet,
     action_chunks,
     demonstration_set,
     replay_observations,
 )
+from generators.expert.chunk_env import ChunkOutcome, ChunkVectorEnv
 from generators.expert.evaluation import EvaluationResult, evaluate, rollout_episodes
 from generators.expert.observation import (
     LOWDIM_KEYS,
@@ -21,8 +22,6 @@ from generators.expert.observation import (
     history_windows,
     state_policy_config,
 )
-from generators.expert.rollout import EpisodeStarts, Rollout, collect_rollout
-from generators.expert.training import PPOTrainer
 
 __all__ = [
     "LOWDIM_KEYS",
@@ -31,13 +30,9 @@ __all__ = [
     "ChunkOutcome",
     "ChunkVectorEnv",
     "DemonstrationSet",
-    "EpisodeStarts",
     "EvaluationResult",
     "ObservationHistory",
-    "PPOTrainer",
-    "Rollout",
     "action_chunks",
-    "collect_rollout",
     "demonstration_set",
     "evaluate",
     "history_windows",

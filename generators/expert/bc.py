@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from diffrl_eval.errors import UserError
-from generators.expert.demonstrations import DemonstrationSet
+from generators.expert.bc_samples import DemonstrationSet
 from generators.policy.ema import ExponentialMovingAverage
 
 
@@ -67,12 +67,16 @@ def _loss(policy: nn.Module, obs, chunks: torch.Tensor, generator: torch.Generat
 
 
 def train_bc(
-    policy: nn.Module, demonstrations: DemonstrationSet, config: BCConfig, seed: int
+    policy: nn.Module, demonstrations: DemonstrationSet, config: BCConfig, seed: int,
+    device: torch.device | str = "cpu",
 ) -> BCStats:
     """Fit ``policy``'s normalizers and weights to ``demonstrations``; deterministic in
-    ``seed`` (on one thread). The policy is left in eval mode."""
+    ``seed`` (on one thread). The normalizers are fitted where the policy is; the policy
+    then moves to ``device`` and each minibatch with it (the demonstrations stay on the
+    CPU). The policy is left in eval mode, on ``device``."""
     generator = torch.Generator().manual_seed(seed)
     policy.fit_normalizers(demonstrations.obs, demonstrations.action_chunks)
+    policy.to(device)
     policy.train()
     optimizer = torch.optim.AdamW(
         policy.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
@@ -84,9 +88,11 @@ def train_bc(
     stats = BCStats(n_samples=len(demonstrations), n_episodes=demonstrations.n_episodes)
     n = len(demonstrations)
     for _ in range(config.gradient_steps):
-        index = torch.randint(0, n, (min(config.batch_size, n),), generator=generator)
-        obs = {key: value[index] for key, value in demonstrations.obs.items()}
-        loss = _loss(policy, obs, demonstrations.action_chunks[index], generator)
+        index = torch.randint(0, n, (min(config.batch_size, n),), generator=generator,
+                              device="cpu")  # into the demonstrations, which stay on the CPU
+        obs = {key: value[index].to(device) for key, value in demonstrations.obs.items()}
+        chunks = demonstrations.action_chunks[index].to(device)
+        loss = _loss(policy, obs, chunks, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

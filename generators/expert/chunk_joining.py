@@ -69,9 +69,10 @@ class ChunkJoiner:
         config = policy.config
         self.horizon, self.action_steps = config.horizon, config.action_steps
         self.executed = executed_steps(mode, self.horizon, self.action_steps)
-        # per env: the last chunk planned, normalized (Ta, Da) and in data units (Ta, Da)
-        self._plan = torch.zeros(n_envs, self.horizon, config.action_dim)
-        self._plan_actions = torch.zeros(n_envs, self.horizon, config.action_dim)
+        # per env: the last chunk planned, normalized (Ta, Da) and in data units (Ta, Da),
+        # kept on the CPU beside the environments
+        self._plan = torch.zeros(n_envs, self.horizon, config.action_dim, device="cpu")
+        self._plan_actions = torch.zeros(n_envs, self.horizon, config.action_dim, device="cpu")
         self._has_plan = np.zeros(n_envs, dtype=bool)
 
     def start(self, env_index: int) -> None:
@@ -81,7 +82,8 @@ class ChunkJoiner:
     def act(self, obs: dict[str, torch.Tensor], envs: np.ndarray,
             generator: torch.Generator) -> np.ndarray:
         """Executed actions (n, Te or Ta, Da) for the envs ``envs`` (n,) given their
-        observations; remembers each env's new plan."""
+        observations (on the policy's device); remembers each env's new plan (on the
+        CPU)."""
         envs = np.asarray(envs)
         warm = self._has_plan[envs]
         if self.mode == "warm-start" and warm.any():
@@ -90,6 +92,7 @@ class ChunkJoiner:
         else:
             step = self.policy.act(obs, deterministic=True, generator=generator)
             chunk, sample = step.action_chunk, self._clean(step.record)
+        chunk, sample = chunk.cpu(), sample.cpu()
         executed = chunk[:, : self.executed].clone()
         if self.mode == "blend" and warm.any():
             rows = torch.from_numpy(warm)
@@ -118,7 +121,8 @@ class ChunkJoiner:
     def _blended(self, executed: torch.Tensor, envs: np.ndarray) -> torch.Tensor:
         overlap = min(BLEND_STEPS, self.executed, self.horizon - self.action_steps)
         previous = self._plan_actions[envs, self.action_steps : self.action_steps + overlap]
-        weight = torch.arange(1, overlap + 1, dtype=executed.dtype) / (overlap + 1)
+        weight = torch.arange(1, overlap + 1, dtype=executed.dtype,
+                              device=executed.device) / (overlap + 1)
         weight = weight[None, :, None].expand_as(previous).clone()
         weight[..., GRIPPER_ACTION_INDEX] = 1.0
         executed[:, :overlap] = weight * executed[:, :overlap] + (1 - weight) * previous
@@ -137,10 +141,10 @@ class ChunkJoiner:
         noise = policy.initial_noise(batch, generator)
         alpha_bar = policy.alpha_bar(timesteps[first].expand(batch))
         guess = torch.zeros_like(noise)
-        guess[torch.from_numpy(warm)] = self._tail_guess(envs[warm])
+        guess[torch.from_numpy(warm).to(noise.device)] = self._tail_guess(envs[warm]).to(noise)
         warm_start = alpha_bar.sqrt() * guess + (1 - alpha_bar).sqrt() * noise
         x = noise
-        warm_rows = torch.from_numpy(warm)[:, None, None]
+        warm_rows = torch.from_numpy(warm).to(noise.device)[:, None, None]
         for k, (t, t_prev) in enumerate(zip(timesteps, prev)):
             if k == first:
                 x = torch.where(warm_rows, warm_start, x)

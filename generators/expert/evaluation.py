@@ -25,6 +25,7 @@ from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from generators.expert.chunk_env import ChunkVectorEnv
 from generators.expert.chunk_joining import DEFAULT_CHUNK_JOIN, ChunkJoiner
+from generators.policy.device import module_device, to_device
 
 DEFAULT_EVAL_ENVS = 10
 
@@ -64,6 +65,7 @@ def rollout_episodes(
         backend, task, n_envs, policy.config, **(env_options or {})
     )
     generator = torch.Generator().manual_seed(seed)
+    device = module_device(policy)  # observations go there, actions come back to the CPU
     seeds = np.random.default_rng(seed).integers(2**31, size=len(starts))
     episodes: list[Episode | None] = [None] * len(starts)
     running: dict[int, int] = {}  # env -> episode it runs
@@ -76,11 +78,12 @@ def rollout_episodes(
             next_episode += 1
         while running:
             active = np.array(sorted(running))
+            obs = to_device(venv.observation(active), device)
             if joiner is None:
-                step = policy.act(venv.observation(active), generator=generator)
-                chunks = step.action_chunk[:, : policy.config.action_steps].numpy()
+                step = policy.act(obs, generator=generator)
+                chunks = step.action_chunk[:, : policy.config.action_steps].cpu().numpy()
             else:
-                chunks = joiner.act(venv.observation(active), active, generator)
+                chunks = joiner.act(obs, active, generator)
             outcome = venv.step_chunk(active, chunks)
             for row, env_index in enumerate(active):
                 finished = outcome.episodes[row]

@@ -12,12 +12,10 @@ fixed initial states in turn and keeps the successful episodes.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +25,7 @@ import torch
 from diffrl_eval.constants import EXECUTED_CHUNK_STEPS, GENERATION_KEY
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
-from diffrl_eval.errors import UserError
+from diffrl_eval.errors import UserError, unknown_choice
 from diffrl_eval.generator import (
     ClonesDemonstrations,
     ExpertCost,
@@ -36,20 +34,17 @@ from diffrl_eval.generator import (
     PlannedCost,
     TrainsExperts,
 )
-from diffrl_eval.validation import check_setting_types
-from generators.expert.bc import BCConfig
-from generators.expert.chunk_joining import DEFAULT_CHUNK_JOIN, check_chunk_join, executed_steps
-from generators.expert.demonstrations import check_demonstrations, dataset_fingerprint
+from generators.expert.bc_samples import check_demonstrations
+from generators.expert.chunk_joining import check_chunk_join, executed_steps
 from generators.expert.evaluation import rollout_episodes
-from generators.expert.observation import LOWDIM_KEYS, expert_policy_config
 from generators.expert.run import SUMMARY_FILE, ExpertRun
-from generators.expert.subprocess_env import check_env_workers
-from generators.policy.config import PolicyConfig
-from generators.ppo.config import PPOConfig
+from generators.expert.settings import (
+    ExpertConfig,
+    ExpertPreset,
+    layer,
+    warmup_fallback,
+)
 
-# settings that do not change the trained expert, so stay out of its cache key (chunk_join
-# changes the generated data: the manifest records it, see config_dict)
-GENERATION_ONLY_FIELDS = ("cache_dir", "max_attempts_factor", "env_workers", "chunk_join")
 GENERATE_BLOCK = 10  # episodes run together; fixed so that output does not depend on it
 # The experts' budgets in compare's presets (reports/results/presets.md): PPO settings
 # over the recipe's, data counts, and BC gradient steps per action head. The diffusion
@@ -74,121 +69,51 @@ def default_cache_dir() -> Path:
     return Path(base) / "diffrl-eval" / "experts"
 
 
-@dataclass
-class ExpertConfig(GeneratorConfig):
-    """How the expert is trained and how generation uses it.
-
-    ``policy`` and ``ppo`` override fields of :class:`PolicyConfig` and
-    :class:`PPOConfig`; the BC fields mirror :class:`BCConfig`.
-    """
-
-    n_demonstrations: int = 50  # LIBERO's count per task, and the paper's
-    demonstration_seed: int = 0
-    # a human dataset directory (written by `import` or `generate`) whose first
-    # n_demonstrations successful episodes of the task are cloned; None: the human generator
-    demos_from: str | None = None
-    drop_no_ops: bool = True  # clone the demonstrations without their pauses (OpenVLA's rule)
-    expert_seed: int = 0  # seeds BC and PPO; one expert per task serves every data seed
-    bc_gradient_steps: int = 3000
-    bc_batch_size: int = 256
-    bc_learning_rate: float = 1e-3
-    policy: dict[str, Any] = field(default_factory=dict)
-    ppo: dict[str, Any] = field(default_factory=dict)
-    max_attempts_factor: int = 4  # generate gives up after this many attempts per episode
-    cache_dir: str | None = None
-    # processes that step PPO's environments (1: in the main process; None: one per CPU
-    # core); the same seed trains the same expert whatever the count
-    env_workers: int | None = None
-    # how generate joins consecutive action chunks (generators.expert.chunk_joining)
-    chunk_join: str = DEFAULT_CHUNK_JOIN
-
-    def __post_init__(self) -> None:
-        self.bc_config()
-        self.ppo_config()
-        known = {f.name for f in dataclasses.fields(PolicyConfig)}
-        unknown = sorted(set(self.policy) - known)
-        if unknown:
-            raise UserError(f"unknown policy option(s): {', '.join(unknown)}")
-        check_setting_types(PolicyConfig, self.policy, "policy option")
-        # every other policy value is checked now, before any run directory is made; the
-        # observation widths are placeholders (the real ones come from the task's env)
-        expert_policy_config({key: np.zeros(1, dtype=np.float32) for key in LOWDIM_KEYS},
-                             **self.policy)
-        check_env_workers(self.env_workers)
-        check_chunk_join(self.chunk_join)
-        if self.max_attempts_factor < 1:
-            raise UserError(f"max_attempts_factor must be >= 1; got {self.max_attempts_factor}")
-
-    def training_settings(self) -> dict[str, Any]:
-        """The fields that shape the expert (not where it is cached or how data is drawn).
-
-        A demonstration dataset enters by its content hash, not its path: other data at the
-        same path is another expert, the same data moved elsewhere is the same one. Without
-        one the key is what it was before datasets could be given.
-        """
-        settings = {k: v for k, v in dataclasses.asdict(self).items()
-                    if k not in GENERATION_ONLY_FIELDS}
-        if self.demos_from is None:
-            del settings["demos_from"]
-        else:
-            settings["demos_from"] = dataset_fingerprint(self.demos_from)
-        return settings
-
-    def resolved_env_workers(self) -> int:
-        """How many processes step PPO's environments."""
-        return check_env_workers(self.env_workers)
-
-    def bc_config(self) -> BCConfig:
-        return BCConfig(
-            n_demonstrations=self.n_demonstrations,
-            gradient_steps=self.bc_gradient_steps,
-            batch_size=self.bc_batch_size,
-            learning_rate=self.bc_learning_rate,
-        )
-
-    def ppo_config(self) -> PPOConfig:
-        known = {f.name for f in dataclasses.fields(PPOConfig)}
-        unknown = sorted(set(self.ppo) - known)
-        if unknown:
-            raise UserError(f"unknown PPO option(s): {', '.join(unknown)}")
-        check_setting_types(PPOConfig, self.ppo, "ppo option")
-        return PPOConfig(**self.ppo)
-
-
 class ExpertGenerator(Generator, ClonesDemonstrations, TrainsExperts):
     """BC warm start + PPO per task, then deterministic rollouts of the expert."""
 
     config_cls: ClassVar[type[GeneratorConfig]] = ExpertConfig
     policy_cls: ClassVar[type] = type(None)
 
-    # per-head defaults under the user's overrides (nested "policy"/"ppo" dicts merge key by
-    # key); see reports/results/rl-experts.md for the measurements behind them
+    # the head's named presets (generators/<head>/presets.py) and the one make_config
+    # starts from; ``recipe`` is that preset as overrides (sections as dict-like settings)
+    presets: ClassVar[dict[str, ExpertPreset]] = {}
+    default_preset: ClassVar[str] = "recipe"
     recipe: ClassVar[dict[str, Any]] = {}
 
     @classmethod
-    def make_config(cls, overrides: dict[str, Any] | None = None) -> GeneratorConfig:
-        """The head's recipe with ``overrides`` on top; unknown keys are a one-line error."""
-        merged = copy.deepcopy(cls.recipe)
-        for key, value in (overrides or {}).items():
-            if key in ("policy", "ppo") and isinstance(value, dict):
-                merged[key] = {**merged.get(key, {}), **value}
-            else:
-                merged[key] = value
-        # a run shorter than the recipe's critic warm-up (asked for by n_iterations alone)
-        # falls back to the default warm-up when that leaves PPO an iteration to learn in
-        asked = (overrides or {}).get("ppo", {})
-        ppo = merged.get("ppo", {})
-        default = PPOConfig.critic_warmup_iterations
-        if (isinstance(asked, dict) and isinstance(ppo, dict)
-                and "n_iterations" in asked and "critic_warmup_iterations" not in asked
-                and default < int(ppo["n_iterations"]) <= int(ppo.get("critic_warmup_iterations", 0))):
-            ppo["critic_warmup_iterations"] = default
+    def preset(cls, name: str) -> ExpertPreset:
+        if name not in cls.presets:
+            raise unknown_choice(f"{cls.name} preset", name, cls.presets)
+        return cls.presets[name]
+
+    @classmethod
+    def make_config(cls, overrides: dict[str, Any] | None = None, *,
+                    preset: str | None = None) -> GeneratorConfig:
+        """The head's preset (default: :attr:`default_preset`) with ``overrides`` on top;
+        an unknown key or a bad value is a one-line error naming the valid ones.
+
+        A run shortened below the preset's critic warm-up by ``ppo.n_iterations`` alone
+        falls back to PPOConfig's default warm-up when that leaves PPO an iteration to
+        learn in (see :func:`~generators.expert.settings.warmup_fallback`).
+        """
+        overrides = overrides or {}
+        base = cls.recipe if preset is None else cls.preset(preset).overrides()
+        merged = layer(base, overrides)
+        asked = overrides.get("ppo", {})
+        if isinstance(asked, Mapping):
+            warmup = warmup_fallback(base.get("ppo", {}), asked)
+            if warmup is not None:
+                merged["ppo"] = merged["ppo"].updated({"critic_warmup_iterations": warmup})
         return super().make_config(merged)
 
     def __init__(self, backend: EnvBackend, config: GeneratorConfig | None = None,
-                 *args: Any, **kwargs: Any) -> None:
+                 *args: Any, device: str = "cpu", **kwargs: Any) -> None:
+        """``device``: the torch device experts train on (a resolved name, see
+        :func:`diffrl_eval.device.resolve_device`); generation runs on the CPU."""
         super().__init__(backend, config if config is not None else self.make_config(),
                          *args, **kwargs)
+        self.device = device
         check_chunk_join(self.config.chunk_join, self.policy_cls.kind)  # type: ignore[attr-defined]
         self.experts: dict[str, torch.nn.Module] = {}
         self.training_history: dict[str, list[dict[str, float]]] = {}
@@ -198,9 +123,8 @@ class ExpertGenerator(Generator, ClonesDemonstrations, TrainsExperts):
         beyond the expert (its chunk joining and the actions executed per chunk, which the
         report shows and ``metrics`` reads for its by-chunk-position diagnostic)."""
         config: ExpertConfig = self.config  # type: ignore[assignment]
-        policy = PolicyConfig(**{k: v for k, v in config.policy.items()
-                                 if k in ("horizon", "action_steps")})
-        executed = executed_steps(config.chunk_join, policy.horizon, policy.action_steps)
+        executed = executed_steps(config.chunk_join, config.policy.horizon,
+                                  config.policy.action_steps)
         return {**super().config_dict(),
                 GENERATION_KEY: {"chunk_join": config.chunk_join,
                                  EXECUTED_CHUNK_STEPS: executed}}
@@ -226,7 +150,7 @@ class ExpertGenerator(Generator, ClonesDemonstrations, TrainsExperts):
         return ExpertRun(
             directory or self.expert_dir(task, config.expert_seed), generator=self.name,
             policy_cls=self.policy_cls, backend=self.backend, task=task,
-            seed=config.expert_seed, settings=config,
+            seed=config.expert_seed, settings=config, device=self.device,
         )
 
     def check_demonstrations(self, task: TaskSpec, run: ExpertRun | None = None) -> None:
@@ -305,7 +229,7 @@ class ExpertGenerator(Generator, ClonesDemonstrations, TrainsExperts):
         PPO's iterations x envs x decisions x actions executed per decision."""
         expert: ExpertConfig = config  # type: ignore[assignment]
         ppo = expert.ppo_config()
-        executed_per_decision = int(expert.policy.get("action_steps", PolicyConfig.action_steps))
+        executed_per_decision = int(expert.policy.action_steps)
         env_steps = ((n_episodes + expert.n_demonstrations) * task.max_steps
                      + ppo.n_iterations * ppo.n_envs * ppo.n_steps * executed_per_decision)
         return PlannedCost(env_steps=env_steps, gradient_steps=expert.bc_gradient_steps)

@@ -1,17 +1,16 @@
-"""The RL experts' shared recipe: what both heads use unless a user overrides it.
-
-Both heads get the same observation handling, the same PPO loop, batch and update budget
-(DPPO compares its Gaussian and diffusion policies the same way); they differ only in the
-action head's own settings. Measurements: ``reports/results/rl-experts.md``.
+"""What both RL heads' presets share: the same observation handling, PPO loop, batch and
+update budget (DPPO compares its Gaussian and diffusion policies the same way); the heads'
+presets (``generators/diffusion_ppo/presets.py``, ``generators/gaussian_ppo/presets.py``)
+add only the action head's own settings. Measurements: ``reports/results/rl-experts.md``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from generators.expert.settings import PolicySettings, PPOSettings
 
 # Normalized observations that cannot blow up (a dimension the demonstrations barely move
 # had gains up to 4,634x), and DPPO's clip on the sampling noise.
-BOUNDED_INPUTS: dict[str, Any] = {"obs_min_range": 0.05, "obs_clip": 5.0, "noise_clip": 3.0}
+BOUNDED_INPUTS = PolicySettings(obs_min_range=0.05, obs_clip=5.0, noise_clip=3.0)
 
 # 50 envs x 28 decisions (one 220-step episode per env and iteration), 10 epochs of
 # minibatches of 2,500 (decision, denoising step) pairs at a constant rate, DPPO's clip
@@ -19,11 +18,11 @@ BOUNDED_INPUTS: dict[str, Any] = {"obs_min_range": 0.05, "obs_clip": 5.0, "noise
 # running spread of the return. Training episodes start from placements sampled from the
 # task's distribution: the fixed initial states are what evaluation and data generation
 # use, and PPO must not train on them.
-PPO_RECIPE: dict[str, Any] = {
-    "actor_lr": 3e-5, "lr_schedule": "constant", "update_epochs": 10, "n_envs": 50,
-    "n_steps": 28, "batch_size": 2500, "n_iterations": 80, "critic_warmup_iterations": 5,
-    "clip_coef": 0.01, "clip_coef_base": 0.001, "reward_mode": "success_hold",
-    "reward_scaling": True, "train_starts": "sampled",
-}
+PPO_RECIPE = PPOSettings(
+    actor_lr=3e-5, lr_schedule="constant", update_epochs=10, n_envs=50,
+    n_steps=28, batch_size=2500, n_iterations=80, critic_warmup_iterations=5,
+    clip_coef=0.01, clip_coef_base=0.001, reward_mode="success_hold",
+    reward_scaling=True, train_starts="sampled",
+)
 
 BC_GRADIENT_STEPS = 10000  # 3,000 under-fit the diffusion head (48% against 96%, 50 demos)

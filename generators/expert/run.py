@@ -18,8 +18,8 @@ a resumed run is a faithful continuation but not bit-identical to an uninterrupt
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -31,19 +31,24 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from diffrl_eval.atomic import discard_staging, new_staging_dir, write_text_atomic
+from diffrl_eval.atomic import (
+    discard_staging,
+    new_staging_dir,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from generators.expert.bc import train_bc
-from generators.expert.demonstrations import demonstration_episodes, demonstration_set
+from generators.expert.bc_samples import demonstration_episodes, demonstration_set
 from generators.expert.observation import (
     camera_env_options,
     expert_policy_config,
     observation_keys,
 )
-from generators.expert.training import PPOTrainer
 from generators.policy.checkpoint import load_checkpoint, save_checkpoint
 from generators.policy.value import ValueNetwork
+from generators.ppo.trainer import PPOTrainer
 
 RUN_FILE = "run.json"
 BC_DIR = "bc"
@@ -66,7 +71,7 @@ def _optimizer_parts(prefix: str, optimizer: torch.optim.Optimizer
     for index, values in state["state"].items():
         for name, value in values.items():
             if torch.is_tensor(value):
-                tensors[f"{prefix}/{index}/{name}"] = value.detach().clone().contiguous()
+                tensors[f"{prefix}/{index}/{name}"] = value.detach().cpu().clone().contiguous()
             else:
                 scalars[f"{index}/{name}"] = value
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
@@ -87,9 +92,9 @@ def _restore_optimizer(prefix: str, optimizer: torch.optim.Optimizer,
 
 def trainer_state(trainer: PPOTrainer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Everything needed to continue ``trainer`` after its last finished iteration."""
-    tensors = {f"policy/{k}": v.detach().clone().contiguous()
+    tensors = {f"policy/{k}": v.detach().cpu().clone().contiguous()
                for k, v in trainer.policy.state_dict().items()}
-    tensors.update({f"value/{k}": v.detach().clone().contiguous()
+    tensors.update({f"value/{k}": v.detach().cpu().clone().contiguous()
                     for k, v in trainer.value_network.state_dict().items()})
     actor_tensors, actor_meta = _optimizer_parts("actor_optimizer", trainer.actor_optimizer)
     critic_tensors, critic_meta = _optimizer_parts("critic_optimizer", trainer.critic_optimizer)
@@ -131,7 +136,13 @@ def restore_trainer_state(trainer: PPOTrainer, tensors: dict[str, torch.Tensor],
 
 
 def _write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> None:
-    """Create directory ``final`` by filling a temporary sibling and renaming it."""
+    """Create directory ``final`` (replacing an older one) by filling a registered staging
+    sibling and renaming it; a kill leaves only the staging, which the next run removes.
+
+    Not :class:`~diffrl_eval.atomic.StagedDirectory`: its claim takes a lock file beside
+    each output, and a ``kill -9`` would leave one beside every ``state-NNNNN`` (a new name
+    each iteration, so no later claim would ever remove it).
+    """
     temp = new_staging_dir(final)
     try:
         fill(temp)
@@ -147,12 +158,17 @@ class ExpertRun:
     """Train one expert (BC then PPO) in ``directory``, resumably.
 
     ``settings`` is the generator's configuration (an ``ExpertConfig``); it is written to
-    ``run.json`` and a directory holding a different run is refused.
+    ``run.json`` and a directory holding a different run is refused. ``device`` is the
+    torch device BC and PPO run on (a resolved name: cpu, cuda, mps); it is not part of
+    the run's identity, so a run may be resumed on another device. The checkpoints are
+    written, and the trained policy returned, on the CPU.
     """
 
     def __init__(self, directory: Path, *, generator: str, policy_cls: type,
-                 backend: EnvBackend, task: TaskSpec, seed: int, settings: Any) -> None:
+                 backend: EnvBackend, task: TaskSpec, seed: int, settings: Any,
+                 device: str = "cpu") -> None:
         self.directory = Path(directory)
+        self.device = device
         self.generator = generator
         self.policy_cls = policy_cls
         self.backend = backend
@@ -207,7 +223,9 @@ class ExpertRun:
         """Run (or finish) the training; returns the trained policy in eval mode.
 
         Runs on one torch thread: the networks are small, so intra-op threads gain little
-        and, beside the environments or other workers, mostly contend for the cores.
+        and, beside the environments or other workers, mostly contend for the cores (two
+        threads made the PPO update 25x slower on busy cores,
+        reports/results/rl-throughput.md). On a GPU the thread only feeds the device.
         """
         if self.finished:
             return self.load_policy()
@@ -248,7 +266,7 @@ class ExpertRun:
         else:
             stage("behaviour cloning")
             started = time.perf_counter()
-            stats = train_bc(policy, demos, settings.bc_config(), self.seed)
+            stats = train_bc(policy, demos, settings.bc_config(), self.seed, self.device)
             bc_stats = {"final_loss": stats.final_loss, "samples": stats.n_samples,
                         "episodes": stats.n_episodes,
                         "seconds": time.perf_counter() - started}
@@ -262,7 +280,7 @@ class ExpertRun:
         value.fit_normalizers(demos.obs)
         ppo_config = settings.ppo_config()
         trainer = PPOTrainer(policy, value, self.backend, self.task, ppo_config, seed=self.seed,
-                             env_workers=settings.resolved_env_workers())
+                             env_workers=settings.resolved_env_workers(), device=self.device)
         history = self.history()
         try:
             state_dir = self.latest_state()
@@ -283,9 +301,12 @@ class ExpertRun:
                     on_iteration(stats)
         finally:
             trainer.close()
+        policy.cpu()
+        value.cpu()
         save_checkpoint(self.directory / POLICY_DIR, policy, overwrite=True)
         save_checkpoint(self.directory / VALUE_DIR, value, overwrite=True)
-        summary = {**self.description, "bc": bc_stats, "iterations": len(history),
+        summary = {**self.description, "device": self.device, "bc": bc_stats,
+                   "iterations": len(history),
                    "env_steps": int(sum(row["env_steps"] for row in history)),
                    "ppo_seconds": float(sum(row["rollout_seconds"] + row["update_seconds"]
                                             for row in history))}
@@ -306,10 +327,9 @@ class ExpertRun:
         # curves first: a kill between the two leaves curves one row ahead of the state,
         # and resuming trims them to the state's iteration
         frame = pl.DataFrame(history).with_columns(pl.col("iteration").cast(pl.Int64))
-        curves = self.directory / CURVES_FILE
-        temp_curves = curves.with_name(f".{CURVES_FILE}.{os.getpid()}.tmp")
-        frame.write_parquet(temp_curves)
-        temp_curves.replace(curves)
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        write_bytes_atomic(self.directory / CURVES_FILE, buffer.getvalue(), overwrite=True)
         _write_dir_atomic(self.directory / name, fill)
         for stale in self.directory.glob(f"{STATE_PREFIX}[0-9]*"):
             if stale.name != name:

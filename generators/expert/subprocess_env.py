@@ -111,6 +111,10 @@ def _worker(conn, backend, task: TaskSpec, n_envs: int, n_obs_steps: int,
             keys: tuple[str, ...], env_options: dict[str, Any]) -> None:
     """Serve requests for n_envs envs until told to close or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a worker only steps simulators (its torch use is converting observations): one
+    # thread each, so that N workers do not start N pools of intra-op threads on the
+    # cores the simulators need (not measured on its own; the main process's one-thread
+    # rule is, see ExpertRun.train)
     torch.set_num_threads(1)
     try:
         venv = ChunkVectorEnv.make(backend, task, n_envs, n_obs_steps, keys, **env_options)

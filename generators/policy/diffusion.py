@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from diffrl_eval.diffusion.noise_schedule import cosine_schedule, denoising_step_distribution
 from generators.policy.config import PolicyConfig
+from generators.policy.device import random_integers, standard_normal
 from generators.policy.encoders import ObservationEncoder
 from generators.policy.mlp_decoder import MLPDecoder
 from generators.policy.normalizer import (
@@ -74,10 +75,9 @@ class DiffusionModel(nn.Module):
         """
         x0 = self.action_normalizer.normalize(action_chunks)
         batch = x0.shape[0]
-        timesteps = torch.randint(
-            0, self.config.train_denoising_steps, (batch,), device=x0.device, generator=generator
-        )
-        noise = torch.randn(x0.shape, device=x0.device, generator=generator)
+        timesteps = random_integers(self.config.train_denoising_steps, (batch,), generator,
+                                    x0.device)
+        noise = standard_normal(x0.shape, generator, x0.device)
         alpha_bar = self.alpha_bar(timesteps)
         noisy = alpha_bar.sqrt() * x0 + (1.0 - alpha_bar).sqrt() * noise
         eps_hat = self.decoder(noisy, timesteps, self.encoder(obs))
@@ -142,13 +142,14 @@ class DiffusionModel(nn.Module):
         networks = self.step_networks(obs, len(timesteps))
         x = self.initial_noise(networks[0][0].shape[0], generator)
         for k, t in enumerate(timesteps):
-            prev = timesteps[k + 1] if k + 1 < len(timesteps) else torch.tensor(-1)
+            prev = (timesteps[k + 1] if k + 1 < len(timesteps)
+                    else torch.tensor(-1, device=timesteps.device))
             cond, decoder = networks[k]
             mean, std = self.step_distribution(
                 x, t.expand(x.shape[0]), prev.expand(x.shape[0]), cond, eta=eta, min_std=0.0,
                 decoder=decoder,
             )
-            x = mean + std * torch.randn(x.shape, generator=generator, device=x.device)
+            x = mean + std * standard_normal(x.shape, generator, x.device)
         return self.to_action(x)
 
     def step_networks(self, obs: Observation, steps: int
@@ -160,7 +161,7 @@ class DiffusionModel(nn.Module):
     def initial_noise(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """x_K ~ N(0, I): (B, Ta, Da)."""
         shape = (batch, self.config.horizon, self.config.action_dim)
-        return torch.randn(shape, generator=generator, device=self.alphas_cumprod.device)
+        return standard_normal(shape, generator, self.alphas_cumprod.device)
 
     def likelihood_mask(self) -> torch.Tensor:
         """(Ta, Da) bool: the elements PPO scores (executed steps, non-constant dims)."""

@@ -26,6 +26,7 @@ from torch import nn
 
 from generators.policy import time_correlated_noise
 from generators.policy.config import PolicyConfig
+from generators.policy.device import standard_normal
 from generators.policy.diffusion import DiffusionModel, Observation
 
 
@@ -110,7 +111,7 @@ class DiffusionChainPolicy(DiffusionModel):
     def step_noise(self, shape: torch.Size, generator: torch.Generator | None,
                    device: torch.device) -> torch.Tensor:
         """Standard-normal noise of one stochastic step, clipped to +-``noise_clip``."""
-        noise = torch.randn(shape, generator=generator, device=device)
+        noise = standard_normal(shape, generator, device)
         clip = self.config.noise_clip
         return noise if clip is None else noise.clamp(-clip, clip)
 

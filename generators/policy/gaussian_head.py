@@ -19,6 +19,7 @@ from torch import nn
 
 from generators.policy import time_correlated_noise
 from generators.policy.config import PolicyConfig
+from generators.policy.device import standard_normal
 from generators.policy.diffusion import Observation
 from generators.policy.diffusion_likelihood import PolicyStep
 from generators.policy.encoders import ObservationEncoder
@@ -100,7 +101,7 @@ class GaussianPolicy(nn.Module):
         dist = self.distribution(obs)
         if deterministic:
             return PolicyStep(self.to_action(dist.mean), dist.mean, None)
-        noise = torch.randn(dist.mean.shape, generator=generator, device=dist.mean.device)
+        noise = standard_normal(dist.mean.shape, generator, dist.mean.device)
         if self.config.noise_clip is not None:
             noise = noise.clamp(-self.config.noise_clip, self.config.noise_clip)
         rho = self.config.noise_time_correlation

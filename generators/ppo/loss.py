@@ -47,14 +47,15 @@ class PPOLossOutput:
     clip_fraction_per_step: torch.Tensor  # (K,)
 
 
-def denoising_discount(steps: int, gamma_denoise: float) -> torch.Tensor:
+def denoising_discount(steps: int, gamma_denoise: float,
+                       device: torch.device | str = "cpu") -> torch.Tensor:
     """(K,) weights gamma_denoise^(K-1-k) for chain positions k = 0 (noisiest) .. K-1."""
-    exponents = torch.arange(steps - 1, -1, -1, dtype=torch.float32)
+    exponents = torch.arange(steps - 1, -1, -1, dtype=torch.float32, device=device)
     return gamma_denoise**exponents
 
 
 def denoising_clip(steps: int, clip_coef: float, clip_coef_base: float | None,
-                   rate: float) -> torch.Tensor:
+                   rate: float, device: torch.device | str = "cpu") -> torch.Tensor:
     """(K,) ratio clip per chain position, k = 0 (noisiest) .. K-1 (the action).
 
     With ``clip_coef_base`` the clip grows from it at the noisiest step to ``clip_coef`` at
@@ -65,8 +66,8 @@ def denoising_clip(steps: int, clip_coef: float, clip_coef_base: float | None,
     ``clip_coef``.
     """
     if clip_coef_base is None or steps == 1:
-        return torch.full((steps,), float(clip_coef))
-    t = torch.arange(steps, dtype=torch.float32) / (steps - 1)
+        return torch.full((steps,), float(clip_coef), device=device)
+    t = torch.arange(steps, dtype=torch.float32, device=device) / (steps - 1)
     ramp = torch.expm1(rate * t) / math.expm1(rate)
     return clip_coef_base + (clip_coef - clip_coef_base) * ramp
 
@@ -111,10 +112,11 @@ def ppo_loss(
                                   device=difference.device)
     log_ratio = chunk_log_ratio(difference, element_mask)  # (B, K)
     ratio = log_ratio.exp()
-    weights = denoising_discount(steps, gamma_denoise).to(advantages.device)
+    weights = denoising_discount(steps, gamma_denoise, advantages.device)
     step_advantages = advantages[:, None] * weights[None, :]  # (B, K)
     unclipped = -step_advantages * ratio
-    clip = torch.as_tensor(clip_coef, dtype=ratio.dtype).expand(steps)[None, :]  # (1, K)
+    clip = torch.as_tensor(clip_coef, dtype=ratio.dtype,
+                           device=ratio.device).expand(steps)[None, :]  # (1, K)
     clipped = -step_advantages * torch.minimum(torch.maximum(ratio, 1.0 - clip), 1.0 + clip)
     policy_loss = torch.maximum(unclipped, clipped).mean()
     value_loss = 0.5 * (new_values - returns).pow(2).mean()

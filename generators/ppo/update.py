@@ -69,13 +69,15 @@ def ppo_update(
     counts (decision, denoising step) samples.
     """
     steps = batch.old_log_prob.shape[1]
-    clip = denoising_clip(steps, config.clip_coef, config.clip_coef_base, config.clip_coef_rate)
+    clip = denoising_clip(steps, config.clip_coef, config.clip_coef_base, config.clip_coef_rate,
+                          batch.advantages.device)
     decisions = max(1, config.batch_size // steps)
     warmup = iteration < config.critic_warmup_iterations
     stats: dict[str, list[float]] = defaultdict(list)
     stopped_early = False
     for _ in range(config.update_epochs):
-        order = torch.randperm(len(batch), generator=generator)
+        order = torch.randperm(len(batch), generator=generator, device="cpu").to(
+            batch.advantages.device)
         for start in range(0, len(batch), decisions):
             mini = batch.select(order[start : start + decisions])
             advantages = mini.advantages
@@ -138,12 +140,13 @@ def policy_gradient(policy: nn.Module, batch: RolloutBatch, config: PPOConfig,
     """
     steps = batch.old_log_prob.shape[1]
     decisions = max(1, config.batch_size // steps)
-    weights = denoising_discount(steps, config.gamma_denoise)
+    weights = denoising_discount(steps, config.gamma_denoise, batch.advantages.device)
     mask = policy.likelihood_mask() if config.executed_likelihood else None
     for parameter in parameters:
         parameter.grad = None
     for start in range(0, len(batch), decisions):
-        mini = batch.select(torch.arange(start, min(start + decisions, len(batch))))
+        mini = batch.select(torch.arange(start, min(start + decisions, len(batch)),
+                                         device=batch.advantages.device))
         new_log_prob, _ = policy.log_prob_and_entropy(mini.obs, mini.records)
         log_ratio = chunk_log_ratio(new_log_prob - mini.old_log_prob, mask)
         surrogate = -(mini.advantages[:, None] * weights[None, :] * log_ratio.exp()).sum()
@@ -167,7 +170,7 @@ def gradient_agreement(policy: nn.Module, batch: RolloutBatch, config: PPOConfig
         advantages = (advantages - advantages.mean()) / (advantages.std() + ADVANTAGE_EPS)
     normalized = RolloutBatch(batch.obs, batch.records, batch.old_log_prob, advantages,
                               batch.returns)
-    order = torch.randperm(len(batch), generator=generator)
+    order = torch.randperm(len(batch), generator=generator, device="cpu").to(advantages.device)
     half = len(batch) // 2
     parameters = policy.trainable_parameters()
     first = policy_gradient(policy, normalized.select(order[:half]), config, parameters)

@@ -20,8 +20,8 @@ import torch
 from diffrl_eval.envs.tabletop import TabletopBackend
 from generators.expert.chunk_env import ChunkVectorEnv
 from generators.expert.observation import state_policy_config
-from generators.expert.rollout import EpisodeStarts, collect_rollout
 from generators.policy import DiffusionChainPolicy, ValueNetwork
+from generators.ppo.rollout import EpisodeStarts, collect_rollout
 
 TASK = "spatial_left_cube_on_plate"
 N_ENVS = 25

@@ -27,10 +27,12 @@ from machine_parallelism import machine_parallelism
 
 from diffrl_eval.envs.tabletop import TabletopBackend
 from generators.diffusion_ppo import DiffusionPPOGenerator
-from generators.expert import ChunkVectorEnv, EpisodeStarts, PPOTrainer, state_policy_config
+from generators.expert import ChunkVectorEnv, state_policy_config
 from generators.expert.subprocess_env import default_env_workers
 from generators.policy import DiffusionChainPolicy, ValueNetwork
 from generators.ppo.config import PPOConfig
+from generators.ppo.rollout import EpisodeStarts
+from generators.ppo.trainer import PPOTrainer
 
 TASK = "spatial_left_cube_on_plate"
 N_ENVS, DECISIONS = 25, 12

@@ -20,7 +20,6 @@ import torch
 from diffrl_eval.envs.tabletop import TabletopBackend
 from generators.expert import (
     BCConfig,
-    PPOTrainer,
     demonstration_set,
     evaluate,
     state_policy_config,
@@ -36,6 +35,7 @@ from generators.policy import (
 )
 from generators.policy.checkpoint import with_sampling_settings
 from generators.ppo.config import PPOConfig
+from generators.ppo.trainer import PPOTrainer
 
 HEADS = {"diffusion": DiffusionChainPolicy, "gaussian": GaussianPolicy}
 LOGGED = ("iteration", "success_rate", "approx_kl", "element_kl", "clip_fraction",

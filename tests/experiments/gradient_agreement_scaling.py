@@ -26,12 +26,13 @@ from scipy.optimize import curve_fit
 from torch.nn import functional as F
 
 from diffrl_eval.envs.tabletop import TabletopBackend
-from generators.expert import PPOTrainer, demonstration_set
+from generators.expert import demonstration_set
 from generators.expert.recipe import PPO_RECIPE
 from generators.human import HumanGenerator
 from generators.policy import ValueNetwork, load_checkpoint
 from generators.policy.checkpoint import with_sampling_settings
 from generators.ppo.config import PPOConfig
+from generators.ppo.trainer import PPOTrainer
 from generators.ppo.update import ADVANTAGE_EPS, RolloutBatch, policy_gradient
 
 

@@ -38,12 +38,13 @@ import torch
 
 from diffrl_eval.envs.tabletop import TabletopBackend
 from generators.diffusion_ppo import DiffusionPPOGenerator
-from generators.expert import EpisodeStarts, PPOTrainer, collect_rollout, state_policy_config
+from generators.expert import state_policy_config
 from generators.expert.subprocess_env import chunk_env_for_policy
-from generators.expert.training import flatten_rollout
 from generators.policy import DiffusionChainPolicy, ValueNetwork
 from generators.ppo.config import PPOConfig
 from generators.ppo.gae import compute_gae
+from generators.ppo.rollout import EpisodeStarts, collect_rollout
+from generators.ppo.trainer import PPOTrainer, flatten_rollout
 from generators.ppo.update import ppo_update
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))

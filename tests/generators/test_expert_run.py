@@ -22,9 +22,9 @@ from generators.expert.run import (
     restore_trainer_state,
     trainer_state,
 )
-from generators.expert.training import PPOTrainer
 from generators.gaussian_ppo import GaussianPPOGenerator
 from generators.policy import GaussianPolicy, ValueNetwork
+from generators.ppo.trainer import PPOTrainer
 
 torch.set_num_threads(1)
 

@@ -12,7 +12,6 @@ import torch
 from diffrl_eval.envs.tabletop import TabletopBackend
 from generators.expert import (
     BCConfig,
-    PPOTrainer,
     demonstration_set,
     evaluate,
     rollout_episodes,
@@ -22,6 +21,7 @@ from generators.expert import (
 from generators.human import HumanGenerator
 from generators.policy import DiffusionChainPolicy, GaussianPolicy, ValueNetwork
 from generators.ppo.config import PPOConfig
+from generators.ppo.trainer import PPOTrainer
 
 torch.set_num_threads(1)
 

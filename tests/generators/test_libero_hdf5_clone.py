@@ -162,7 +162,7 @@ def test_import_keeps_each_demos_first_simulator_state(imported, demos):
 
 
 def test_a_replay_in_the_recorded_scene_gives_back_the_recorded_observations(env):
-    from generators.expert.demonstrations import RECORDED_START_SEED, replay_observations
+    from generators.expert.bc_samples import RECORDED_START_SEED, replay_observations
 
     # reset with the seed the replay uses: the fixtures stand where they stood
     demo = teleoperate(env, init_state_index=3, seed=RECORDED_START_SEED, lead=(0.3, 0.3, 0))
@@ -177,7 +177,7 @@ def test_a_replay_in_the_recorded_scene_gives_back_the_recorded_observations(env
 
 
 def test_a_replay_in_a_scene_placed_anew_stays_within_the_tolerance(env, demos):
-    from generators.expert.demonstrations import RECORDED_START_TOLERANCE, replay_observations
+    from generators.expert.bc_samples import RECORDED_START_TOLERANCE, replay_observations
 
     errors = []
     for demo in demos:
@@ -187,7 +187,7 @@ def test_a_replay_in_a_scene_placed_anew_stays_within_the_tolerance(env, demos):
 
 
 def test_an_exact_replay_that_misses_the_recorded_goal_is_refused(env):
-    from generators.expert.demonstrations import replay_observations
+    from generators.expert.bc_samples import replay_observations
 
     # an episode started as the generators start theirs (seed, initial state, settle
     # steps), its last actions lost but its success kept

@@ -9,10 +9,10 @@ import pytest
 import torch
 from policy_fixtures import state_obs, tiny_config
 
-from generators.expert.training import explained_variance
 from generators.policy.diffusion_likelihood import DiffusionChainPolicy
 from generators.ppo.config import PPOConfig
 from generators.ppo.loss import ppo_loss
+from generators.ppo.trainer import explained_variance
 from generators.ppo.update import RolloutBatch, policy_gradient
 
 torch.set_num_threads(1)

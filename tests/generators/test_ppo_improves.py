@@ -32,15 +32,15 @@ from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from generators.expert import (
     BCConfig,
     DemonstrationSet,
-    PPOTrainer,
     evaluate,
     history_windows,
     state_policy_config,
     train_bc,
 )
-from generators.expert.demonstrations import action_chunks
+from generators.expert.bc_samples import action_chunks
 from generators.policy import DiffusionChainPolicy, ValueNetwork
 from generators.ppo.config import PPOConfig
+from generators.ppo.trainer import PPOTrainer
 
 torch.set_num_threads(1)
 

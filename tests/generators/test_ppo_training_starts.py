@@ -9,9 +9,10 @@ import torch
 
 from diffrl_eval.envs.tabletop import TabletopBackend
 from diffrl_eval.errors import UserError
-from generators.expert import PPOTrainer, state_policy_config
+from generators.expert import state_policy_config
 from generators.policy import GaussianPolicy, ValueNetwork
 from generators.ppo.config import PPOConfig
+from generators.ppo.trainer import PPOTrainer
 
 torch.set_num_threads(1)
 TASK = "spatial_left_cube_on_plate"

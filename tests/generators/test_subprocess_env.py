@@ -13,7 +13,7 @@ from policy_fixtures import tiny_tabletop_config
 
 from diffrl_eval.envs.tabletop import TabletopBackend
 from diffrl_eval.errors import UserError
-from generators.expert import ChunkVectorEnv, EpisodeStarts, PPOTrainer, state_policy_config
+from generators.expert import ChunkVectorEnv, state_policy_config
 from generators.expert.subprocess_env import (
     SubprocessChunkVectorEnv,
     check_env_workers,
@@ -21,6 +21,8 @@ from generators.expert.subprocess_env import (
 )
 from generators.policy import DiffusionChainPolicy, ValueNetwork
 from generators.ppo.config import PPOConfig
+from generators.ppo.rollout import EpisodeStarts
+from generators.ppo.trainer import PPOTrainer
 
 torch.set_num_threads(1)
 

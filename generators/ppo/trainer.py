@@ -1,4 +1,4 @@
-"""The PPO loop over a task: collect a chunk-level rollout, GAE, the shared PPO update.
+"""The PPO loop over a task: rollout, GAE, the minibatch update, schedules, logging.
 
 One :class:`PPOTrainer` holds everything an iteration needs (environments, optimizers,
 learning-rate schedules, random streams), so iterations can be run one at a time and
@@ -26,12 +26,12 @@ from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from generators.expert.evaluation import evaluate
 from generators.expert.reward import SuccessHoldBackend
-from generators.expert.rollout import EpisodeStarts, Rollout, collect_rollout
 from generators.expert.subprocess_env import chunk_env_for_policy
 from generators.ppo.config import PPOConfig
 from generators.ppo.gae import compute_gae
 from generators.ppo.lr_schedule import make_lr_scheduler
 from generators.ppo.reward_scaling import RunningRewardScaler
+from generators.ppo.rollout import EpisodeStarts, Rollout, collect_rollout
 from generators.ppo.update import RolloutBatch, gradient_agreement, ppo_update
 
 EVAL_SEED = 1  # noise and reset seed of the periodic deterministic evaluation
@@ -57,7 +57,8 @@ class PPOTrainer:
     task's fixed initial states (all of them, or those in ``init_state_indices``), drawn at
     random. ``env_workers`` > 1 steps the environments in that many
     worker processes (same rollouts as in-process, see
-    :mod:`generators.expert.subprocess_env`).
+    :mod:`generators.expert.subprocess_env`). ``device`` moves both networks there (the
+    rollout's tensors and the update follow them; see :mod:`generators.policy.device`).
     """
 
     def __init__(
@@ -73,7 +74,11 @@ class PPOTrainer:
         init_state_indices: list[int] | None = None,
         env_options: dict[str, Any] | None = None,
         env_workers: int = 1,
+        device: torch.device | str | None = None,
     ) -> None:
+        if device is not None:  # else where the networks already are
+            policy.to(device)
+            value_network.to(device)
         self.policy = policy
         self.value_network = value_network
         self.backend = backend
@@ -120,19 +125,28 @@ class PPOTrainer:
         self.venv.close()
 
     def run_iteration(self) -> dict[str, float]:
-        """Collect, estimate advantages, update; returns this iteration's statistics."""
+        """One PPO iteration; returns its statistics.
+
+        Reads in the order of CleanRL's ``ppo_continuous_action.py``: rollout, GAE, the
+        minibatch epochs with the clipped loss, logging; then the learning-rate schedules
+        step for the next iteration.
+        """
         config = self.config
         started = time.perf_counter()
-        rollout, batch = self.collect()
+
+        # 1. rollout: n_steps stochastic decisions (action chunks) in each of n_envs envs
+        rollout = self.rollout()
+
+        # 2. GAE: (scaled) rewards -> advantages and value targets, one row per decision
+        batch = self.advantages(rollout)
         collected = time.perf_counter()
+
+        # diagnostics of this batch, measured before the update changes the policy
         self.policy.train()
-        diagnostics = {"explained_variance": explained_variance(rollout.values.flatten(),
-                                                                batch.returns),
-                       "gradient_agreement": math.nan, "eval_success": math.nan}
-        every = config.gradient_agreement_every
-        if every and self.iteration % every == 0:
-            diagnostics["gradient_agreement"] = gradient_agreement(
-                self.policy, batch, config, self.diagnostics_generator)
+        diagnostics = self.batch_diagnostics(rollout, batch)
+
+        # 3. update: epochs of shuffled minibatches, the ratio clipped per denoising step
+        #    (generators.ppo.update; only the critic learns during its warm-up)
         update = ppo_update(
             self.policy, self.value_network, batch,
             config, self.actor_optimizer, self.critic_optimizer,
@@ -142,6 +156,8 @@ class PPOTrainer:
         updated = time.perf_counter()
         if config.eval_every and (self.iteration + 1) % config.eval_every == 0:
             diagnostics["eval_success"] = self.evaluate()
+
+        # 4. logging: this iteration's rates, episodes, losses and diagnostics
         stats = {
             "iteration": float(self.iteration),
             "actor_lr": self.actor_optimizer.param_groups[0]["lr"],
@@ -155,30 +171,53 @@ class PPOTrainer:
             # end to end: collection, advantages and update (not the periodic evaluation)
             "env_steps_per_second": rollout.env_steps / (updated - started),
         }
+
+        # learning-rate schedules (the actor's stands still during the critic warm-up)
         if not update["critic_warmup"]:
             self.actor_scheduler.step()
         self.critic_scheduler.step()
         self.iteration += 1
         return stats
 
-    def collect(self) -> tuple[Rollout, RolloutBatch]:
-        """One stochastic rollout of the current policy, with (scaled) rewards, GAE
-        advantages and value targets, flattened into a batch of decisions."""
-        config = self.config
+    def rollout(self) -> Rollout:
+        """One stochastic rollout of the current policy (see :func:`collect_rollout`)."""
         self.policy.eval()
-        rollout = collect_rollout(
-            self.policy, self.value_network, self.venv, self.starts, config.n_steps,
-            gamma=config.gamma, generator=self.generator,
+        return collect_rollout(
+            self.policy, self.value_network, self.venv, self.starts, self.config.n_steps,
+            gamma=self.config.gamma, generator=self.generator,
         )
+
+    def advantages(self, rollout: Rollout) -> RolloutBatch:
+        """``rollout``'s rewards (scaled by the running return spread when
+        ``reward_scaling``), plus the truncations' bootstrap, through GAE: advantages and
+        value targets, flattened into a batch of S * N decisions."""
         rewards = rollout.rewards
         if self.reward_scaler is not None:
-            rewards = torch.from_numpy(
-                self.reward_scaler(rewards.numpy(), rollout.dones.numpy())).to(rewards.dtype)
+            rewards = torch.from_numpy(self.reward_scaler(
+                rewards.cpu().numpy(), rollout.dones.cpu().numpy())).to(rewards)
         advantages, returns = compute_gae(
             rewards + rollout.bootstrap, rollout.values, rollout.dones, rollout.last_values,
-            gamma=config.gamma, gae_lambda=config.gae_lambda,
+            gamma=self.config.gamma, gae_lambda=self.config.gae_lambda,
         )
-        return rollout, flatten_rollout(rollout, advantages, returns)
+        return flatten_rollout(rollout, advantages, returns)
+
+    def collect(self) -> tuple[Rollout, RolloutBatch]:
+        """Steps 1 and 2 of an iteration: a rollout and its batch of advantages."""
+        rollout = self.rollout()
+        return rollout, self.advantages(rollout)
+
+    def batch_diagnostics(self, rollout: Rollout, batch: RolloutBatch) -> dict[str, float]:
+        """The critic's explained variance, and (every ``gradient_agreement_every``
+        iterations) the agreement of two half-batch policy gradients, drawn from the
+        diagnostics' own random stream; ``eval_success`` starts unmeasured (NaN)."""
+        diagnostics = {"explained_variance": explained_variance(rollout.values.flatten(),
+                                                                batch.returns),
+                       "gradient_agreement": math.nan, "eval_success": math.nan}
+        every = self.config.gradient_agreement_every
+        if every and self.iteration % every == 0:
+            diagnostics["gradient_agreement"] = gradient_agreement(
+                self.policy, batch, self.config, self.diagnostics_generator)
+        return diagnostics
 
     def evaluate(self) -> float:
         """Deterministic success from every fixed initial state of the task."""

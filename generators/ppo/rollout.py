@@ -22,6 +22,7 @@ from torch import nn
 
 from diffrl_eval.dataset.episode import Episode
 from generators.expert.chunk_env import ChunkEnvs
+from generators.policy.device import module_device, to_device
 
 
 class EpisodeStarts:
@@ -81,23 +82,28 @@ def collect_rollout(
     gamma: float,
     generator: torch.Generator | None = None,
 ) -> Rollout:
-    """Run ``n_steps`` stochastic decisions in every env of ``venv`` (all must be running)."""
+    """Run ``n_steps`` stochastic decisions in every env of ``venv`` (all must be running).
+
+    The rollout's tensors are on the policy's device; each decision's observations move
+    there once, its actions back to the CPU for the environments."""
+    device = module_device(policy)
     n_envs = len(venv)
     everyone = np.arange(n_envs)
     obs_steps, records, log_probs, rewards, bootstraps, dones, values = ([] for _ in range(7))
     episodes: list[Episode] = []
     env_steps = 0
     for _ in range(n_steps):
-        obs = venv.observation()
+        obs = to_device(venv.observation(), device)
         step = policy.act(obs, generator=generator)
         value = value_network(obs)
-        chunks = step.action_chunk[:, : policy.config.action_steps].numpy()
+        chunks = step.action_chunk[:, : policy.config.action_steps].cpu().numpy()
         outcome = venv.step_chunk(everyone, chunks)
-        reward = torch.from_numpy(outcome.rewards.copy())
+        reward = torch.from_numpy(outcome.rewards.copy()).to(device)
         bootstrap = torch.zeros_like(reward)
         truncated = np.flatnonzero(outcome.truncated)
         if len(truncated):
-            bootstrap[truncated] = gamma * value_network(venv.observation(truncated))
+            final_obs = to_device(venv.observation(truncated), device)
+            bootstrap[torch.from_numpy(truncated).to(device)] = gamma * value_network(final_obs)
         for env_index in np.flatnonzero(outcome.dones):
             episodes.append(outcome.episodes[env_index])
             starts.reset(venv, int(env_index))
@@ -107,7 +113,7 @@ def collect_rollout(
         log_probs.append(step.log_prob)
         rewards.append(reward)
         bootstraps.append(bootstrap)
-        dones.append(torch.from_numpy(outcome.dones.copy()))
+        dones.append(torch.from_numpy(outcome.dones.copy()).to(device))
         values.append(value)
     return Rollout(
         obs={key: torch.stack([o[key] for o in obs_steps]) for key in obs_steps[0]},
@@ -117,7 +123,7 @@ def collect_rollout(
         bootstrap=torch.stack(bootstraps),
         dones=torch.stack(dones),
         values=torch.stack(values),
-        last_values=value_network(venv.observation()),
+        last_values=value_network(to_device(venv.observation(), device)),
         episodes=episodes,
         env_steps=env_steps,
     )
