@@ -31,6 +31,7 @@ from diffrl_eval.errors import UserError
 from diffrl_eval.generator import TrainsExperts, generators_with
 from diffrl_eval.progress import progress_bar
 from generators.ablation_variants import DEFAULT_VARIANTS, VARIANTS
+from generators.expert.settings import VIEWS, view_home
 from generators.ppo.config import PPOConfig
 
 console = Console()
@@ -79,6 +80,8 @@ def expert_overrides(
     ppo: dict[str, Any] = {}
     for key, value in parse_options(options).items():
         section, dot, field = key.partition(".")
+        if dot and section in VIEWS:
+            section, key = view_home(section, field), field
         if dot and section in ("policy", "ppo"):
             (policy if section == "policy" else ppo)[field] = value
         else:

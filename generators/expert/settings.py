@@ -7,8 +7,14 @@ it, in sections::
                          expert_seed, bc_gradient_steps, bc_batch_size, bc_learning_rate
     policy               PolicySettings -> PolicyConfig (sized for the task's observations)
     ppo                  PPOSettings    -> PPOConfig (PPO, its reward and diagnostics)
-    generation           chunk_join, max_attempts_factor; where it runs: cache_dir,
-                         env_workers
+    reward               RewardSettings: reward_mode, success_hold_steps, reward_scaling
+                         (stored in ppo)
+    generation           GenerationSettings: chunk_join, max_attempts_factor; where it
+                         runs: cache_dir, env_workers (stored as top-level fields)
+
+``config.reward`` and ``config.generation`` read those sections typed; ``--option
+reward.KEY=V`` and ``--option generation.KEY=V`` (and the same sections given to
+``make_config``) write into the fields that store them.
 
 A value comes from, lowest first: the dataclass defaults (``PolicyConfig``,
 ``PPOConfig``, ``ExpertConfig``), the head's named preset (``generators/diffusion_ppo``,
@@ -129,6 +135,44 @@ SECTIONS: dict[str, type[Section]] = {"policy": PolicySettings, "ppo": PPOSettin
 GENERATION_ONLY_FIELDS = ("cache_dir", "max_attempts_factor", "env_workers", "chunk_join")
 
 
+@dataclass(frozen=True)
+class RewardSettings:
+    """The reward PPO optimizes (values in force; stored in the ``ppo`` section, whose
+    serialized layout keys the expert cache): ``reward_mode``, ``success_hold_steps``,
+    ``reward_scaling`` of :class:`~generators.ppo.config.PPOConfig`."""
+
+    reward_mode: str
+    success_hold_steps: int | None
+    reward_scaling: bool
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How ``generate`` draws data from a trained expert and where it runs (values in
+    force; stored as top-level :class:`ExpertConfig` fields, outside the cache key)."""
+
+    chunk_join: str
+    max_attempts_factor: int
+    cache_dir: str | None
+    env_workers: int | None
+
+
+# views over stored fields: section name -> (its settings class, where its fields live:
+# a stored section name, or "" for ExpertConfig's own fields)
+VIEWS: dict[str, tuple[type, str]] = {"reward": (RewardSettings, "ppo"),
+                                      "generation": (GenerationSettings, "")}
+
+
+def view_home(section: str, name: str) -> str:
+    """Where the setting ``section.name`` of a view (``reward``, ``generation``) is
+    stored: "ppo" or "" (a top-level field); an unknown name is a one-line error."""
+    cls, home = VIEWS[section]
+    valid = [f.name for f in dataclasses.fields(cls)]
+    if name not in valid:
+        raise UserError(f"unknown {section} option {name!r}; valid options: {', '.join(valid)}")
+    return home
+
+
 @dataclass
 class ExpertConfig(GeneratorConfig):
     """How the expert is trained and how generation uses it.
@@ -204,6 +248,18 @@ class ExpertConfig(GeneratorConfig):
         """The PPO settings in force, checked."""
         return self.ppo.resolve()
 
+    @property
+    def reward(self) -> RewardSettings:
+        """The reward section (stored in ``ppo``)."""
+        return RewardSettings(**{f.name: getattr(self.ppo, f.name)
+                                 for f in dataclasses.fields(RewardSettings)})
+
+    @property
+    def generation(self) -> GenerationSettings:
+        """The generation section (stored as this config's own fields)."""
+        return GenerationSettings(**{f.name: getattr(self, f.name)
+                                     for f in dataclasses.fields(GenerationSettings)})
+
 
 @dataclass(frozen=True)
 class ExpertPreset:
@@ -227,6 +283,7 @@ def layer(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, An
     """``overrides`` on top of ``base``; a section merges key by key (validated as it is
     made: an unknown key names the section's valid options)."""
     merged = dict(base)
+    overrides = route_views(overrides)
     for key, value in overrides.items():
         if key in SECTIONS:
             value = SECTIONS[key].of(key, value)
@@ -234,6 +291,27 @@ def layer(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, An
         else:
             merged[key] = value
     return merged
+
+
+def route_views(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` with the ``reward`` and ``generation`` sections moved to where their
+    fields are stored (the ``ppo`` section, top-level fields)."""
+    routed = {key: value for key, value in overrides.items() if key not in VIEWS}
+    for section in VIEWS:
+        if section not in overrides:
+            continue
+        values = overrides[section]
+        if not isinstance(values, Mapping):
+            raise UserError(f"{section} must be an object of {section} settings (give "
+                            f"{section}.KEY=VALUE), got {values!r}")
+        for name, value in values.items():
+            home = view_home(section, name)
+            if home:
+                inner = routed.get(home, {})
+                routed[home] = {**inner, name: value}
+            else:
+                routed[name] = value
+    return routed
 
 
 def warmup_fallback(preset_ppo: Mapping[str, Any], asked_ppo: Mapping[str, Any]
@@ -249,5 +327,6 @@ def warmup_fallback(preset_ppo: Mapping[str, Any], asked_ppo: Mapping[str, Any]
     return default if default < iterations <= preset else None
 
 
-__all__ = ["EXPERT_CONFIG_VERSION", "GENERATION_ONLY_FIELDS", "ExpertConfig", "ExpertPreset", "PPOSettings", "PolicySettings",
-           "Section", "layer", "warmup_fallback"]
+__all__ = ["EXPERT_CONFIG_VERSION", "GENERATION_ONLY_FIELDS", "ExpertConfig", "ExpertPreset",
+           "GenerationSettings", "PPOSettings", "PolicySettings", "RewardSettings", "Section",
+           "layer", "route_views", "view_home", "warmup_fallback"]

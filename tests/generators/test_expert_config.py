@@ -74,6 +74,24 @@ def test_ppo_and_policy_flags_write_the_same_settings_as_option():
     assert config.ppo.target_kl is None and config.policy.mlp_hidden == [16]
 
 
+def test_reward_and_generation_sections_read_and_write_the_fields_that_store_them():
+    config = DiffusionPPOGenerator.make_config(
+        {"reward": {"success_hold_steps": 8}, "generation": {"max_attempts_factor": 7}})
+    assert config.reward.reward_mode == "success_hold"  # the recipe's, stored in ppo
+    assert config.reward.success_hold_steps == 8 == config.ppo.success_hold_steps
+    assert config.generation.max_attempts_factor == 7 == config.max_attempts_factor
+    assert config.generation.chunk_join == "warm-start"
+    by_option = expert_overrides(["reward.reward_scaling=false", "generation.chunk_join=none"])
+    assert by_option == {"ppo": {"reward_scaling": False}, "chunk_join": "none"}
+    # the sections are views: the serialized layout (and so the expert cache key) is unchanged
+    plain = DiffusionPPOGenerator.make_config({"ppo": {"success_hold_steps": 8},
+                                               "max_attempts_factor": 7})
+    assert config.training_settings() == plain.training_settings()
+    with pytest.raises(UserError, match="unknown reward option 'gamma'; valid options: "
+                                        "reward_mode, success_hold_steps, reward_scaling"):
+        DiffusionPPOGenerator.make_config({"reward": {"gamma": 0.9}})
+
+
 def test_sections_refuse_unknown_keys_and_bad_types_naming_the_valid_ones():
     with pytest.raises(UserError, match="unknown PPO option.*n_env; valid options: n_envs"):
         PPOSettings(n_env=3)
@@ -91,6 +109,8 @@ def test_sections_refuse_unknown_keys_and_bad_types_naming_the_valid_ones():
     (["--ppo", "n_steps"], "--ppo expects KEY=VALUE"),
     (["--policy", "ppo.n_steps=3"], "--policy expects KEY=VALUE"),
     (["--option", "ppo=5"], "ppo must be an object of PPO settings"),
+    (["--option", "reward.mode=dense"], "unknown reward option 'mode'; valid options"),
+    (["--option", "generation.workers=2"], "unknown generation option 'workers'"),
 ])
 @pytest.mark.parametrize("command", ["train-expert", "ablate"])
 def test_a_bad_section_flag_is_one_line_exit_2_and_writes_nothing(command, flags, fragment,
