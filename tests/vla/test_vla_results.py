@@ -6,9 +6,12 @@ import math
 
 import pytest
 
+from diffrl_eval.documents import VLA_EVAL, VLA_EVAL_SEEDS
 from diffrl_eval.errors import UserError
+from diffrl_eval.vla.aggregate import success_summary
 from diffrl_eval.vla.evaluation import aggregate_seeds
-from diffrl_eval.vla.results import EVAL_KIND, SEEDS_KIND, success_summary
+
+EVAL_KIND, SEEDS_KIND = VLA_EVAL.name, VLA_EVAL_SEEDS.name
 
 
 def test_success_summary_carries_the_wilson_95_interval_of_the_count():
