@@ -36,13 +36,19 @@ class DocumentKind:
     """What a JSON document says it is: ``kind_key: name`` and ``version_key: version``.
 
     ``name`` None: the document carries no kind (a dataset manifest, an hparams file);
-    ``version`` None: it carries no version (a check outcome).
+    ``version`` None: it carries no version (a check outcome). ``readable``: the versions
+    a reader accepts when it reads more than the one written (default: ``version``).
     """
 
     name: str | None
-    version: int | None
+    version: Any
     kind_key: str = "kind"
     version_key: str = "schema_version"
+    readable: tuple[Any, ...] = ()
+
+    @property
+    def versions(self) -> tuple[Any, ...]:
+        return self.readable or (self.version,)
 
     def header(self) -> dict[str, Any]:
         """The keys that open a document of this kind, in the order they are written."""
@@ -59,7 +65,7 @@ class DocumentKind:
             self.name is None or document.get(self.kind_key) == self.name)
 
     def reads_version_of(self, document: Mapping[str, Any]) -> bool:
-        return self.version is None or document.get(self.version_key) == self.version
+        return self.version is None or document.get(self.version_key) in self.versions
 
 
 METRICS = DocumentKind("diffrl-eval/metrics", 1)
@@ -69,7 +75,7 @@ VLA_RESULTS = (VLA_EVAL, VLA_EVAL_SEEDS)
 CHECK = DocumentKind("diffrl-eval/check", None)
 VLA_CHECKPOINT = DocumentKind("diffrl-eval/vla-checkpoint", 1)
 DATASET_MANIFEST = DocumentKind(None, 1)
-HPARAMS_FILE = DocumentKind(None, None)
+JSON_OBJECT = DocumentKind(None, None)  # any JSON object: an hparams file
 VERDICT = DocumentKind("diffrl-eval/verdict", 1)
 COMPARE_RUN = DocumentKind("diffrl-eval/compare-run", 1)
 

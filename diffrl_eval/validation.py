@@ -67,7 +67,8 @@ class JsonMessages:
 
     Templates of ``str.format`` with ``path`` (the file), ``directory`` (its folder),
     ``kind`` (the kind expected), ``found`` (the version found), ``version`` (the version
-    read) and ``keys`` (the missing keys, comma-separated).
+    written), ``versions`` (those read, comma-separated) and ``keys`` (the missing keys,
+    comma-separated).
     """
 
     missing: str
@@ -104,7 +105,8 @@ def read_versioned_json(path: Path, document: Any, messages: JsonMessages, *,
 
     def fail(template: str, **values: Any) -> UserError:
         return error(template.format(path=path, directory=path.parent, kind=document.name,
-                                     version=document.version, **values))
+                                     version=document.version,
+                                     versions=", ".join(map(str, document.versions)), **values))
 
     if not path.is_file():
         raise fail(messages.missing)

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from diffrl_eval.documents import HPARAMS_FILE
+from diffrl_eval.documents import JSON_OBJECT
 from diffrl_eval.validation import JsonMessages, read_versioned_json
 
 PRESET_KEY = "preset"  # an hparams file may name one of the VLA's presets as its start
@@ -28,7 +28,7 @@ _MESSAGES = JsonMessages(missing="hparams file not found: {path}",
 
 def read_hparams_file(path: str | Path) -> dict[str, Any]:
     """The JSON object of the hparams file ``path`` (not yet completed by a VLA)."""
-    return read_versioned_json(path, HPARAMS_FILE, _MESSAGES)
+    return read_versioned_json(path, JSON_OBJECT, _MESSAGES)
 
 
 def hparams_hash(h: dict[str, Any]) -> str:

@@ -55,3 +55,17 @@ def test_an_absent_version_that_is_required_counts_as_a_missing_key(tmp_path):
     path = write(tmp_path, {"kind": "thing"})
     with pytest.raises(UserError, match=r"missing key\(s\) schema_version, a"):
         read_versioned_json(path, THING, MESSAGES, required=("schema_version", "a"))
+
+
+def test_a_reader_of_several_versions_accepts_each_and_names_them_when_refusing(tmp_path):
+    info = DocumentKind(None, "v3.0", version_key="codebase_version", readable=("v2.1", "v3.0"))
+    messages = JsonMessages(missing="{path}: missing", unreadable="{path}:",
+                            wrong_kind="{path}: not an object",
+                            wrong_version="codebase_version {found!r} (readable: {versions})",
+                            missing_keys="")
+    for version in ("v2.1", "v3.0"):
+        value = {"codebase_version": version}
+        assert read_versioned_json(write(tmp_path, value), info, messages) == value
+    with pytest.raises(UserError) as raised:
+        read_versioned_json(write(tmp_path, {"codebase_version": "v1.6"}), info, messages)
+    assert str(raised.value) == "codebase_version 'v1.6' (readable: v2.1, v3.0)"
