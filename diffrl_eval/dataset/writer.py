@@ -30,11 +30,11 @@ from diffrl_eval.dataset.format import (
     IMAGES_DIR,
     INIT_SIM_STATES_NAME,
     MANIFEST_NAME,
-    SCHEMA_VERSION,
     content_hash,
     episode_key,
     image_episode_name,
 )
+from diffrl_eval.documents import DATASET_MANIFEST
 from diffrl_eval.errors import DatasetError, UserError
 
 
@@ -206,7 +206,7 @@ class DatasetWriter:
             init_sim_states = {"file": INIT_SIM_STATES_NAME,
                                "episodes": sorted(self._init_sim_states)}
         manifest = {
-            "schema_version": SCHEMA_VERSION,
+            **DATASET_MANIFEST.header(),
             **{k: self._meta[k] for k in ("source", "source_label", "backend", "suite")},
             "tasks": list(self._tasks.values()),
             "seed": self._meta["seed"],
