@@ -16,8 +16,9 @@ Kinds and where they are written: ``diffrl-eval/metrics`` (``metrics --json``,
 :class:`VlaEvalResult`), ``diffrl-eval/vla-eval-seeds`` (``vla eval`` of several training
 seeds; :class:`VlaSeedsResult`), ``diffrl-eval/check`` (``check --json``;
 :class:`CheckResult`), ``diffrl-eval/vla-checkpoint`` (``checkpoint.json`` of ``vla
-train``; :class:`VlaCheckpointInfo`), ``diffrl-eval/verdict`` and ``diffrl-eval/compare-run`` (``compare``), and the
-dataset manifest (``manifest.json``, a version and no kind).
+train``; :class:`VlaCheckpointInfo`), ``diffrl-eval/verdict`` and
+``diffrl-eval/compare-run`` (``compare``), and the dataset manifest (``manifest.json``, a
+version and no kind). reports/results/results-files.md lists their keys.
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ COMPARE_RUN = DocumentKind("diffrl-eval/compare-run", 1)
 class InvalidDocument(UserError):
     """A results document without a key its readers rely on, or with a value of the wrong
     type. ``problem`` is one of ``not_object``, ``kind``, ``version``, ``missing``,
-    ``not_mapping``, ``not_list``, ``not_number``, ``not_finite``; ``path`` the key path (``overall.success``);
-    ``scope`` the summary it lies in, if any. The message is the default wording; a reader
+    ``not_mapping``, ``not_list``, ``not_number``, ``not_finite``, ``protocol``,
+    ``hparams``; ``path`` the key path (``overall.success``); ``scope`` the summary it lies
+    in, if any. The message is the default wording; a reader
     with its own established wording rephrases from the fields."""
 
     def __init__(self, message: str, *, problem: str, path: str = "", scope: str = "",

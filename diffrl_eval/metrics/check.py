@@ -153,7 +153,8 @@ def _check_wording(problem: InvalidDocument, where: str) -> str:
     """How ``check`` has always named a problem of a baseline or a metrics file."""
     if problem.problem in ("not_object", "kind"):
         kind = problem.found if problem.problem == "kind" else None
-        return f"{where} is not a metrics result (kind {kind!r}, expected {METRICS.name!r}); {_HINT}"
+        return (f"{where} is not a metrics result (kind {kind!r}, expected {METRICS.name!r}); "
+                f"{_HINT}")
     if problem.problem == "version":
         return f"{where} has schema_version {problem.found!r}; check reads {METRICS.version}"
     if problem.problem in ("missing", "not_mapping") and "." not in problem.path:
