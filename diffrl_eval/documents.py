@@ -101,6 +101,16 @@ class InvalidDocument(UserError):
 D = TypeVar("D", bound="ResultDocument")
 
 
+class _Absent:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+# the default of a field added after the first documents of its kind were written: a
+# document read without it is written back without it
+ABSENT: Any = _Absent()
+
+
 @dataclass
 class ResultDocument:
     """A results document: its named fields, then ``extra`` top-level keys in their order."""
@@ -108,7 +118,7 @@ class ResultDocument:
     KIND: ClassVar[DocumentKind]
     NOUN: ClassVar[str] = "result"  # how messages name a document of this kind
     # the named fields every document of the kind has (None: all; the others were added
-    # later and have defaults)
+    # later and default to ABSENT)
     REQUIRED: ClassVar[tuple[str, ...] | None] = None
 
     extra: dict[str, Any] = field(default_factory=dict, kw_only=True)
@@ -124,7 +134,8 @@ class ResultDocument:
     def to_json(self) -> dict[str, Any]:
         """The JSON object as written: header, named fields in order, then ``extra``."""
         return {**self.KIND.header(),
-                **{name: getattr(self, name) for name in self.named_fields()},
+                **{name: getattr(self, name) for name in self.named_fields()
+                   if getattr(self, name) is not ABSENT},
                 **self.extra}
 
     @classmethod
@@ -293,8 +304,9 @@ VLA_TRAINING_KEYS = ("seed", "datasets", "sources", "train_suites")
 @dataclass(kw_only=True)
 class VlaEvalResult(ResultDocument):
     """One checkpoint evaluated once (``vla eval``): success per task, suite and overall
-    with Wilson intervals, and where the checkpoint came from. The fields with defaults
-    were added after the first results were written; readers do not rely on them."""
+    with Wilson intervals, and where the checkpoint came from. The fields that default to
+    :data:`ABSENT` were added after the first results were written; readers do not rely
+    on them."""
 
     KIND: ClassVar[DocumentKind] = VLA_EVAL
     NOUN: ClassVar[str] = "VLA result"
@@ -303,8 +315,8 @@ class VlaEvalResult(ResultDocument):
         "episodes_per_task", "per_task", "per_suite", "overall")
 
     vla: str
-    checkpoint: str | None = None
-    checkpoint_hash: str | None = None
+    checkpoint: str | None = ABSENT
+    checkpoint_hash: str | None = ABSENT
     hparams_hash: str
     training: dict[str, Any]
     backend: str
@@ -314,10 +326,10 @@ class VlaEvalResult(ResultDocument):
     per_task: dict[str, Any]
     per_suite: dict[str, Any]
     overall: dict[str, Any]
-    env_steps: int | None = None
-    device: str | None = None
-    wall_seconds: float | None = None
-    tool_version: str | None = None
+    env_steps: int | None = ABSENT
+    device: str | None = ABSENT
+    wall_seconds: float | None = ABSENT
+    tool_version: str | None = ABSENT
 
     @classmethod
     def check(cls, document: Any, *, where: str) -> None:
@@ -402,9 +414,9 @@ class VlaCheckpointInfo(ResultDocument):
     hparams_hash: str
     backend: str
     training: dict[str, Any]
-    device: str | None = None
-    train_seconds: float | None = None
-    tool_version: str | None = None
+    device: str | None = ABSENT
+    train_seconds: float | None = ABSENT
+    tool_version: str | None = ABSENT
 
 
 # -- check --------------------------------------------------------------------------------
