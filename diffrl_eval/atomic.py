@@ -17,6 +17,8 @@ import fcntl
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from diffrl_eval.errors import OutputBusy, UserError
@@ -297,16 +299,24 @@ def check_export_destination(out: Path, *, sources: list[Path], overwrite: bool)
 class StagedDirectory:
     """Build a directory in a staging place; :meth:`commit` renames it to ``out``.
 
+    ``out`` is refused before any work (and again once it is claimed, in case another run
+    wrote it in between) by ``check``: by default an existing ``out`` unless ``overwrite``,
+    or one that holds one of ``sources``.
+
     >>> with StagedDirectory(out, sources=[dataset], overwrite=False) as staged:
     ...     (staged.path / "file").write_text("...")
     ...     staged.commit()
     """
 
-    def __init__(self, out: Path, *, sources: list[Path], overwrite: bool = False) -> None:
-        self.out = check_export_destination(Path(out), sources=sources, overwrite=overwrite)
+    def __init__(self, out: Path, *, sources: Sequence[Path] = (), overwrite: bool = False,
+                 check: Callable[[Path], Path] | None = None) -> None:
+        if check is None:
+            check = partial(check_export_destination, sources=list(sources), overwrite=overwrite)
+        self.out = check(Path(out))
         self.overwrite = overwrite
         self._claim = claim_output(self.out)
         try:
+            check(self.out)
             self.path = new_staging_dir(self.out)
         except BaseException:
             self._claim.release()
@@ -330,8 +340,9 @@ class StagedDirectory:
         # claim is released (delivered earlier, it would leave the lock file behind)
         with signals_deferred():
             try:
+                raise_if_interrupted()  # a signal during the fsync: never commit
                 os.rename(self.path, self.out)
-            except OSError:
+            except BaseException:
                 if previous is not None:
                     os.rename(previous, self.out)
                     untrack_staging(previous)
@@ -344,6 +355,7 @@ class StagedDirectory:
         return self.out
 
     def abort(self) -> None:
+        """Remove the staged directory and release the claim (again: nothing happens)."""
         discard_staging(self.path)
         self._claim.release()
 

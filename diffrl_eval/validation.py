@@ -6,6 +6,9 @@ Two ideas, used by every reader and every option parser:
   them anyway. :func:`loads_json` refuses them (and names the line), :func:`require_finite`
   refuses a non-finite number anywhere in a nested value (and names its key path), and
   :func:`dumps_json` never writes one.
+* **versioned documents**: :func:`read_versioned_json` is the one reader of a JSON file
+  that names its kind and layout version (results, checkpoints, manifests; the kinds are
+  in :mod:`diffrl_eval.documents`), each failure one line in the reader's wording.
 * **typed settings**: a dataclass config's values are checked against its field types
   (float, int, bool, str, ``Literal`` choices, ``X | None``, tuples, nested objects) with the
   key named in the one-line error, before the dataclass sees them.
@@ -18,7 +21,8 @@ import json
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,23 +61,69 @@ def read_json(path: Path, where: str | None = None) -> Any:
     return loads_json(text, where)
 
 
-def read_versioned_json(path: Path, *, what: str, corrupt: str, kind_key: str, kind: str,
-                        noun: str, version_key: str, version_label: str, version: int
+@dataclass(frozen=True)
+class JsonMessages:
+    """How a reader words each way a JSON document file can be wrong, one line each.
+
+    Templates of ``str.format`` with ``path`` (the file), ``directory`` (its folder),
+    ``kind`` (the kind expected), ``found`` (the version found), ``version`` (the version
+    written), ``versions`` (those read, comma-separated) and ``keys`` (the missing keys,
+    comma-separated).
+    """
+
+    missing: str
+    unreadable: str  # the prefix of a parse error: "<unreadable> is not valid JSON (...)"
+    wrong_kind: str  # not a JSON object, or another kind
+    wrong_version: str
+    missing_keys: str
+
+    @classmethod
+    def checkpoint(cls, what: str, corrupt: str, noun: str, version_label: str
+                   ) -> JsonMessages:
+        """The wording of a checkpoint's files: ``not a WHAT: PATH is missing``,
+        ``CORRUPT PATH: ...``, ``checkpoint PATH has VERSION_LABEL x; this version reads N``."""
+        return cls(missing=f"not a {what}: {{path}} is missing",
+                   unreadable=f"{corrupt} {{path}}:",
+                   wrong_kind=f"{corrupt} {{path}}: not a {{kind}} {noun}",
+                   wrong_version=f"checkpoint {{path}} has {version_label} {{found!r}}; "
+                                 "this version reads {version}",
+                   missing_keys=f"{corrupt} {{path}}: missing key(s) {{keys}}")
+
+
+def read_versioned_json(path: Path, document: Any, messages: JsonMessages, *,
+                        required: Sequence[str] = (), error: type[UserError] = UserError
                         ) -> dict[str, Any]:
-    """The JSON object in ``path`` whose ``kind_key`` is ``kind`` and ``version_key`` is
-    ``version``; each way it can fail is one line: ``not a WHAT: PATH is missing``,
-    ``CORRUPT PATH: ...`` (unreadable, or not a KIND NOUN), ``checkpoint PATH has
-    VERSION_LABEL x; this version reads N``."""
+    """The JSON object in ``path`` that is a ``document`` (a
+    :class:`~diffrl_eval.documents.DocumentKind`: its kind and version) holding every key
+    of ``required``; each way it can fail is one ``error`` line worded by ``messages``.
+
+    Checked in order: the file exists, it is JSON (numbers finite), an object of the
+    document's kind, of its version (when it names one), with the required keys (a
+    version key that is absent and required counts as a missing key).
+    """
     path = Path(path)
+
+    def fail(template: str, **values: Any) -> UserError:
+        return error(template.format(path=path, directory=path.parent, kind=document.name,
+                                     version=document.version,
+                                     versions=", ".join(map(str, document.versions)), **values))
+
     if not path.is_file():
-        raise UserError(f"not a {what}: {path} is missing")
-    document = read_json(path, f"{corrupt} {path}:")
-    if not isinstance(document, dict) or document.get(kind_key) != kind:
-        raise UserError(f"{corrupt} {path}: not a {kind} {noun}")
-    if document.get(version_key) != version:
-        raise UserError(f"checkpoint {path} has {version_label} "
-                        f"{document.get(version_key)!r}; this version reads {version}")
-    return document
+        raise fail(messages.missing)
+    try:
+        value = read_json(path, messages.unreadable.format(path=path, directory=path.parent))
+    except UserError as exc:
+        raise error(str(exc)) from None
+    if not document.is_kind_of(value):
+        raise fail(messages.wrong_kind)
+    version_key = document.version_key
+    absent_and_required = version_key not in value and version_key in required
+    if not document.reads_version_of(value) and not absent_and_required:
+        raise fail(messages.wrong_version, found=value.get(version_key))
+    missing = [key for key in required if key not in value]
+    if missing:
+        raise fail(messages.missing_keys, keys=", ".join(missing))
+    return value
 
 
 def non_finite_path(value: Any, path: str = "") -> str | None:

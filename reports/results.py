@@ -16,25 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from diffrl_eval.constants import SIMULATED_TELEOP_LABEL
+from diffrl_eval.documents import MetricsResult
 from diffrl_eval.errors import UserError
 from diffrl_eval.validation import loads_json, require_finite
-
-METRICS_KIND = "diffrl-eval/metrics"
-SUPPORTED_SCHEMA_VERSIONS = (1,)
-
-_TOP_LEVEL_KEYS = ("dataset", "overall", "per_task", "action_variance_curves", "episodes")
-_DATASET_KEYS = ("source", "backend", "n_episodes", "n_frames")
-_SUMMARY_KEYS = (
-    "success",
-    "trajectory_length",
-    "no_op_count",
-    "mean_squared_jerk",
-    "log_dimensionless_jerk",
-    "action_variance",
-)
-_SUCCESS_KEYS = ("successes", "episodes", "rate", "ci_low", "ci_high")
-_STATISTIC_KEYS = ("count", "mean", "std")
-_EPISODE_KEYS = ("task_id", "success", "mean_squared_jerk", "log_dimensionless_jerk")
 
 
 def read_result(path: Path) -> dict[str, Any]:
@@ -62,67 +46,12 @@ def validate_results(results: Sequence[Any], *, allow_none: bool = False) -> Non
 
 
 def validate_result(result: Any, *, where: str) -> None:
-    """Check that ``result`` is a metrics dict with every key the report reads.
+    """Check that ``result`` is a metrics dict with every key the report reads
+    (:meth:`MetricsResult.check <diffrl_eval.documents.MetricsResult.check>`).
 
     ``where`` names the result in the message (its position or its file).
     """
-    if not isinstance(result, Mapping):
-        raise UserError(f"metrics result {where} is a {type(result).__name__}, not a JSON object")
-    kind = result.get("kind")
-    if kind != METRICS_KIND:
-        raise UserError(f"metrics result {where} has kind {kind!r}; expected {METRICS_KIND!r}")
-    version = result.get("schema_version")
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
-        raise UserError(
-            f"metrics result {where} has schema_version {version!r}; this report reads "
-            f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}"
-        )
-    _require(result, _TOP_LEVEL_KEYS, where, "")
-    _require(result["dataset"], _DATASET_KEYS, where, "dataset")
-    _require_summary(result["overall"], where, "overall")
-    per_task = _require_mapping(result["per_task"], where, "per_task")
-    for task_id, summary in per_task.items():
-        _require_summary(summary, where, f"per_task.{task_id}")
-    curves = _require_mapping(result["action_variance_curves"], where, "action_variance_curves")
-    for task_id, curve in curves.items():
-        _require(curve, ("variance",), where, f"action_variance_curves.{task_id}")
-    episodes = result["episodes"]
-    if not isinstance(episodes, list):
-        raise UserError(f"metrics result {where}: 'episodes' must be a list")
-    for index, episode in enumerate(episodes):
-        _require(episode, _EPISODE_KEYS, where, f"episodes[{index}]")
-
-
-def _require_summary(summary: Any, where: str, path: str) -> None:
-    _require(summary, _SUMMARY_KEYS, where, path)
-    _require(summary["success"], _SUCCESS_KEYS, where, f"{path}.success")
-    _require_numbers(summary["success"], _SUCCESS_KEYS, where, f"{path}.success")
-    for statistic in ("trajectory_length", "mean_squared_jerk", "log_dimensionless_jerk"):
-        _require(summary[statistic], _STATISTIC_KEYS, where, f"{path}.{statistic}")
-        _require_numbers(summary[statistic], _STATISTIC_KEYS, where, f"{path}.{statistic}")
-
-
-def _require_numbers(value: Mapping[str, Any], keys: Sequence[str], where: str, path: str) -> None:
-    """Each of ``keys`` is a number or null (undefined), never text or a list."""
-    for key in keys:
-        item = value[key]
-        if item is not None and (isinstance(item, bool) or not isinstance(item, (int, float))):
-            raise UserError(f"metrics result {where}: {path}.{key} must be a number or null, "
-                            f"got {item!r}")
-
-
-def _require_mapping(value: Any, where: str, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise UserError(f"metrics result {where}: {path!r} must be a JSON object")
-    return value
-
-
-def _require(value: Any, keys: Sequence[str], where: str, path: str) -> None:
-    _require_mapping(value, where, path or "(top level)")
-    missing = [key for key in keys if key not in value]
-    if missing:
-        location = f"{path}.{missing[0]}" if path else missing[0]
-        raise UserError(f"metrics result {where} is missing key {location!r}")
+    MetricsResult.check(result, where=where)
 
 
 @dataclass(frozen=True)

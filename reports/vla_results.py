@@ -19,34 +19,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from diffrl_eval.constants import SIMULATED_TELEOP_LABEL
+from diffrl_eval.documents import (
+    IN_DISTRIBUTION,
+    OOD_ZERO_SHOT,
+    VLA_EVAL,
+    VLA_EVAL_SEEDS,
+    VlaEvalResult,
+    VlaSeedsResult,
+)
 from diffrl_eval.errors import UserError
 from diffrl_eval.metrics import wilson_interval
 
-VLA_EVAL_KIND = "diffrl-eval/vla-eval"
-VLA_SEEDS_KIND = "diffrl-eval/vla-eval-seeds"
+VLA_EVAL_KIND = VLA_EVAL.name
+VLA_SEEDS_KIND = VLA_EVAL_SEEDS.name
 VLA_KINDS = (VLA_EVAL_KIND, VLA_SEEDS_KIND)
-SUPPORTED_SCHEMA_VERSIONS = (1,)
 
-IN_DISTRIBUTION = "in-distribution"
-OOD_ZERO_SHOT = "ood-zero-shot"
-PROTOCOLS = (IN_DISTRIBUTION, OOD_ZERO_SHOT)
 TABLE_NAMES = {IN_DISTRIBUTION: "Table I (in-distribution)", OOD_ZERO_SHOT: "Table II (OOD zero-shot)"}
-
-_RUN_KEYS = (
-    "vla",
-    "hparams_hash",
-    "training",
-    "backend",
-    "protocol",
-    "eval_seed",
-    "episodes_per_task",
-    "per_task",
-    "per_suite",
-    "overall",
-)
-_TRAINING_KEYS = ("seed", "datasets", "sources", "train_suites")
-_SUCCESS_KEYS = ("successes", "episodes", "rate", "ci_low", "ci_high")
-
 
 # --- validation ----------------------------------------------------------------------------------
 
@@ -56,81 +44,21 @@ def is_vla_result(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get("kind") in VLA_KINDS
 
 
-def _require(value: Any, keys: Sequence[str], where: str, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise UserError(f"VLA result {where}: {path or '(top level)'!r} must be a JSON object")
-    missing = [key for key in keys if key not in value]
-    if missing:
-        location = f"{path}.{missing[0]}" if path else missing[0]
-        raise UserError(f"VLA result {where} is missing key {location!r}")
-    return value
-
-
-def _validate_success(success: Any, where: str, path: str) -> None:
-    _require(success, _SUCCESS_KEYS, where, path)
-    successes, episodes = success["successes"], success["episodes"]
-    if not (
-        isinstance(successes, int) and isinstance(episodes, int) and 0 <= successes <= episodes
-    ):
-        raise UserError(
-            f"VLA result {where}: {path!r} needs integers 0 <= successes <= episodes, got "
-            f"{successes!r}/{episodes!r}"
-        )
-
-
-def _validate_version(result: Mapping[str, Any], where: str) -> None:
-    version = result.get("schema_version")
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
-        raise UserError(
-            f"VLA result {where} has schema_version {version!r}; this report reads "
-            f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}"
-        )
-
-
 def validate_run(run: Any, *, where: str) -> None:
     """Check one ``diffrl-eval/vla-eval`` result has every key the tables read."""
-    _require(run, ("kind",), where, "")
-    if run["kind"] != VLA_EVAL_KIND:
-        raise UserError(f"VLA result {where} has kind {run['kind']!r}; expected {VLA_EVAL_KIND!r}")
-    _validate_version(run, where)
-    _require(run, _RUN_KEYS, where, "")
-    training = _require(run["training"], _TRAINING_KEYS, where, "training")
-    sources = training["sources"]
-    if not (isinstance(sources, list) and sources and all(isinstance(s, str) for s in sources)):
-        raise UserError(f"VLA result {where}: 'training.sources' must be a non-empty list of names")
-    if run["protocol"] not in PROTOCOLS:
-        raise UserError(
-            f"VLA result {where} has protocol {run['protocol']!r}; expected one of "
-            f"{', '.join(PROTOCOLS)}"
-        )
-    per_suite = _require(run["per_suite"], (), where, "per_suite")
-    for suite, success in per_suite.items():
-        _validate_success(success, where, f"per_suite.{suite}")
-    _validate_success(run["overall"], where, "overall")
+    VlaEvalResult.check(run, where=where)
 
 
 def validate_vla_result(result: Any, *, where: str) -> None:
     """Check a single evaluation or a multi-seed aggregate (and each of its runs)."""
-    _require(result, ("kind",), where, "")
-    if result["kind"] == VLA_EVAL_KIND:
-        validate_run(result, where=where)
-        return
-    if result["kind"] != VLA_SEEDS_KIND:
-        raise UserError(
-            f"VLA result {where} has kind {result['kind']!r}; expected one of {', '.join(VLA_KINDS)}"
-        )
-    _validate_version(result, where)
-    _require(result, ("hparams_hash", "runs"), where, "")
-    runs = result["runs"]
-    if not isinstance(runs, list) or not runs:
-        raise UserError(f"VLA result {where}: 'runs' must be a non-empty list of evaluations")
-    for index, run in enumerate(runs):
-        validate_run(run, where=f"{where} runs[{index}]")
-        if run["hparams_hash"] != result["hparams_hash"]:
-            raise UserError(
-                f"VLA result {where}: runs[{index}] has hparams_hash {run['hparams_hash']!r} "
-                f"but the aggregate says {result['hparams_hash']!r}"
-            )
+    kind = result.get("kind") if isinstance(result, Mapping) else None
+    if kind == VLA_SEEDS_KIND:
+        VlaSeedsResult.check(result, where=where)
+    elif kind is None or kind == VLA_EVAL_KIND:  # not an object, or no kind: named there
+        VlaEvalResult.check(result, where=where)
+    else:
+        raise UserError(f"VLA result {where} has kind {kind!r}; expected one of "
+                        f"{', '.join(VLA_KINDS)}")
 
 
 def evaluation_runs(results: Sequence[Any]) -> list[Mapping[str, Any]]:

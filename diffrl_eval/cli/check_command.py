@@ -1,6 +1,6 @@
 """`check`: data-quality regression for CI pipelines, as an exit code.
 
-The decisions live in :mod:`diffrl_eval.quality_check`; this module reads the inputs,
+The decisions live in :mod:`diffrl_eval.metrics.check`; this module reads the inputs,
 prints the table of what moved and turns the outcome into the exit status (0 passed,
 1 regression, 2 bad input).
 """
@@ -19,7 +19,7 @@ from rich.table import Table
 
 from diffrl_eval.cli.source_options import SourceOptions, with_source_options
 from diffrl_eval.errors import UserError
-from diffrl_eval.quality_check import (
+from diffrl_eval.metrics.check import (
     LEVELS,
     Finding,
     Status,
@@ -144,7 +144,7 @@ def check(
     [b]--thresholds[/b]: a TOML file of 'METRIC OP NUMBER' strings (OP: <= >= < > ==) under overall = [...], \\[suite] NAME = [...] and \\[task] TASK_ID = [...] ("*" = every suite or task); each must hold, and an undefined metric fails.
     """
     from diffrl_eval.atomic import check_new_file, write_text_atomic
-    from diffrl_eval.check_outcome import FAIL_ON, CheckOutcome, quality_warnings
+    from diffrl_eval.metrics.check_outcome import FAIL_ON, CheckOutcome, quality_warnings
 
     if fail_on not in FAIL_ON:
         raise UserError(f"--fail-on {fail_on!r}; valid choices: {', '.join(FAIL_ON)}")
@@ -173,7 +173,7 @@ def check(
                 metrics=metric or None, levels=scope or LEVELS,
             )
             if statistical:
-                from diffrl_eval.statistical_tolerance import apply_intervals
+                from diffrl_eval.metrics.statistical_tolerance import apply_intervals
 
                 compared = apply_intervals(compared, reference)
             _report(compared, f"against baseline {baseline}", show_all)

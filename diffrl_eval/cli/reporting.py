@@ -9,13 +9,14 @@ from rich.console import Console
 
 from diffrl_eval import registry
 from diffrl_eval.atomic import check_new_file
+from diffrl_eval.documents import METRICS, VLA_RESULTS
 from diffrl_eval.errors import UserError
 from diffrl_eval.validation import read_json, require_finite
 
 console = Console()
 
-METRICS_KIND = "diffrl-eval/metrics"
-VLA_KINDS = ("diffrl-eval/vla-eval", "diffrl-eval/vla-eval-seeds")
+METRICS_KIND = METRICS.name
+VLA_KINDS = tuple(kind.name for kind in VLA_RESULTS)
 
 
 def load_result(path: Path) -> dict:

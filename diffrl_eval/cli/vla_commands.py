@@ -171,12 +171,12 @@ def vla_eval(
     the same."""
     from diffrl_eval.device import resolve_device
     from diffrl_eval.executor import make_executor
+    from diffrl_eval.vla.aggregate import check_same_hparams
     from diffrl_eval.vla.evaluation import (
         check_eval_options,
         checkpoint_info,
         evaluate_checkpoints,
     )
-    from diffrl_eval.vla.results import check_same_hparams
 
     check_eval_options(episodes_per_task, envs, episodes_per_job, record)
     if (policy_server is None) == (not ckpt):

@@ -100,3 +100,16 @@ class Episode:
                     f"episode of task {self.task_id!r}: camera {camera!r} has shape "
                     f"{frames.shape}, expected ({n}, H, W, 3)"
                 )
+
+
+def action_chunks(actions: np.ndarray, horizon: int) -> np.ndarray:
+    """(T, Da) actions of one episode -> (T, Ta, Da) with Ta = ``horizon``: row t holds
+    actions t .. t+Ta-1, the last one repeated past the episode's end.
+
+    The chunk a policy is trained to predict at step t (behaviour cloning of the RL
+    experts, the VLA's training samples). Repeating the final action rather than inventing
+    motion past the end teaches a policy to hold still once the task is done.
+    """
+    index = np.minimum(np.arange(len(actions))[:, None] + np.arange(horizon)[None, :],
+                       len(actions) - 1)
+    return actions[index]

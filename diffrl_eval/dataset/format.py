@@ -27,8 +27,9 @@ import polars as pl
 import pyarrow as pa
 
 from diffrl_eval import constants as C
+from diffrl_eval.documents import DATASET_MANIFEST
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = DATASET_MANIFEST.version
 MANIFEST_NAME = "manifest.json"
 FRAMES_NAME = "frames.parquet"
 IMAGES_DIR = "images"

@@ -24,17 +24,24 @@ from diffrl_eval.dataset.format import (
     INIT_SIM_STATES_NAME,
     MANIFEST_NAME,
     POLARS_DTYPES,
-    SCHEMA_VERSION,
     VECTOR_COLUMNS,
     content_hash,
     episode_key,
     image_episode_name,
 )
 from diffrl_eval.dataset.manifest import check_agreement, check_manifest
-from diffrl_eval.errors import DatasetError, UserError
-from diffrl_eval.validation import read_json
+from diffrl_eval.documents import DATASET_MANIFEST
+from diffrl_eval.errors import DatasetError
+from diffrl_eval.validation import JsonMessages, read_versioned_json
 
 REQUIRED_MANIFEST_KEYS = ("schema_version", "source", "backend", "tasks", "content_hash")
+_MANIFEST_MESSAGES = JsonMessages(
+    missing=f"{{directory}}: not a dataset (no {MANIFEST_NAME})",
+    unreadable="{path}",
+    wrong_kind="{path}: must hold a JSON object",
+    wrong_version="{path}: schema_version {found!r} is not supported (this version reads "
+                  "{version})",
+    missing_keys="{path}: missing key(s) {keys}")
 
 
 @dataclass
@@ -117,22 +124,8 @@ class Dataset:
 
 def _read_manifest(path: Path) -> dict[str, Any]:
     manifest_path = path / MANIFEST_NAME
-    if not manifest_path.is_file():
-        raise DatasetError(f"{path}: not a dataset (no {MANIFEST_NAME})")
-    try:
-        manifest = read_json(manifest_path)
-    except UserError as exc:
-        raise DatasetError(str(exc)) from None
-    if not isinstance(manifest, dict):
-        raise DatasetError(f"{manifest_path}: must hold a JSON object")
-    missing = [k for k in REQUIRED_MANIFEST_KEYS if k not in manifest]
-    if missing:
-        raise DatasetError(f"{manifest_path}: missing key(s) {', '.join(missing)}")
-    if manifest["schema_version"] != SCHEMA_VERSION:
-        raise DatasetError(
-            f"{manifest_path}: schema_version {manifest['schema_version']!r} is not supported "
-            f"(this version reads {SCHEMA_VERSION})"
-        )
+    manifest = read_versioned_json(manifest_path, DATASET_MANIFEST, _MANIFEST_MESSAGES,
+                                   required=REQUIRED_MANIFEST_KEYS, error=DatasetError)
     check_manifest(manifest, manifest_path)
     return manifest
 

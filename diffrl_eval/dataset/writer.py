@@ -1,16 +1,16 @@
 """The one dataset writer: append episode by episode, then finalize atomically.
 
-Everything is written into a hidden temporary directory next to the destination; the
-destination appears, complete, only when :meth:`DatasetWriter.finalize` renames it into
-place. An exception (or a kill) leaves at most a ``.NAME.tmp-*`` directory behind, never a
-half-written dataset under the final name.
+Everything is written into a hidden staging directory next to the destination
+(:class:`~diffrl_eval.atomic.StagedDirectory`, which claims the destination while it is
+written); the destination appears, complete, only when :meth:`DatasetWriter.finalize`
+renames it into place. An exception (or a kill) leaves at most a ``.NAME.tmp-*``
+directory behind, never a half-written dataset under the final name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,7 @@ import pyarrow.parquet as pq
 
 from diffrl_eval import __version__
 from diffrl_eval import constants as C
-from diffrl_eval.atomic import (
-    check_writable_parent,
-    claim_output,
-    discard_staging,
-    new_staging_dir,
-    untrack_staging,
-)
+from diffrl_eval.atomic import StagedDirectory, check_writable_parent
 from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.dataset.format import (
     FRAME_SCHEMA,
@@ -36,13 +30,12 @@ from diffrl_eval.dataset.format import (
     IMAGES_DIR,
     INIT_SIM_STATES_NAME,
     MANIFEST_NAME,
-    SCHEMA_VERSION,
     content_hash,
     episode_key,
     image_episode_name,
 )
+from diffrl_eval.documents import DATASET_MANIFEST
 from diffrl_eval.errors import DatasetError, UserError
-from diffrl_eval.interrupts import raise_if_interrupted, signals_deferred
 
 
 def check_output_path(out: Path) -> Path:
@@ -100,14 +93,9 @@ class DatasetWriter:
         control_hz: int = C.DEFAULT_CONTROL_HZ,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        self.out = check_output_path(Path(out))
-        self._claim = claim_output(self.out)
-        try:
-            check_output_path(self.out)  # written by another run since the first check
-            self.tmp = new_staging_dir(self.out)
-        except BaseException:
-            self._claim.release()
-            raise
+        self._staged = StagedDirectory(out, check=check_output_path)
+        self.out = self._staged.out
+        self.tmp = self._staged.path
         self._meta = {
             "source": source,
             "source_label": source_label or source,
@@ -218,7 +206,7 @@ class DatasetWriter:
             init_sim_states = {"file": INIT_SIM_STATES_NAME,
                                "episodes": sorted(self._init_sim_states)}
         manifest = {
-            "schema_version": SCHEMA_VERSION,
+            **DATASET_MANIFEST.header(),
             **{k: self._meta[k] for k in ("source", "source_label", "backend", "suite")},
             "tasks": list(self._tasks.values()),
             "seed": self._meta["seed"],
@@ -237,19 +225,12 @@ class DatasetWriter:
         }
         manifest_path = self.tmp / MANIFEST_NAME
         manifest_path.write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
-        _fsync_tree(self.tmp)
-        # renamed, no longer staging, and released as one step: a signal waits until the
-        # claim is released (delivered earlier, it would leave the lock file behind)
-        with signals_deferred():
-            try:
-                raise_if_interrupted()  # a signal whose exception was swallowed: no commit
-                os.rename(self.tmp, self.out)
-            except BaseException:
-                self.abort()
-                raise
-            untrack_staging(self.tmp)
-            self._finalized = True
-            self._claim.release()
+        try:
+            self._staged.commit()
+        except BaseException:
+            self.abort()
+            raise
+        self._finalized = True
         return self.out
 
     def abort(self) -> None:
@@ -259,8 +240,7 @@ class DatasetWriter:
                 self._parquet.close()
             except Exception:  # noqa: BLE001 - best effort while cleaning up
                 pass
-        discard_staging(self.tmp)
-        self._claim.release()
+        self._staged.abort()
 
     def __enter__(self) -> DatasetWriter:
         return self
@@ -280,13 +260,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def _fsync_tree(root: Path) -> None:
-    for path in [*root.rglob("*"), root]:
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
 
 
 def write_dataset(out: Path, episodes, **metadata: Any) -> Path:

@@ -16,10 +16,10 @@ from diffrl_eval.metrics.chunk_position import (
     CHUNK_POSITION_COLUMNS,
     roughness_by_chunk_position,
 )
+from diffrl_eval.metrics.compute import compute_metrics
 from diffrl_eval.metrics.episode_metrics import EPISODE_METRIC_COLUMNS, episode_metrics
 from diffrl_eval.metrics.jerk import jerk_metrics, log_dimensionless_jerk, mean_squared_jerk
 from diffrl_eval.metrics.no_op import NO_OP_THRESHOLD, no_op_counts, no_op_mask
-from diffrl_eval.metrics.results import RESULTS_KIND, RESULTS_SCHEMA_VERSION, compute_metrics
 from diffrl_eval.metrics.segments import EpisodeSegments
 from diffrl_eval.metrics.success import episode_success, wilson_interval
 from diffrl_eval.metrics.table import format_metrics_table, metrics_rows
@@ -31,8 +31,6 @@ __all__ = [
     "EPISODE_METRIC_COLUMNS",
     "NOT_REACHED",
     "NO_OP_THRESHOLD",
-    "RESULTS_KIND",
-    "RESULTS_SCHEMA_VERSION",
     "EpisodeSegments",
     "action_variance_curves",
     "compute_metrics",

@@ -19,14 +19,14 @@ from diffrl_eval.dataset.sources import OpenedDataset
 from diffrl_eval.dataset.sources.semantics import NO_OP_METRICS
 from diffrl_eval.errors import DatasetError
 from diffrl_eval.metrics.action_variance import VarianceAccumulator
-from diffrl_eval.metrics.episode_metrics import episode_metrics
-from diffrl_eval.metrics.quality import QualityAccumulator
-from diffrl_eval.metrics.results import (
+from diffrl_eval.metrics.compute import (
     DATASET_FIELDS,
     assemble_metrics,
     compute_metrics,
     dataset_block,
 )
+from diffrl_eval.metrics.episode_metrics import episode_metrics
+from diffrl_eval.metrics.quality import QualityAccumulator
 from diffrl_eval.metrics.segments import EpisodeSegments
 
 # frames per batch: a LIBERO-sized dataset (~275k frames) is measured in one

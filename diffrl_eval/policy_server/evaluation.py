@@ -21,6 +21,7 @@ import numpy as np
 
 from diffrl_eval import registry
 from diffrl_eval.constants import ACTION_DIM
+from diffrl_eval.documents import PROTOCOLS
 from diffrl_eval.envs.base import EnvBackend, get_backend
 from diffrl_eval.errors import UserError, unknown_choice
 from diffrl_eval.policy_server.client import (
@@ -42,7 +43,6 @@ from diffrl_eval.vla.evaluation import (
     run_episodes,
     write_recordings,
 )
-from diffrl_eval.vla.results import PROTOCOLS
 
 REMOTE_DEVICE = "remote"  # device of a served model that does not declare it
 REMOTE_SOURCE = "remote"  # training.sources of a server that does not say what it learnt from

@@ -9,5 +9,5 @@
 * :mod:`diffrl_eval.vla.checkpoint` - checkpoint directories and ``checkpoint.json``.
 * :mod:`diffrl_eval.vla.evaluation` - :func:`~diffrl_eval.vla.evaluation.evaluate_checkpoint`
   on fixed initial states.
-* :mod:`diffrl_eval.vla.results` - success with Wilson intervals, multi-seed aggregates.
+* :mod:`diffrl_eval.vla.aggregate` - success with Wilson intervals, multi-seed aggregates.
 """

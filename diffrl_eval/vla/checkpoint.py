@@ -19,21 +19,22 @@ files are one-line errors.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any
 
 from diffrl_eval import registry
+from diffrl_eval.documents import VLA_CHECKPOINT, VlaCheckpointInfo
 from diffrl_eval.errors import UserError
-from diffrl_eval.validation import dumps_json, read_versioned_json
+from diffrl_eval.validation import JsonMessages, dumps_json, read_versioned_json
 from diffrl_eval.vla.hparams import hparams_hash
 from diffrl_eval.vla.interface import CHECKPOINT_INFO_FILE, VLA, WEIGHTS_FILE, file_hashes
 
 INFO_FILE = CHECKPOINT_INFO_FILE
-INFO_KIND = "diffrl-eval/vla-checkpoint"
-INFO_SCHEMA_VERSION = 1
+_MESSAGES = JsonMessages.checkpoint("VLA checkpoint", "corrupt checkpoint", "file",
+                                    VLA_CHECKPOINT.version_key)
 SEED_PREFIX = "seed-"
-_REQUIRED = ("vla", "hparams", "hparams_hash", "backend", "training")
 # checkpoints written before the content hash recorded the sha256 of model.safetensors alone
 _LEGACY_WEIGHTS_HASH = "weights_hash"
 
@@ -49,13 +50,8 @@ def read_info(ckpt: Path) -> dict[str, Any]:
     if not ckpt.exists():
         raise UserError(f"checkpoint not found: {ckpt}")
     path = ckpt / INFO_FILE
-    info = read_versioned_json(path, what="VLA checkpoint", corrupt="corrupt checkpoint",
-                               kind_key="kind", kind=INFO_KIND, noun="file",
-                               version_key="schema_version", version_label="schema_version",
-                               version=INFO_SCHEMA_VERSION)
-    missing = [key for key in _REQUIRED if key not in info]
-    if missing:
-        raise UserError(f"corrupt checkpoint {path}: missing key(s) {', '.join(missing)}")
+    info = read_versioned_json(path, VLA_CHECKPOINT, _MESSAGES,
+                               required=VlaCheckpointInfo.required_fields())
     recorded = info.get("content_hash")
     if recorded is not None and recorded != checkpoint_hash(ckpt, info["vla"]):
         raise UserError(f"corrupt checkpoint {ckpt}: {_what_changed(ckpt, info.get('files'))} "
@@ -67,13 +63,15 @@ def read_info(ckpt: Path) -> dict[str, Any]:
     return info
 
 
-def write_info(ckpt: Path, info: dict[str, Any]) -> None:
+def write_info(ckpt: Path, info: VlaCheckpointInfo) -> None:
     """Write ``checkpoint.json``, recording the VLA's content hash of the files already
     saved beside it (loading refuses files that no longer match)."""
-    body = {"kind": INFO_KIND, "schema_version": INFO_SCHEMA_VERSION, **info,
-            "content_hash": checkpoint_hash(ckpt, info["vla"]),
-            "files": file_hashes(Path(ckpt), exclude=(INFO_FILE,))}
-    text = dumps_json(body, where=f"checkpoint {ckpt}", indent=2)
+    written = dataclasses.replace(info, extra={
+        **info.extra,
+        "content_hash": checkpoint_hash(ckpt, info.vla),
+        "files": file_hashes(Path(ckpt), exclude=(INFO_FILE,)),
+    })
+    text = dumps_json(written.to_json(), where=f"checkpoint {ckpt}", indent=2)
     (Path(ckpt) / INFO_FILE).write_text(text + "\n")
 
 

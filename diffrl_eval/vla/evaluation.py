@@ -34,11 +34,13 @@ from typing import Any
 import numpy as np
 
 from diffrl_eval import __version__
+from diffrl_eval.documents import PROTOCOLS, VlaEvalResult
 from diffrl_eval.envs.base import EnvBackend, TaskSpec, get_backend
 from diffrl_eval.errors import UserError, unknown_choice
 from diffrl_eval.executor import Executor, LocalExecutor
 from diffrl_eval.generation import task_seed
 from diffrl_eval.progress import progress_bar
+from diffrl_eval.vla.aggregate import aggregate_seeds, success_summary
 from diffrl_eval.vla.checkpoint import (
     INFO_FILE,
     checkpoint_hash,
@@ -47,13 +49,6 @@ from diffrl_eval.vla.checkpoint import (
     untrained_info,
 )
 from diffrl_eval.vla.interface import VLA
-from diffrl_eval.vla.results import (
-    EVAL_KIND,
-    PROTOCOLS,
-    SCHEMA_VERSION,
-    aggregate_seeds,
-    success_summary,
-)
 
 DEFAULT_EVAL_ENVS = 25
 
@@ -419,27 +414,24 @@ def plan_result(plan: EvalPlan, seed: int, episodes_per_task: int, suites: list[
         own = [e for e in plan.episodes if e.task.suite == suite]
         per_suite[suite] = success_summary(sum(e.success for e in own), len(own))
     training = plan.info["training"]
-    return {
-        "kind": EVAL_KIND,
-        "schema_version": SCHEMA_VERSION,
-        "vla": plan.info["vla"],
-        "checkpoint": str(plan.ckpt),
-        "checkpoint_hash": plan.checkpoint_hash,
-        "hparams_hash": plan.info["hparams_hash"],
-        "training": {key: training[key] for key in
-                     ("seed", "datasets", "sources", "train_suites")},
-        "backend": plan.info["backend"],
-        "protocol": plan.protocol,
-        "eval_seed": int(seed),
-        "episodes_per_task": int(episodes_per_task),
-        "per_task": per_task,
-        "per_suite": per_suite,
-        "overall": success_summary(sum(e.success for e in plan.episodes), len(plan.episodes)),
-        "env_steps": int(plan.env_steps),
-        "device": device,
-        "wall_seconds": round(plan.seconds, 3),
-        "tool_version": __version__,
-    }
+    return VlaEvalResult(
+        vla=plan.info["vla"],
+        checkpoint=str(plan.ckpt),
+        checkpoint_hash=plan.checkpoint_hash,
+        hparams_hash=plan.info["hparams_hash"],
+        training={key: training[key] for key in ("seed", "datasets", "sources", "train_suites")},
+        backend=plan.info["backend"],
+        protocol=plan.protocol,
+        eval_seed=int(seed),
+        episodes_per_task=int(episodes_per_task),
+        per_task=per_task,
+        per_suite=per_suite,
+        overall=success_summary(sum(e.success for e in plan.episodes), len(plan.episodes)),
+        env_steps=int(plan.env_steps),
+        device=device,
+        wall_seconds=round(plan.seconds, 3),
+        tool_version=__version__,
+    ).to_json()
 
 
 def check_eval_options(episodes_per_task: int, n_envs: int,

@@ -15,22 +15,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from diffrl_eval.errors import UserError
-from diffrl_eval.validation import read_json
+from diffrl_eval.documents import JSON_OBJECT
+from diffrl_eval.validation import JsonMessages, read_versioned_json
 
 PRESET_KEY = "preset"  # an hparams file may name one of the VLA's presets as its start
 HASH_PREFIX = "sha256:"
+_MESSAGES = JsonMessages(missing="hparams file not found: {path}",
+                         unreadable="hparams file {path}",
+                         wrong_kind="{path}: an hparams file holds a JSON object",
+                         wrong_version="", missing_keys="")
 
 
 def read_hparams_file(path: str | Path) -> dict[str, Any]:
     """The JSON object of the hparams file ``path`` (not yet completed by a VLA)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"hparams file not found: {path}")
-    values = read_json(path, f"hparams file {path}")
-    if not isinstance(values, dict):
-        raise UserError(f"{path}: an hparams file holds a JSON object")
-    return values
+    return read_versioned_json(path, JSON_OBJECT, _MESSAGES)
 
 
 def hparams_hash(h: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from diffrl_eval import constants as C
 from diffrl_eval.atomic import StagedDirectory, check_writable_parent
 from diffrl_eval.constants import DEFAULT_VLA
 from diffrl_eval.dataset import Dataset, load_dataset
+from diffrl_eval.documents import VlaCheckpointInfo
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.vla.checkpoint import seed_dir_name, write_info
@@ -110,16 +111,16 @@ def _train_into(directory: Path, datasets: Sequence[Dataset], vla: str,
     model = cls().fit(datasets, resolved, seed=seed, progress=progress, device=device)
     directory.mkdir(parents=True, exist_ok=True)
     model.save(directory)
-    write_info(directory, {
-        "vla": vla,
-        "hparams": resolved,
-        "hparams_hash": hparams_hash(resolved),
-        "backend": datasets[0].backend,
-        "training": training_provenance(datasets, seed),
-        "device": device,
-        "train_seconds": round(time.perf_counter() - started, 3),
-        "tool_version": __version__,
-    })
+    write_info(directory, VlaCheckpointInfo(
+        vla=vla,
+        hparams=resolved,
+        hparams_hash=hparams_hash(resolved),
+        backend=datasets[0].backend,
+        training=training_provenance(datasets, seed),
+        device=device,
+        train_seconds=round(time.perf_counter() - started, 3),
+        tool_version=__version__,
+    ))
 
 
 def train_vla(

@@ -32,7 +32,7 @@ from diffrl_eval.dataset.demonstrations import (
     DEMOS_FROM_FLAG,
     load_demonstrations,
 )
-from diffrl_eval.dataset.episode import Episode
+from diffrl_eval.dataset.episode import Episode, action_chunks
 from diffrl_eval.dataset.format import MANIFEST_NAME
 from diffrl_eval.dataset.replay import (  # noqa: F401  (re-exported: the experts' replay)
     RECORDED_START_SEED,
@@ -57,17 +57,6 @@ class DemonstrationSet:
 
     def __len__(self) -> int:
         return int(self.action_chunks.shape[0])
-
-
-def action_chunks(actions: np.ndarray, horizon: int) -> np.ndarray:
-    """(T, Da) actions -> (T, Ta, Da): row t holds actions t .. t+Ta-1, the last repeated.
-
-    Repeating the final action past the episode's end teaches the policy to hold still
-    once the task is done instead of inventing motion.
-    """
-    index = np.minimum(np.arange(len(actions))[:, None] + np.arange(horizon)[None, :],
-                       len(actions) - 1)
-    return actions[index]
 
 
 def episode_no_op_mask(actions: np.ndarray) -> np.ndarray:

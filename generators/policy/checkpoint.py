@@ -20,14 +20,19 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from diffrl_eval.atomic import write_bytes_atomic, write_text_atomic
+from diffrl_eval.documents import DocumentKind
 from diffrl_eval.errors import UserError
+from diffrl_eval.validation import JsonMessages, read_versioned_json
 from generators.policy.config import PolicyConfig
 from generators.policy.diffusion_likelihood import DiffusionChainPolicy
 from generators.policy.gaussian_head import GaussianPolicy
 from generators.policy.value import ValueNetwork
 
-FORMAT = "diffrl-eval-policy"
-FORMAT_VERSION = 1
+CONFIG_DOCUMENT = DocumentKind("diffrl-eval-policy", 1, kind_key="format",
+                               version_key="format_version")
+FORMAT, FORMAT_VERSION = CONFIG_DOCUMENT.name, CONFIG_DOCUMENT.version
+_CONFIG_MESSAGES = JsonMessages.checkpoint("policy checkpoint", "corrupted checkpoint config",
+                                           "checkpoint config", "format version")
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 MODEL_KINDS = {
@@ -69,21 +74,7 @@ def _check_finite(state: dict[str, Any], what: str) -> None:
 
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The checkpoint's ``config.json``, validated for format and version."""
-    path = Path(directory) / CONFIG_FILE
-    if not path.is_file():
-        raise UserError(f"not a policy checkpoint: {path} is missing")
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"corrupted checkpoint config {path}: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise UserError(f"{path} is not a {FORMAT} checkpoint config")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise UserError(
-            f"checkpoint {path} has format version {manifest.get('format_version')!r}; "
-            f"this version reads {FORMAT_VERSION}"
-        )
-    return manifest
+    return read_versioned_json(Path(directory) / CONFIG_FILE, CONFIG_DOCUMENT, _CONFIG_MESSAGES)
 
 
 def load_checkpoint(

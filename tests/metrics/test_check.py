@@ -19,7 +19,7 @@ from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.generation import generate_dataset
 from diffrl_eval.metrics import compute_metrics
-from diffrl_eval.quality_check import (
+from diffrl_eval.metrics.check import (
     CHECKED_METRICS,
     Status,
     Tolerance,

@@ -8,8 +8,8 @@ import math
 import pytest
 from conftest import run_cli
 
-from diffrl_eval.quality_check import Finding, Status
-from diffrl_eval.statistical_tolerance import apply_intervals, baseline_interval
+from diffrl_eval.metrics.check import Finding, Status
+from diffrl_eval.metrics.statistical_tolerance import apply_intervals, baseline_interval
 
 BASELINE = {
     "overall": {

@@ -481,7 +481,7 @@ def test_untrusted_strings_in_vla_results_cost_ablation_and_preset_are_escaped()
 
 
 def test_aggregates_made_by_the_vla_package_fill_table_one():
-    from diffrl_eval.vla.results import aggregate_seeds
+    from diffrl_eval.vla.aggregate import aggregate_seeds
 
     aggregate = aggregate_seeds(_seeded([(3, 3), (4, 4), (3, 4)]))
     (row,) = vla_rows(evaluation_runs([aggregate]), "in-distribution")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
+from diffrl_eval.documents import VLA_EVAL, VLA_EVAL_SEEDS, VlaEvalResult, VlaSeedsResult
 from diffrl_eval.errors import UserError
+from diffrl_eval.vla.aggregate import success_summary
 from diffrl_eval.vla.evaluation import aggregate_seeds
-from diffrl_eval.vla.results import EVAL_KIND, SEEDS_KIND, success_summary
+
+EVAL_KIND, SEEDS_KIND = VLA_EVAL.name, VLA_EVAL_SEEDS.name
 
 
 def test_success_summary_carries_the_wilson_95_interval_of_the_count():
@@ -82,3 +86,21 @@ def test_results_of_different_sources_or_tasks_are_not_aggregated():
 def test_aggregating_nothing_is_an_error():
     with pytest.raises(UserError, match="no results"):
         aggregate_seeds([])
+
+
+def test_vla_results_read_back_as_dataclasses_are_written_unchanged():
+    runs = [_result(0, {"a": (5, 10)}), _result(1, {"a": (7, 10)})]
+    for run in runs:  # older results lack some fields (here: device); they stay absent
+        again = VlaEvalResult.from_json(run, where="#1").to_json()
+        assert json.dumps(again) == json.dumps(run) and "device" not in again
+    aggregate = aggregate_seeds(runs)
+    again = VlaSeedsResult.from_json(aggregate, where="#2").to_json()
+    assert json.dumps(again) == json.dumps(aggregate)
+
+
+def test_an_aggregate_whose_run_disagrees_on_its_hparams_is_refused():
+    aggregate = aggregate_seeds([_result(0, {"a": (5, 10)}), _result(1, {"a": (7, 10)})])
+    aggregate["runs"][1]["hparams_hash"] = "sha256:bb"
+    with pytest.raises(UserError, match=r"runs\[1\] has hparams_hash 'sha256:bb' but the "
+                                        "aggregate says 'sha256:aa'"):
+        VlaSeedsResult.check(aggregate, where="#1")

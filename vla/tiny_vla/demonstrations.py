@@ -26,7 +26,7 @@ import torch
 from torch.nn import functional as F
 
 from diffrl_eval import constants as C
-from diffrl_eval.dataset import Dataset, Episode
+from diffrl_eval.dataset import Dataset, Episode, action_chunks
 from diffrl_eval.dataset.replay import replay_observations
 from diffrl_eval.envs.base import EnvBackend
 from diffrl_eval.errors import DatasetError
@@ -51,17 +51,6 @@ class DemonstrationSamples:
 
     def __len__(self) -> int:
         return int(self.action_chunks.shape[0])
-
-
-def action_chunks(actions: np.ndarray, horizon: int) -> np.ndarray:
-    """(T, Da) actions -> (T, Ta, Da): row t holds actions t .. t+Ta-1, the last repeated.
-
-    Past the episode's end the final action is repeated rather than invented, so the model
-    learns to hold the last command instead of extrapolating motion.
-    """
-    index = np.minimum(np.arange(len(actions))[:, None] + np.arange(horizon)[None, :],
-                       len(actions) - 1)
-    return actions[index]
 
 
 @dataclass

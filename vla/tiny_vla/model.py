@@ -31,10 +31,11 @@ from torch import nn
 
 from diffrl_eval import constants as C
 from diffrl_eval.dataset import Dataset
+from diffrl_eval.documents import DocumentKind
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.progress import progress_bar
-from diffrl_eval.validation import dumps_json, read_versioned_json
+from diffrl_eval.validation import JsonMessages, dumps_json, read_versioned_json
 from diffrl_eval.vla.interface import VLA, WEIGHTS_FILE
 from diffrl_eval.vla.training import check_compatible
 from vla.tiny_vla.demonstrations import (
@@ -63,8 +64,10 @@ from vla.tiny_vla.trunk import FiLMTrunk
 from vla.tiny_vla.vision import ResNetEncoder, random_shift
 
 CONFIG_FILE = "config.json"
-FORMAT = "diffrl-eval-vla"
-FORMAT_VERSION = 1
+CONFIG_DOCUMENT = DocumentKind("diffrl-eval-vla", 1, kind_key="format",
+                               version_key="format_version")
+_CONFIG_MESSAGES = JsonMessages.checkpoint("tiny-vla checkpoint", "corrupt checkpoint config",
+                                           "config", "format version")
 EMBEDDINGS_TENSOR = "instruction_embeddings"
 CAMERA_FEATURES = 128
 
@@ -377,8 +380,7 @@ class TinyVLA(VLA):
                             f"(learning_rate {self.hparams.get('learning_rate')}; try a "
                             "smaller one); no checkpoint written")
         config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            **CONFIG_DOCUMENT.header(),
             "vla": self.name,
             "hparams": self.hparams,
             "layout": self.layout.to_json(),
@@ -460,10 +462,7 @@ def _non_finite(tensors: dict[str, torch.Tensor]) -> tuple[int, int]:
 
 
 def _read_config(directory: Path) -> dict[str, Any]:
-    return read_versioned_json(directory / CONFIG_FILE, what="tiny-vla checkpoint",
-                               corrupt="corrupt checkpoint config", kind_key="format",
-                               kind=FORMAT, noun="config", version_key="format_version",
-                               version_label="format version", version=FORMAT_VERSION)
+    return read_versioned_json(directory / CONFIG_FILE, CONFIG_DOCUMENT, _CONFIG_MESSAGES)
 
 
 def _choose_layout(datasets: Sequence[Dataset], hp: TinyVLAHparams) -> ObservationLayout:

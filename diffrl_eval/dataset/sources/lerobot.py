@@ -40,8 +40,10 @@ from diffrl_eval.dataset.sources.base import (
     SourceFrames,
 )
 from diffrl_eval.dataset.sources.native import native_profile
+from diffrl_eval.documents import JSON_OBJECT, DocumentKind
 from diffrl_eval.errors import DatasetError
 from diffrl_eval.registry import dataset_sources
+from diffrl_eval.validation import JsonMessages, read_versioned_json
 
 LEROBOT_FORMAT = "lerobot"
 INFO_PATH = "meta/info.json"
@@ -52,6 +54,18 @@ LEGACY_TASKS = "meta/tasks.jsonl"
 # written beside LeRobot's metadata by this tool's exporter (diffrl_eval.export.lerobot)
 EXPORT_MANIFEST = "meta/diffrl_eval_manifest.json"
 SUPPORTED_VERSIONS = ("v2.0", "v2.1", "v3.0")
+# meta/info.json: LeRobot's own document (no kind), versioned by its codebase
+INFO_DOCUMENT = DocumentKind(None, SUPPORTED_VERSIONS[-1], version_key="codebase_version",
+                             readable=SUPPORTED_VERSIONS)
+_INFO_MESSAGES = JsonMessages(
+    missing="{path}: missing (a LeRobot dataset describes itself there)",
+    unreadable="{path}:",
+    wrong_kind="{path}: must hold a JSON object",
+    wrong_version="{path}: codebase_version {found!r} is not supported (readable: {versions})",
+    missing_keys="")
+_MANIFEST_MESSAGES = JsonMessages(missing="{path}: missing", unreadable="{path}:",
+                                  wrong_kind="{path}: must hold a JSON object",
+                                  wrong_version="", missing_keys="")
 
 EPISODE_INDEX = "episode_index"
 FRAME_INDEX = "frame_index"
@@ -66,13 +80,6 @@ _FLOAT_DTYPES = {"float32", "float64", "float16"}
 # declare fps 10 although every controller step is a row.
 LIBERO_CONTROL_HZ = 20.0
 LIBERO_STATE_DIM = C.STATE_DIM  # eef position (3), axis-angle (3), gripper qpos (2)
-
-
-def _read_json(path: Path, where: str) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{where}: unreadable JSON ({exc})") from None
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -92,13 +99,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 def read_info(root: Path) -> dict[str, Any]:
     """``meta/info.json``, checked for the fields the reader relies on."""
     where = root / INFO_PATH
-    info = _read_json(where, str(where))
-    if not isinstance(info, dict):
-        raise DatasetError(f"{where}: must hold a JSON object")
-    version = info.get("codebase_version")
-    if version not in SUPPORTED_VERSIONS:
-        raise DatasetError(f"{where}: codebase_version {version!r} is not supported "
-                           f"(readable: {', '.join(SUPPORTED_VERSIONS)})")
+    info = read_versioned_json(where, INFO_DOCUMENT, _INFO_MESSAGES, error=DatasetError)
     fps = info.get("fps")
     if not isinstance(fps, (int, float)) or fps <= 0:
         raise DatasetError(f"{where}: fps must be a positive number, found {fps!r}")
@@ -222,7 +223,8 @@ def _profile(root: Path, widths: dict[str, int], fps: float) -> tuple[Profile | 
     """A known layout (this tool's export, LIBERO) with the info it brings along."""
     manifest_path = root / EXPORT_MANIFEST
     if manifest_path.is_file():
-        manifest = _read_json(manifest_path, str(manifest_path))
+        manifest = read_versioned_json(manifest_path, JSON_OBJECT, _MANIFEST_MESSAGES,
+                                       error=DatasetError)
         hz = float(manifest.get("control_hz") or fps)
         profile = native_profile(hz, f"{EXPORT_MANIFEST} written by this tool's exporter")
         profile = Profile(**{**profile.__dict__, "eef_key": f"{STATE}[0:3]", "state_keys": (STATE,)})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffrl_eval.constants import ACTION_DIM, CAMERA_KEYS, OBS_AGENTVIEW_IMAGE
+from diffrl_eval.constants import OBS_AGENTVIEW_IMAGE
 from diffrl_eval.envs.libero.env import (
     INIT_SIM_STATE_OPTION,
     INIT_STATE_OPTION,
@@ -25,6 +25,7 @@ from diffrl_eval.envs.libero.env import (
     LiberoEnv,
 )
 from diffrl_eval.envs.libero.tasks import get_task
+from diffrl_eval.envs.replay_frames import check_actions, check_camera, replay_frames
 from diffrl_eval.errors import UserError
 
 
@@ -57,14 +58,6 @@ class ReplayCheck:
         return self.recorded_success is None or self.success == self.recorded_success
 
 
-def _check_actions(actions: np.ndarray) -> np.ndarray:
-    actions = np.asarray(actions, dtype=np.float64)
-    if actions.ndim != 2 or actions.shape[1] != ACTION_DIM or len(actions) == 0:
-        raise UserError(f"actions must have shape (T, {ACTION_DIM}) with T > 0, "
-                        f"got {actions.shape}")
-    return actions
-
-
 def replay_check(task_id: str, actions: np.ndarray, *, states: np.ndarray | None = None,
                  init_state_index: int | None = None, seed: int | None = None,
                  model_xml: str | None = None, recorded_success: bool | None = None,
@@ -83,7 +76,7 @@ def replay_check(task_id: str, actions: np.ndarray, *, states: np.ndarray | None
     so an object resting in a delicate contact may drift by millimetres. Pass ``env`` to
     reuse an env of the same task (making one costs seconds).
     """
-    actions = _check_actions(actions)
+    actions = check_actions(actions, np.float64)
     if (states is None) == (init_state_index is None):
         raise UserError("give the recording's start: states or init_state_index (one of them)")
     options: dict = {MODEL_XML_OPTION: model_xml}
@@ -125,17 +118,8 @@ def render_episode(task_id: str, actions: np.ndarray, *, init_state_index: int |
     The episode starts as the generators start theirs: LIBERO's initial state
     ``init_state_index`` (or a placement sampled from ``seed``), then the settle steps.
     """
-    if camera not in CAMERA_KEYS:
-        raise UserError(f"unknown camera {camera!r}; valid choices: {', '.join(CAMERA_KEYS)}")
-    actions = _check_actions(actions)
-    env = LiberoEnv(get_task(task_id), images=True, image_size=image_size)
-    try:
-        options = None if init_state_index is None else {INIT_STATE_OPTION: init_state_index}
-        obs, _ = env.reset(seed=seed, options=options)
-        frames = [obs[camera]]
-        for action in actions:
-            obs, *_ = env.step(action)
-            frames.append(obs[camera])
-        return np.stack(frames)
-    finally:
-        env.close()
+    check_camera(camera)
+    actions = check_actions(actions, np.float64)
+    options = None if init_state_index is None else {INIT_STATE_OPTION: init_state_index}
+    return replay_frames(LiberoEnv(get_task(task_id), images=True, image_size=image_size),
+                         actions, camera, seed=seed, options=options)

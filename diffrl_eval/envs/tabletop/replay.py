@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffrl_eval.constants import ACTION_DIM, CAMERA_KEYS, OBS_AGENTVIEW_IMAGE
+from diffrl_eval.constants import OBS_AGENTVIEW_IMAGE
+from diffrl_eval.envs.replay_frames import check_actions, check_camera, replay_frames
 from diffrl_eval.envs.tabletop.env import INIT_STATE_OPTION, TabletopEnv
 from diffrl_eval.envs.tabletop.rendering import require_gl
 from diffrl_eval.envs.tabletop.tasks import task_def
-from diffrl_eval.errors import UserError
 
 
 def render_episode(task_id: str, actions: np.ndarray, *, init_state_index: int | None = None,
@@ -22,23 +22,12 @@ def render_episode(task_id: str, actions: np.ndarray, *, init_state_index: int |
                    camera: str = OBS_AGENTVIEW_IMAGE) -> np.ndarray:
     """Frames of ``camera`` before each action and after the last, (T + 1, S, S, 3) uint8.
 
-    ``actions`` (T, 7). Give ``init_state_index`` for episodes that started from a fixed
+    ``actions`` (T, 7), T > 0. Give ``init_state_index`` for episodes that started from a fixed
     initial state, else the ``seed`` the episode's env was reset with.
     """
-    if camera not in CAMERA_KEYS:
-        raise UserError(f"unknown camera {camera!r}; valid choices: {', '.join(CAMERA_KEYS)}")
-    actions = np.asarray(actions)
-    if actions.ndim != 2 or actions.shape[1] != ACTION_DIM:
-        raise UserError(f"actions must have shape (T, {ACTION_DIM}), got {actions.shape}")
+    check_camera(camera)
+    actions = check_actions(actions)
     require_gl()
-    env = TabletopEnv(task_def(task_id), images=True, image_size=image_size)
-    try:
-        options = None if init_state_index is None else {INIT_STATE_OPTION: init_state_index}
-        obs, _ = env.reset(seed=seed, options=options)
-        frames = [obs[camera]]
-        for action in actions:
-            obs, *_ = env.step(action)
-            frames.append(obs[camera])
-        return np.stack(frames)
-    finally:
-        env.close()
+    options = None if init_state_index is None else {INIT_STATE_OPTION: init_state_index}
+    return replay_frames(TabletopEnv(task_def(task_id), images=True, image_size=image_size),
+                         actions, camera, seed=seed, options=options)

@@ -13,14 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from diffrl_eval.documents import VLA_EVAL, VlaSeedsResult
 from diffrl_eval.errors import UserError
 from diffrl_eval.metrics.success import wilson_interval
 
-EVAL_KIND = "diffrl-eval/vla-eval"
-SEEDS_KIND = "diffrl-eval/vla-eval-seeds"
-SCHEMA_VERSION = 1
 CONFIDENCE = 0.95
-PROTOCOLS = ("in-distribution", "ood-zero-shot")
 
 
 def success_summary(successes: int, episodes: int) -> dict[str, Any]:
@@ -69,7 +66,7 @@ def aggregate_seeds(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if not results:
         raise UserError("no results to aggregate")
     for result in results:
-        if result.get("kind") != EVAL_KIND:
+        if not VLA_EVAL.is_kind_of(result):
             raise UserError(f"not a VLA evaluation result (kind {result.get('kind')!r})")
     check_same_hparams([r["hparams_hash"] for r in results],
                        [r.get("checkpoint", "?") for r in results])
@@ -81,17 +78,15 @@ def aggregate_seeds(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             if key(result) != key(first):
                 raise UserError(f"results differ in {label} ({key(first)} vs {key(result)}); "
                                 "only runs that differ in their seed are aggregated")
-    return {
-        "kind": SEEDS_KIND,
-        "schema_version": SCHEMA_VERSION,
-        "hparams_hash": first["hparams_hash"],
-        "sources": first["training"]["sources"],
-        "protocol": first["protocol"],
-        "seeds": [int(r["training"]["seed"]) for r in results],
-        "per_suite": {suite: _spread([r["per_suite"][suite]["rate"] for r in results])
-                      for suite in first["per_suite"]},
-        "overall": _spread([r["overall"]["rate"] for r in results]),
-        "per_task": {task: _spread([r["per_task"][task]["rate"] for r in results])
-                     for task in first["per_task"]},
-        "runs": results,
-    }
+    return VlaSeedsResult(
+        hparams_hash=first["hparams_hash"],
+        sources=first["training"]["sources"],
+        protocol=first["protocol"],
+        seeds=[int(r["training"]["seed"]) for r in results],
+        per_suite={suite: _spread([r["per_suite"][suite]["rate"] for r in results])
+                   for suite in first["per_suite"]},
+        overall=_spread([r["overall"]["rate"] for r in results]),
+        per_task={task: _spread([r["per_task"][task]["rate"] for r in results])
+                  for task in first["per_task"]},
+        runs=results,
+    ).to_json()

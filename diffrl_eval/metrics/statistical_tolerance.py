@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from diffrl_eval.quality_check import OVERALL, SUITE, TASK, Finding, Status
+from diffrl_eval.metrics.check import OVERALL, SUITE, TASK, Finding, Status
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 _MEAN_METRICS = {"trajectory_length": "trajectory_length",

@@ -1,6 +1,6 @@
 """What `check` concludes, as data: findings, warnings, the exit status and its JSON form.
 
-Errors are regressions (see :mod:`diffrl_eval.quality_check`). Warnings are metrics that
+Errors are regressions (see :mod:`diffrl_eval.metrics.check`). Warnings are metrics that
 got worse within their tolerance, and the data-quality problems of the metrics' ``quality``
 block (rows with NaN or inf, non-increasing timestamps, dropped frames, constant action
 dims, near-duplicate episodes). ``--fail-on error`` (the default) fails on errors only,
@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from diffrl_eval.documents import CheckResult
 from diffrl_eval.errors import unknown_choice
-from diffrl_eval.quality_check import Finding, Status
+from diffrl_eval.metrics.check import Finding, Status
 
-CHECK_KIND = "diffrl-eval/check"
 FAIL_ON = ("error", "warn")
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -69,15 +69,18 @@ class CheckOutcome:
     def exit_code(self) -> int:
         return EXIT_FAILED if self.failed else EXIT_PASSED
 
+    def result(self, dataset: str) -> CheckResult:
+        """The ``diffrl-eval/check`` document of this outcome for ``dataset``."""
+        return CheckResult(
+            dataset=dataset,
+            passed=not self.failed,
+            fail_on=self.fail_on,
+            errors=len(self.errors),
+            warnings=self.all_warnings,
+            findings=[{"scope": f.scope, "metric": f.metric, "reference": f.reference,
+                       "value": f.value, "status": f.status.value, "detail": f.detail}
+                      for f in self.findings],
+        )
+
     def to_json(self, dataset: str) -> dict[str, Any]:
-        return {
-            "kind": CHECK_KIND,
-            "dataset": dataset,
-            "passed": not self.failed,
-            "fail_on": self.fail_on,
-            "errors": len(self.errors),
-            "warnings": self.all_warnings,
-            "findings": [{"scope": f.scope, "metric": f.metric, "reference": f.reference,
-                          "value": f.value, "status": f.status.value, "detail": f.detail}
-                         for f in self.findings],
-        }
+        return self.result(dataset).to_json()

@@ -40,16 +40,15 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from diffrl_eval.documents import METRICS, InvalidDocument, MetricsResult
 from diffrl_eval.errors import UserError, unknown_choice
-from diffrl_eval.validation import loads_json, require_finite
+from diffrl_eval.validation import loads_json
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-METRICS_KIND = "diffrl-eval/metrics"
-SUPPORTED_SCHEMA_VERSIONS = (1,)
 DEFAULT_RELATIVE_TOLERANCE = 0.05
 
 OVERALL = "overall"
@@ -132,51 +131,41 @@ def checked_metric(name: str) -> CheckedMetric:
 
 # --- reading metrics results ----------------------------------------------------------------
 
-_SUMMARY_KEYS = (
-    "success",
-    "trajectory_length",
-    "no_op_count",
-    "no_op_fraction",
-    "mean_squared_jerk",
-    "log_dimensionless_jerk",
-    "action_variance",
-)
+_HINT = "write one with 'diffrl-eval metrics DATASET --json FILE'"
 
 
 def validate_metrics_result(result: Any, *, where: str) -> Mapping[str, Any]:
-    """Check that ``result`` is a metrics result with every number a check reads.
+    """Check that ``result`` is a metrics result with every number a check reads (the one
+    check of :class:`~diffrl_eval.documents.MetricsResult`, worded for ``check``).
 
     ``where`` names it in the one-line ``UserError`` (e.g. ``"baseline 'base.json'"``).
     """
-    hint = "write one with 'diffrl-eval metrics DATASET --json FILE'"
-    if not isinstance(result, Mapping) or result.get("kind") != METRICS_KIND:
-        kind = result.get("kind") if isinstance(result, Mapping) else None
-        raise UserError(
-            f"{where} is not a metrics result (kind {kind!r}, expected {METRICS_KIND!r}); {hint}"
-        )
-    if result.get("schema_version") not in SUPPORTED_SCHEMA_VERSIONS:
-        raise UserError(
-            f"{where} has schema_version {result.get('schema_version')!r}; check reads "
-            f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}"
-        )
-    for key in ("dataset", "overall", "per_suite", "per_task"):
-        if not isinstance(result.get(key), Mapping):
-            raise UserError(f"{where} is missing the object {key!r}; {hint}")
-    # a NaN compares false with everything: a check against it would pass whatever it held
-    require_finite(result, where)
-    summaries = [("overall", result["overall"])]
-    summaries += [(f"per_suite.{name}", s) for name, s in result["per_suite"].items()]
-    summaries += [(f"per_task.{name}", s) for name, s in result["per_task"].items()]
-    for path, summary in summaries:
-        missing = [key for key in _SUMMARY_KEYS if not isinstance(summary, Mapping) or key not in summary]
-        if missing:
-            raise UserError(f"{where} is missing key '{path}.{missing[0]}'; {hint}")
-        try:
-            for metric in CHECKED_METRICS.values():
-                metric.value(summary)
-        except (KeyError, TypeError, ValueError):
-            raise UserError(f"{where} has a malformed summary at {path!r}; {hint}") from None
+    try:
+        MetricsResult.check(result, where=where, reads=("summaries",))
+        if not isinstance(result.get("dataset"), Mapping):  # its backend and suite are compared
+            raise InvalidDocument("", problem="not_mapping", path="dataset")
+    except InvalidDocument as problem:
+        raise UserError(_check_wording(problem, where)) from None
     return result
+
+
+def _check_wording(problem: InvalidDocument, where: str) -> str:
+    """How ``check`` has always named a problem of a baseline or a metrics file."""
+    if problem.problem in ("not_object", "kind"):
+        kind = problem.found if problem.problem == "kind" else None
+        return (f"{where} is not a metrics result (kind {kind!r}, expected {METRICS.name!r}); "
+                f"{_HINT}")
+    if problem.problem == "version":
+        return f"{where} has schema_version {problem.found!r}; check reads {METRICS.version}"
+    if problem.problem in ("missing", "not_mapping") and "." not in problem.path:
+        return f"{where} is missing the object {problem.path!r}; {_HINT}"
+    if problem.problem == "not_finite":
+        return f"{where}: {problem.path} is not a finite number"
+    if problem.problem == "not_number":
+        return f"{where} has a malformed summary at {problem.scope!r}; {_HINT}"
+    if problem.problem == "missing":
+        return f"{where} is missing key {problem.path!r}; {_HINT}"
+    return f"{where} has a malformed {problem.path!r}; {_HINT}"
 
 
 def read_metrics_json(path: Path, *, role: str) -> Mapping[str, Any]:
@@ -185,13 +174,17 @@ def read_metrics_json(path: Path, *, role: str) -> Mapping[str, Any]:
     where = f"{role} {str(path)!r}"
     if path.is_dir():
         raise UserError(f"{where} is a directory; give a metrics JSON file")
+    return validate_metrics_result(loads_json(_read_text(path, where), where), where=where)
+
+
+def _read_text(path: Path, where: str) -> str:
+    """The text of the file ``path``; one line naming ``where`` when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{where} not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"cannot read {where}: {error}") from None
-    return validate_metrics_result(loads_json(text, where), where=where)
 
 
 # --- findings ---------------------------------------------------------------------------------
@@ -477,12 +470,7 @@ def read_thresholds(path: Path) -> list[Threshold]:
     Each threshold is ``METRIC OP NUMBER`` with OP one of ``<= >= < > ==``.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"thresholds file {str(path)!r} not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"cannot read thresholds file {str(path)!r}: {error}") from None
+    text = _read_text(path, f"thresholds file {str(path)!r}")
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -1,7 +1,7 @@
 """The metrics results document: everything `diffrl-eval metrics` measures, as plain JSON.
 
 :func:`compute_metrics` is the single entry point; its output follows the
-``diffrl-eval/metrics`` schema (version ``RESULTS_SCHEMA_VERSION``): a dataset block,
+``diffrl-eval/metrics`` layout (:class:`~diffrl_eval.documents.MetricsResult`): a dataset block,
 overall / per-suite / per-task summaries, per-task action-variance curves and one record
 per episode. Every number is a plain ``int``/``float``/``None`` (never NaN), so the result
 passes through ``json.dumps`` unchanged.
@@ -17,6 +17,7 @@ import polars as pl
 
 from diffrl_eval import constants as C
 from diffrl_eval.dataset import Dataset
+from diffrl_eval.documents import MetricsResult
 from diffrl_eval.errors import DatasetError
 from diffrl_eval.metrics.action_variance import (
     DEFAULT_N_POINTS,
@@ -28,8 +29,6 @@ from diffrl_eval.metrics.segments import EpisodeSegments, FrameTable
 from diffrl_eval.metrics.success import DEFAULT_CONFIDENCE
 from diffrl_eval.metrics.summary import mean_over_tasks, summary_frame, summary_from_row
 
-RESULTS_KIND = "diffrl-eval/metrics"
-RESULTS_SCHEMA_VERSION = 1
 UNNAMED_SUITE = "all"
 DATASET_FIELDS = (
     "path",
@@ -135,14 +134,12 @@ def assemble_metrics(
             **summary_from_row(row, task_variance[task], confidence),
             C.COL_INSTRUCTION: instructions.get(task, ""),
         }
-    return {
-        "kind": RESULTS_KIND,
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "dataset": dataset_block,
-        "overall": overall,
-        "per_suite": {suite if suite is not None else UNNAMED_SUITE: copy.deepcopy(overall)},
-        "per_task": per_task,
-        "action_variance_curves": {
+    return MetricsResult(
+        dataset=dataset_block,
+        overall=overall,
+        per_suite={suite if suite is not None else UNNAMED_SUITE: copy.deepcopy(overall)},
+        per_task=per_task,
+        action_variance_curves={
             task: {
                 "n_points": n_points,
                 "n_episodes": success_counts[task],
@@ -150,5 +147,5 @@ def assemble_metrics(
             }
             for task in sorted(success_counts)
         },
-        "episodes": episodes.to_dicts(),
-    }
+        episodes=episodes.to_dicts(),
+    ).to_json()
