@@ -21,9 +21,10 @@ from diffrl_eval.atomic import (
     write_text_atomic,
 )
 from diffrl_eval.compare.cost import generation_cost
-from diffrl_eval.compare.plan import RUN_FILE, RUN_KIND, CompareRun
+from diffrl_eval.compare.plan import RUN_FILE, CompareRun
 from diffrl_eval.compare.stages import digest
 from diffrl_eval.compare.verdict import build_verdict
+from diffrl_eval.documents import COMPARE_RUN
 from diffrl_eval.errors import UserError
 
 RESULTS_DIR = "results"
@@ -195,7 +196,7 @@ def write_results(run: CompareRun, datasets: dict[tuple[str, str], dict[str, Any
     finally:
         discard_staging(staged)
     summary = {
-        "kind": RUN_KIND, "schema_version": 1, "preset": run.preset.name,
+        **COMPARE_RUN.header(), "preset": run.preset.name,
         "backend": run.backend.name, "sources": run.sources, "seeds": run.seeds,
         "hparams_hash": hparams_digest, "results_hash": digest_value,
         "demos_from": demos, "failures": failures, "report": REPORT_FILE,

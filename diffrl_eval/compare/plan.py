@@ -24,6 +24,7 @@ from diffrl_eval.compare.presets import Preset, get_preset, preset_tasks
 from diffrl_eval.compare.stages import StageStore
 from diffrl_eval.constants import DEFAULT_VLA
 from diffrl_eval.dataset.demonstrations import load_demonstrations
+from diffrl_eval.documents import COMPARE_RUN, IN_DISTRIBUTION, OOD_ZERO_SHOT
 from diffrl_eval.envs.base import EnvBackend, get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.executor import Executor
@@ -34,11 +35,8 @@ if TYPE_CHECKING:
     from diffrl_eval.dataset import Dataset
 
 RUN_FILE = "run.json"
-RUN_KIND = "diffrl-eval/compare-run"
 HUMAN = human_selection.HUMAN
 MIX_PARTNER = "diffusion-ppo"  # the paper's Human+RL row mixes human with its RL data
-IN_DISTRIBUTION = "in-distribution"
-OOD_ZERO_SHOT = "ood-zero-shot"
 
 
 # --- the stage records ----------------------------------------------------------------------
@@ -266,7 +264,7 @@ def plan_compare(sources: list[str], backend: str, preset: str, seeds: list[int]
             previous = json.loads(run_file.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
             previous = {}
-        if previous.get("kind") != RUN_KIND:
+        if not COMPARE_RUN.is_kind_of(previous):
             raise UserError(f"{out} holds something other than a compare run")
     return CompareRun(list(sources), env_backend, chosen,
                       list(seeds) if seeds is not None else list(chosen.seeds), out, hparams,

@@ -16,6 +16,7 @@ from typing import Any
 from diffrl_eval import __version__, registry
 from diffrl_eval.compare import human_selection
 from diffrl_eval.compare.plan import HUMAN, CompareRun
+from diffrl_eval.documents import MetricsResult, VlaEvalResult
 from diffrl_eval.errors import UserError
 from diffrl_eval.executor import TasksFailedError
 from diffrl_eval.generator import TrainsExperts
@@ -128,7 +129,9 @@ def metrics_stage(run: CompareRun, dataset: dict[str, Any]) -> dict[str, Any]:
         return {}
 
     directory, _ = run.store.run("metrics", key, produce)
-    return json.loads((directory / "metrics.json").read_text())
+    result = json.loads((directory / "metrics.json").read_text())
+    MetricsResult.check(result, where=str(directory / "metrics.json"))
+    return result
 
 
 def _device_key(run: CompareRun) -> dict[str, str]:
@@ -179,6 +182,7 @@ def eval_stage(run: CompareRun, trained: dict[str, Any], suites: dict[str, list[
 
     directory, _ = run.store.run("vla-eval", key, produce)
     result = json.loads((directory / "eval.json").read_text())
+    VlaEvalResult.check(result, where=str(directory / "eval.json"))
     label = "+".join(result["training"]["sources"])
     for task, summary in result["per_task"].items():
         run.clips += [{"source": label, "task": task, "kind": "VLA rollout",

@@ -26,17 +26,13 @@ import numpy as np
 
 from diffrl_eval.compare import intervals
 from diffrl_eval.compare.intervals import BETTER, WORSE, Difference
-
-VERDICT_KIND = "diffrl-eval/verdict"
-SCHEMA_VERSION = 1
+from diffrl_eval.documents import IN_DISTRIBUTION, OOD_ZERO_SHOT, VERDICT
 
 HUMAN = "human"
 GAUSSIAN_RL = "gaussian-ppo"
 DIFFUSION_RL = "diffusion-ppo"
 MIX = "+".join(sorted([HUMAN, DIFFUSION_RL]))  # the Human+RL training mixture's label
 
-IN_DISTRIBUTION = "in-distribution"
-OOD_ZERO_SHOT = "ood-zero-shot"
 TARGET_DIFFERENCE = 0.10  # a run should see a 10-point difference in success
 
 REPRODUCED = "reproduced"
@@ -221,8 +217,7 @@ def build_verdict(metrics: Sequence[Mapping[str, Any]],
                 quantity, samples[source], samples[baseline])) for quantity in QUALITY]
     comparisons = [c for c in comparisons if c is not None]
     return {
-        "kind": VERDICT_KIND,
-        "schema_version": SCHEMA_VERSION,
+        **VERDICT.header(),
         "confidence": intervals.CONFIDENCE,
         "power": intervals.POWER,
         "sources": list(sources),
