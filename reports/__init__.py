@@ -7,6 +7,6 @@ finds ``build_report`` through the ``diffrl_eval.reports`` entry point
 """
 
 from reports.page import build_report, render_page
-from reports.results import read_result
+from reports.sources import read_result
 
 __all__ = ["build_report", "read_result", "render_page"]

@@ -25,7 +25,7 @@ import altair as alt
 
 from diffrl_eval.constants import ACTION_DIM
 from diffrl_eval.errors import UserError, unknown_choice
-from reports.results import Source, series_names
+from reports.sources import Source, series_names
 from reports.tables import task_ids
 
 # LIBERO's 7-D delta action: translation, rotation (axis-angle delta), gripper.

@@ -23,7 +23,7 @@ from typing import Any
 from diffrl_eval.clip import MIME_TYPES
 from diffrl_eval.errors import UserError
 from reports import escaping
-from reports.results import Source
+from reports.sources import Source
 from reports.tables import format_number
 
 CLIPS_ID = "episode-clips"

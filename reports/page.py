@@ -31,7 +31,7 @@ from reports.drilldown import STYLE as DRILLDOWN_STYLE
 from reports.expert_curves import expert_curves_figure, expert_table_html
 from reports.generation_cost import generation_cost_table
 from reports.output import check_destination, write_new_file
-from reports.results import Source, name_sources, series_names, validate_results
+from reports.sources import Source, name_sources, series_names, validate_results
 from reports.tables import (
     badge_html,
     dataset_table,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reports import escaping
-from reports.results import Source
+from reports.sources import Source
 
 MISSING = "—"
 SIMULATED_BADGE_TEXT = "simulated teleoperation"

@@ -92,8 +92,8 @@ def generate(
     On libero the human source is not generated: 'import' brings in LIBERO's HDF5
     demonstrations, and the RL sources clone them with --demos-from.
     """
+    from diffrl_eval.datagen import generate_dataset
     from diffrl_eval.executor import make_executor
-    from diffrl_eval.generation import generate_dataset
 
     if episodes <= 0:
         raise UserError(f"--episodes must be a positive integer, got {episodes}")

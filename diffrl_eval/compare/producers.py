@@ -50,7 +50,7 @@ def dataset_stage(run: CompareRun, source: str, suite: str, tasks: list[str]
            "options": key_options, "version": __version__}
 
     def produce(directory: Path) -> dict[str, Any]:
-        from diffrl_eval.generation import generate_dataset
+        from diffrl_eval.datagen import generate_dataset
 
         generator_cls = registry.generators.load(source)
         generator = generator_cls(run.backend, generator_cls.make_config(options),

@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 
 from diffrl_eval import __version__
+from diffrl_eval.datagen import task_seed
 from diffrl_eval.documents import PROTOCOLS, VlaEvalResult
 from diffrl_eval.envs.base import EnvBackend, TaskSpec, get_backend
 from diffrl_eval.errors import UserError, unknown_choice
 from diffrl_eval.executor import Executor, LocalExecutor
-from diffrl_eval.generation import task_seed
 from diffrl_eval.progress import progress_bar
 from diffrl_eval.vla.aggregate import aggregate_seeds, success_summary
 from diffrl_eval.vla.checkpoint import (

@@ -18,11 +18,11 @@ from conftest import run_cli
 
 from diffrl_eval.compare import CompareRun, Preset
 from diffrl_eval.compare.producers import dataset_stage
+from diffrl_eval.datagen import generate_dataset
 from diffrl_eval.dataset import load_dataset
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
 from diffrl_eval.executor import LocalExecutor, RayExecutor, TasksFailedError, make_executor
-from diffrl_eval.generation import generate_dataset
 from generators.human import HumanGenerator
 
 TASKS = ["spatial_left_cube_on_plate", "spatial_right_cube_in_bowl"]

@@ -22,7 +22,7 @@ from generators.expert import rollout_episodes
 from generators.expert.chunk_joining import BLEND_STEPS, ChunkJoiner, check_chunk_join
 from generators.gaussian_ppo import GaussianPPOGenerator
 from generators.policy import DiffusionChainPolicy, GaussianPolicy
-from reports.results import Source
+from reports.sources import Source
 from reports.tables import dataset_table
 
 torch.set_num_threads(1)

@@ -243,8 +243,8 @@ def test_a_file_whose_states_do_not_match_its_actions_is_refused_in_one_line(
 def test_vla_samples_of_imported_demos_are_the_replays_observations_before_each_action(
         env, imported, demos):
     from diffrl_eval.dataset.replay import replay_observations
-    from vla.tiny_vla.demonstrations import demonstration_samples
     from vla.tiny_vla.observation import OBJECT_MASK, ObservationLayout
+    from vla.tiny_vla.samples import demonstration_samples
 
     n_objects = len(env.object_names)
     samples = demonstration_samples([load_dataset(imported)], get_backend("libero"),

@@ -14,10 +14,10 @@ import pytest
 from conftest import assert_one_line_error, run_cli
 
 from diffrl_eval import constants as C
+from diffrl_eval.datagen import generate_dataset
 from diffrl_eval.dataset import Episode, load_dataset, write_dataset
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
-from diffrl_eval.generation import generate_dataset
 from diffrl_eval.metrics import compute_metrics
 from diffrl_eval.metrics.check import (
     CHECKED_METRICS,

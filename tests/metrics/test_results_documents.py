@@ -20,7 +20,7 @@ from diffrl_eval.errors import UserError
 from diffrl_eval.metrics import compute_metrics
 from diffrl_eval.metrics.check import Finding, Status, validate_metrics_result
 from diffrl_eval.metrics.check_outcome import CheckOutcome
-from reports.results import validate_result
+from reports.sources import validate_result
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from diffrl_eval.errors import UserError
 from reports import build_report, read_result, render_page
 from reports.charts import default_variance_task, figures
 from reports.escaping import script_json
-from reports.results import name_sources
+from reports.sources import name_sources
 from reports.tables import (
     MISSING,
     format_mean_std,

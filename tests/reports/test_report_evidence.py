@@ -41,7 +41,7 @@ from reports.page import (
     RUN_METADATA_ID,
     VLA_RUNS_TABLE_ID,
 )
-from reports.results import name_sources
+from reports.sources import name_sources
 from reports.tables import MISSING, format_duration, format_success, no_op_table
 from reports.vla_results import evaluation_runs, vla_rows
 from reports.vla_tables import format_seed_summary, in_distribution_table, ood_table

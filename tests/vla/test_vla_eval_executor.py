@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
+from diffrl_eval.datagen import generate_dataset
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.envs.tabletop import INIT_STATE_OPTION
 from diffrl_eval.errors import UserError
 from diffrl_eval.executor import RayExecutor
-from diffrl_eval.generation import generate_dataset
 from diffrl_eval.vla import evaluation
 from diffrl_eval.vla.checkpoint import checkpoint_hash, load_vla
 from diffrl_eval.vla.evaluation import EvalJob, episode_jobs, evaluate_checkpoint, run_eval_job

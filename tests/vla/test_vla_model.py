@@ -15,11 +15,11 @@ import pytest
 from conftest import assert_one_line_error, make_episode, run_cli
 
 from diffrl_eval.constants import OBS_EEF_POS, OBS_OBJECT_POSES
+from diffrl_eval.datagen import generate_dataset
 from diffrl_eval.dataset import load_dataset, write_dataset
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.envs.tabletop import INIT_STATE_OPTION
 from diffrl_eval.errors import UserError
-from diffrl_eval.generation import generate_dataset
 from diffrl_eval.metrics.success import wilson_interval
 from diffrl_eval.vla import evaluation
 from diffrl_eval.vla.checkpoint import checkpoint_hash, load_vla, read_info

@@ -38,11 +38,6 @@ from diffrl_eval.progress import progress_bar
 from diffrl_eval.validation import JsonMessages, dumps_json, read_versioned_json
 from diffrl_eval.vla.interface import VLA, WEIGHTS_FILE
 from diffrl_eval.vla.training import check_compatible
-from vla.tiny_vla.demonstrations import (
-    count_episodes,
-    demonstration_samples,
-    resize_frames,
-)
 from vla.tiny_vla.heads import DiffusionChunkHead, L1ChunkHead
 from vla.tiny_vla.hparams import PRESETS, TinyVLAHparams, resolve_hparams
 from vla.tiny_vla.language import (
@@ -59,6 +54,11 @@ from vla.tiny_vla.observation import (
     ObservationLayout,
     Standardizer,
     stack_observations,
+)
+from vla.tiny_vla.samples import (
+    count_episodes,
+    demonstration_samples,
+    resize_frames,
 )
 from vla.tiny_vla.trunk import FiLMTrunk
 from vla.tiny_vla.vision import ResNetEncoder, random_shift
