@@ -296,6 +296,11 @@ def check_export_destination(out: Path, *, sources: list[Path], overwrite: bool)
     return out
 
 
+class _NoClaim:
+    def release(self) -> None:
+        pass
+
+
 class StagedDirectory:
     """Build a directory in a staging place; :meth:`commit` renames it to ``out``.
 
@@ -309,12 +314,15 @@ class StagedDirectory:
     """
 
     def __init__(self, out: Path, *, sources: Sequence[Path] = (), overwrite: bool = False,
-                 check: Callable[[Path], Path] | None = None) -> None:
+                 check: Callable[[Path], Path] | None = None, claim: bool = True) -> None:
         if check is None:
             check = partial(check_export_destination, sources=list(sources), overwrite=overwrite)
         self.out = check(Path(out))
         self.overwrite = overwrite
-        self._claim = claim_output(self.out)
+        # claim=False: the caller already holds a claim on an enclosing output (a lock
+        # file beside every inner directory would outlive a kill -9 under names that
+        # change, e.g. a training run's numbered state directories)
+        self._claim = claim_output(self.out) if claim else _NoClaim()
         try:
             check(self.out)
             self.path = new_staging_dir(self.out)

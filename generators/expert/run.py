@@ -32,8 +32,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from diffrl_eval.atomic import (
-    discard_staging,
-    new_staging_dir,
+    StagedDirectory,
     write_bytes_atomic,
     write_text_atomic,
 )
@@ -138,19 +137,11 @@ def restore_trainer_state(trainer: PPOTrainer, tensors: dict[str, torch.Tensor],
 def _write_dir_atomic(final: Path, fill: Callable[[Path], None]) -> None:
     """Create directory ``final`` (replacing an older one) by filling a registered staging
     sibling and renaming it; a kill leaves only the staging, which the next run removes.
-
-    Not :class:`~diffrl_eval.atomic.StagedDirectory`: its claim takes a lock file beside
-    each output, and a ``kill -9`` would leave one beside every ``state-NNNNN`` (a new name
-    each iteration, so no later claim would ever remove it).
-    """
-    temp = new_staging_dir(final)
-    try:
-        fill(temp)
-        if final.exists():
-            shutil.rmtree(final)
-        temp.rename(final)
-    finally:
-        discard_staging(temp)
+    No claim of its own: a lock file beside every ``state-NNNNN`` (a new name each
+    iteration) would outlive a ``kill -9``, with no later claim to remove it."""
+    with StagedDirectory(final, overwrite=True, check=Path, claim=False) as staged:
+        fill(staged.path)
+        staged.commit()
 
 
 # --- the run ------------------------------------------------------------------------------
