@@ -80,6 +80,13 @@ def test_a_rerun_reuses_every_stage_and_repeats_the_results_hash(finished_run):
     assert again["results_hash"] == summary["results_hash"]
 
 
+def finished_stages(stages: Path) -> set[str]:
+    """Stage directories under their final names (a staging place ``.NAME.tmp-*`` holds
+    its record file while it is being flushed, before the rename)."""
+    return {p.parent.name for p in stages.glob(f"*/{STAGE_FILE}")
+            if not p.parent.name.startswith(".")}
+
+
 def test_a_killed_run_resumes_with_finished_stages_and_the_same_results(finished_run, tmp_path):
     reference_out, reference = finished_run
     out = tmp_path / "run"
@@ -88,14 +95,14 @@ def test_a_killed_run_resumes_with_finished_stages_and_the_same_results(finished
     try:
         deadline = time.monotonic() + 600
         # kill once some stage has finished and a later one is under way
-        while len(list(stages.glob(f"*/{STAGE_FILE}"))) < 3:
+        while len(finished_stages(stages)) < 3:
             assert process.poll() is None, process.stderr.read()
             assert time.monotonic() < deadline
             time.sleep(0.02)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    finished = {p.parent.name for p in stages.glob(f"*/{STAGE_FILE}")}
+    finished = finished_stages(stages)
     # nothing half-written under a final name: every stage directory is complete
     for directory in stages.iterdir():
         assert directory.name.startswith(".") or (directory / STAGE_FILE).is_file()
