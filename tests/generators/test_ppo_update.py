@@ -51,6 +51,15 @@ def ppo_config(**overrides) -> PPOConfig:
     return PPOConfig(**values)
 
 
+def run_bandit_updates(policy, value_network, config, actor_optimizer, critic_optimizer,
+                       iterations: int) -> None:
+    """``iterations`` PPO updates, each on a fresh 64-decision bandit batch (target 0.5)."""
+    for iteration in range(iterations):
+        batch = bandit_batch(policy, value_network, 64, 0.5, seed=iteration)
+        ppo_update(policy, value_network, batch, config, actor_optimizer, critic_optimizer,
+                   iteration=iteration, generator=torch.Generator().manual_seed(iteration))
+
+
 @pytest.mark.parametrize("policy_cls", [DiffusionChainPolicy, GaussianPolicy])
 def test_critic_warmup_updates_only_the_value_network(policy_cls):
     torch.manual_seed(0)
@@ -104,18 +113,7 @@ def test_ppo_moves_the_gaussian_policy_towards_the_rewarded_action():
         return float((policy.predict_action(obs)[:, 0] - 0.5).abs().mean())
 
     start = distance_to_target()
-    for iteration in range(10):
-        batch = bandit_batch(policy, value_network, 64, 0.5, seed=iteration)
-        ppo_update(
-            policy,
-            value_network,
-            batch,
-            config,
-            actor_optimizer,
-            critic_optimizer,
-            iteration=iteration,
-            generator=torch.Generator().manual_seed(iteration),
-        )
+    run_bandit_updates(policy, value_network, config, actor_optimizer, critic_optimizer, 10)
     assert distance_to_target() < 0.5 * start
 
 
@@ -132,18 +130,7 @@ def test_ppo_over_the_denoising_chain_raises_the_bandit_reward():
         return float(-((chunk[:, 0] - 0.5) ** 2).sum(-1).mean())
 
     start = mean_reward(1000)
-    for iteration in range(8):
-        batch = bandit_batch(policy, value_network, 64, 0.5, seed=iteration)
-        ppo_update(
-            policy,
-            value_network,
-            batch,
-            config,
-            actor_optimizer,
-            critic_optimizer,
-            iteration=iteration,
-            generator=torch.Generator().manual_seed(iteration),
-        )
+    run_bandit_updates(policy, value_network, config, actor_optimizer, critic_optimizer, 8)
     assert mean_reward(1000) > start + 0.1 * abs(start)
 
 
