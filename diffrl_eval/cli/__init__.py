@@ -138,11 +138,11 @@ def main(argv: list[str] | None = None) -> None:
     previous_handlers = interrupts.install_handlers()
     try:
         result = command.main(args=argv, prog_name="diffrl-eval", standalone_mode=False)
-    except UserError as exc:
-        remove_live_staging()
-        _fail(str(exc), exc.exit_code)
-    except EnvironmentFault as exc:
-        remove_live_staging()
+    except (UserError, EnvironmentFault) as exc:
+        staged = remove_live_staging()
+        if interrupts.received() is not None:  # the signal was swallowed on the way (a C
+            # extension's import turned it into its own error): the failure is the signal
+            _fail(_interrupted_message(interrupts.received(), staged), EXIT_ENVIRONMENT)
         _fail(str(exc), exc.exit_code)
     except (typer.Abort, KeyboardInterrupt, Interrupted) as exc:
         staged = remove_live_staging()

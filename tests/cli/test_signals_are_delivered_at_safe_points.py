@@ -105,3 +105,31 @@ def test_without_the_command_line_handlers_holding_changes_nothing():
         pass
     assert deferred.pending == []
     assert interrupts.received() is None
+
+
+class SwallowsTheSignal:
+    """A command whose import of a C extension turns a signal into an error of its own (as
+    ``import mujoco`` does when EGL's initialisation is interrupted), which the tool then
+    reports as a user error."""
+
+    def main(self, **_):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except Interrupted:
+            pass  # swallowed where it was raised
+        from diffrl_eval.errors import UserError
+        raise UserError("MuJoCo could not be imported (ImportError: initialization failed)")
+
+
+def test_a_user_error_that_follows_a_swallowed_signal_is_reported_as_the_interruption(
+        monkeypatch, capsys):
+    import typer
+
+    from diffrl_eval import cli
+    monkeypatch.setattr(cli, "add_plugin_commands", lambda: None)
+    monkeypatch.setattr(typer.main, "get_command", lambda _app: SwallowsTheSignal())
+    with pytest.raises(SystemExit) as ended:
+        cli.main([])
+    assert ended.value.code == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "interrupted (SIGINT)" in err[0], err
