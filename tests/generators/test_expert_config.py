@@ -23,7 +23,7 @@ TASK = "goal_open_drawer"
 def test_a_section_reads_the_value_in_force_given_or_default():
     config = DiffusionPPOGenerator.make_config({"ppo": {"n_envs": 7}})
     assert config.ppo.n_envs == 7  # the user's
-    assert config.ppo.n_iterations == 80  # the preset's
+    assert config.ppo.n_iterations == 60  # the preset's
     assert config.ppo.gamma == PPOConfig.gamma  # PPOConfig's default
     assert config.policy.decoder == "mlp"  # the preset's
     assert config.policy.horizon == PolicyConfig.horizon
@@ -44,21 +44,26 @@ def test_the_heads_start_from_their_named_recipe_preset():
 
 
 def test_the_serialized_settings_keep_the_layout_the_expert_cache_is_keyed_by():
-    """Only the values a preset or the user gave are recorded; the cache key of the
-    default diffusion expert is the one experts trained before this layout was typed
-    were stored under (a changed key would silently retrain every cached expert)."""
+    """Only the values a preset or the user gave are recorded, in the layout the expert
+    cache has always been keyed by: the quick preset's expert (whose values did not change
+    with the recipe's move to 400 envs per iteration) keeps the key it was stored under
+    before the layout was typed; the recipe's own expert has the key of its new values (a
+    changed layout would silently retrain every cached expert)."""
     backend = TabletopBackend()
     generator = DiffusionPPOGenerator(backend)
     settings = generator.config.training_settings()
     assert settings["ppo"] == {
-        "actor_lr": 3e-5, "lr_schedule": "constant", "update_epochs": 10, "n_envs": 50,
-        "n_steps": 28, "batch_size": 2500, "n_iterations": 80,
-        "critic_warmup_iterations": 5, "clip_coef": 0.01, "clip_coef_base": 0.001,
+        "actor_lr": 1e-4, "lr_schedule": "constant", "update_epochs": 10, "n_envs": 400,
+        "n_steps": 28, "batch_size": 7500, "n_iterations": 60,
+        "critic_warmup_iterations": 3, "clip_coef": 0.01, "clip_coef_base": 0.001,
         "reward_mode": "success_hold", "reward_scaling": True, "train_starts": "sampled"}
     assert settings["policy"] == {"decoder": "mlp", "rl_eta": 1.0, "min_std": 0.1,
                                   "obs_min_range": 0.05, "obs_clip": 5.0, "noise_clip": 3.0}
     assert json.loads(json.dumps(generator.config_dict()))["ppo"] == settings["ppo"]
-    assert generator.expert_dir(backend.task(TASK), 0).name == "5e5c7e25837bd7bc"
+    assert generator.expert_dir(backend.task(TASK), 0).name == "f71ec717417c2a5f"
+    quick = DiffusionPPOGenerator(
+        backend, DiffusionPPOGenerator.make_config(DiffusionPPOGenerator.preset_options("quick")))
+    assert quick.expert_dir(backend.task(TASK), 0).name == "3ac0f42c442f01aa"
     given = DiffusionPPOGenerator.make_config({"ppo": {"gamma": PPOConfig.gamma}})
     assert "gamma" in given.training_settings()["ppo"]  # given, even if equal to default
 
