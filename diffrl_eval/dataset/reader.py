@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from diffrl_eval import constants as C
+from diffrl_eval.dataset.episode import Episode
 from diffrl_eval.dataset.format import (
     FRAMES_NAME,
     IMAGES_DIR,
@@ -120,6 +121,27 @@ class Dataset:
         demonstration files) rather than before it."""
         flags = self.manifest.get("episode_obs_after_action") or []
         return bool(flags[episode_index]) if episode_index < len(flags) else False
+
+    def episode(self, episode_index: int, rows: pl.DataFrame) -> Episode:
+        """Episode ``episode_index`` as an :class:`Episode`, from its step ``rows`` (in step
+        order) and what the manifest records of its start: seed, fixed initial state,
+        simulator state, and whether it observes after each action. Without images."""
+        index = int(episode_index)
+        seeds = self.manifest.get("episode_seeds") or []
+        starts = self.manifest.get("episode_init_states") or []
+        return Episode(
+            task_id=rows[C.COL_TASK][0],
+            instruction=rows[C.COL_INSTRUCTION][0],
+            states=rows[C.COL_STATE].to_numpy(),
+            eef_pos=rows[C.COL_EEF_POS].to_numpy(),
+            actions=rows[C.COL_ACTION].to_numpy(),
+            rewards=rows[C.COL_REWARD].to_numpy(),
+            successes=rows[C.COL_SUCCESS].to_numpy(),
+            seed=seeds[index] if index < len(seeds) else None,
+            init_state_index=starts[index] if index < len(starts) else None,
+            init_sim_state=self.init_sim_state(index),
+            obs_after_action=self.obs_after_action(index),
+        )
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

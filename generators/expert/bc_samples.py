@@ -185,19 +185,7 @@ def recorded_demonstrations(
                 "read cannot be recovered by replay (a LIBERO demo file imported now keeps "
                 "each demo's first simulator state; import it again)"
             )
-        episodes.append(Episode(
-            task_id=task.task_id,
-            instruction=steps[C.COL_INSTRUCTION][0],
-            states=steps[C.COL_STATE].to_numpy(),
-            eef_pos=steps[C.COL_EEF_POS].to_numpy(),
-            actions=steps[C.COL_ACTION].to_numpy(),
-            rewards=steps[C.COL_REWARD].to_numpy(),
-            successes=steps[C.COL_SUCCESS].to_numpy(),
-            seed=seeds[index] if index < len(seeds) else None,
-            init_state_index=starts[index] if index < len(starts) else None,
-            init_sim_state=sim_state,
-            obs_after_action=dataset.obs_after_action(index),
-        ))
+        episodes.append(dataset.episode(index, steps))
     if len(episodes) < n_episodes:
         raise UserError(
             f"{DEMOS_FROM_FLAG} {path}: {len(episodes)} successful episode(s) of task "

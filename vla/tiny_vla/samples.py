@@ -74,8 +74,6 @@ def _episodes(dataset: Dataset, successful_only: bool,
     frames = dataset.frames_df.sort(C.COL_EPISODE, C.COL_STEP)
     frames = frames.with_columns(
         pl.Series(KEPT, ~no_op_mask(frames) if drop_no_ops else np.ones(frames.height, bool)))
-    seeds = dataset.manifest.get("episode_seeds") or []
-    starts = dataset.manifest.get("episode_init_states") or []
     episodes = []
     for (index,), rows in frames.group_by([C.COL_EPISODE], maintain_order=True):
         if successful_only and not rows[C.COL_SUCCESS].any():
@@ -83,19 +81,7 @@ def _episodes(dataset: Dataset, successful_only: bool,
         if not rows[KEPT].any():
             continue  # nothing but no-ops: no sample to learn from
         index = int(index)
-        recording = Episode(
-            task_id=rows[C.COL_TASK][0],
-            instruction=rows[C.COL_INSTRUCTION][0],
-            states=rows[C.COL_STATE].to_numpy(),
-            eef_pos=rows[C.COL_EEF_POS].to_numpy(),
-            actions=rows[C.COL_ACTION].to_numpy(),
-            rewards=rows[C.COL_REWARD].to_numpy(),
-            successes=rows[C.COL_SUCCESS].to_numpy(),
-            seed=seeds[index] if index < len(seeds) else None,
-            init_state_index=starts[index] if index < len(starts) else None,
-            init_sim_state=dataset.init_sim_state(index),
-            obs_after_action=dataset.obs_after_action(index),
-        )
+        recording = dataset.episode(index, rows)
         episodes.append(_RecordedEpisode(dataset, index, recording, rows[KEPT].to_numpy()))
     return episodes
 
