@@ -215,6 +215,23 @@ class OutputClaim:
 
     def _acquire(self) -> OutputClaim:
         self.out.parent.mkdir(parents=True, exist_ok=True)
+        # a signal between locking the file and recording the lock would leave a lock file
+        # that nothing removes (this process's own lock keeps _abandon from taking it): hold
+        # it until the lock is recorded, then acquire's cleanup releases it
+        with signals_deferred():
+            self._lock()
+        try:  # who holds it, for the other run's message; a full disk may refuse even this
+            os.ftruncate(self._fd, 0)
+            os.write(self._fd, str(os.getpid()).encode())
+        except OSError:
+            pass
+        for path in stale_staging(self.out):
+            if path not in _live_staging:
+                _remove(path)
+        return self
+
+    def _lock(self) -> None:
+        """Take the lock file's lock (or raise :class:`OutputBusy`) and record it."""
         while True:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -239,15 +256,6 @@ class OutputClaim:
             os.close(fd)
         self._fd = fd
         _claimed.append(self.out)
-        try:  # who holds it, for the other run's message; a full disk may refuse even this
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-        except OSError:
-            pass
-        for path in stale_staging(self.out):
-            if path not in _live_staging:
-                _remove(path)
-        return self
 
     def release(self) -> None:
         if self._fd is None:
