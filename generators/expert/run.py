@@ -213,10 +213,11 @@ class ExpertRun:
               on_stage: Callable[[str], None] | None = None):
         """Run (or finish) the training; returns the trained policy in eval mode.
 
-        Runs on one torch thread: the networks are small, so intra-op threads gain little
-        and, beside the environments or other workers, mostly contend for the cores (two
-        threads made the PPO update 25x slower on busy cores,
-        reports/results/rl-throughput.md). On a GPU the thread only feeds the device.
+        Runs on one torch thread (beside the environments or other workers, more would
+        contend for the cores: two made the PPO update 25x slower on busy cores), except
+        PPO's updates, which use ``ppo.update_threads`` while the env workers wait (1.7x
+        faster on two free cores; reports/results/rl-throughput.md). On a GPU the thread
+        only feeds the device.
         """
         if self.finished:
             return self.load_policy()

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,17 @@ from generators.ppo.rollout import EpisodeStarts, Rollout, collect_rollout
 from generators.ppo.update import RolloutBatch, gradient_agreement, ppo_update
 
 EVAL_SEED = 1  # noise and reset seed of the periodic deterministic evaluation
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the block on ``threads`` torch intra-op threads, then restore the count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def flatten_rollout(rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor
@@ -141,17 +153,18 @@ class PPOTrainer:
         batch = self.advantages(rollout)
         collected = time.perf_counter()
 
-        # diagnostics of this batch, measured before the update changes the policy
-        self.policy.train()
-        diagnostics = self.batch_diagnostics(rollout, batch)
+        with torch_threads(config.update_threads):
+            # diagnostics of this batch, measured before the update changes the policy
+            self.policy.train()
+            diagnostics = self.batch_diagnostics(rollout, batch)
 
-        # 3. update: epochs of shuffled minibatches, the ratio clipped per denoising step
-        #    (generators.ppo.update; only the critic learns during its warm-up)
-        update = ppo_update(
-            self.policy, self.value_network, batch,
-            config, self.actor_optimizer, self.critic_optimizer,
-            iteration=self.iteration, generator=self.generator,
-        )
+            # 3. update: epochs of shuffled minibatches, the ratio clipped per denoising
+            #    step (generators.ppo.update; only the critic learns during its warm-up)
+            update = ppo_update(
+                self.policy, self.value_network, batch,
+                config, self.actor_optimizer, self.critic_optimizer,
+                iteration=self.iteration, generator=self.generator,
+            )
         self.policy.eval()
         updated = time.perf_counter()
         if config.eval_every and (self.iteration + 1) % config.eval_every == 0:

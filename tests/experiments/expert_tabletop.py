@@ -25,6 +25,7 @@ from generators.expert import (
     state_policy_config,
     train_bc,
 )
+from generators.expert.subprocess_env import default_env_workers
 from generators.human import HumanGenerator
 from generators.policy import (
     DiffusionChainPolicy,
@@ -40,7 +41,7 @@ from generators.ppo.trainer import PPOTrainer
 HEADS = {"diffusion": DiffusionChainPolicy, "gaussian": GaussianPolicy}
 LOGGED = ("iteration", "success_rate", "approx_kl", "element_kl", "clip_fraction",
           "explained_variance", "gradient_agreement", "value_loss", "env_steps", "entropy",
-          "stopped_early", "rollout_seconds", "update_seconds")
+          "stopped_early", "rollout_seconds", "update_seconds", "env_steps_per_second")
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -81,6 +82,8 @@ def main() -> None:
                              "distribution (fixed seed; a second, held-out measure)")
     parser.add_argument("--save-policy", type=Path,
                         help="save the final PPO policy here (one subdirectory per task)")
+    parser.add_argument("--env-workers", type=int, default=default_env_workers(),
+                        help="PPO's env worker processes (default: one per core)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -138,7 +141,7 @@ def main() -> None:
         value.fit_normalizers(demos.obs)
         ppo = PPOConfig(**parse_overrides(args.ppo))
         trainer = PPOTrainer(policy, value, backend, task, ppo, seed=args.seed,
-                             init_state_indices=chosen)
+                             init_state_indices=chosen, env_workers=args.env_workers)
         env_steps, ppo_seconds = 0, 0.0
         try:
             while trainer.iteration < ppo.n_iterations:

@@ -1,8 +1,8 @@
 """Experiment: PPO throughput with environments in-process against worker processes.
 
 Not a test. On one tabletop task, with the diffusion-ppo recipe's networks and batch
-(MLP decoder, 50 envs x 28 decisions, 5 epochs; ``--ppo key=json`` overrides), measures
-in the same process and interleaved, ``--repeats`` times each:
+(MLP decoder, 400 envs x 28 decisions, 10 epochs, minibatch 7,500; ``--ppo key=json``
+overrides), measures in the same process and interleaved, ``--repeats`` times each:
 
 - ``pure_env``: the envs stepped with random chunks and nothing else (in-process, and
   with ``--workers`` worker processes);
@@ -12,7 +12,8 @@ in the same process and interleaved, ``--repeats`` times each:
 - ``ppo``: whole PPO iterations, end to end (collection, GAE, update), as the trainer
   reports them (``env_steps_per_second``), with the share of the update;
 - ``update_threads_N`` (with ``--update-threads N``): one iteration's update alone on 1
-  and on N torch threads, in seconds (what the update would gain from the second core).
+  and on N torch threads, in seconds; and ``ppo_wW_threadsN``: whole iterations with the
+  W env workers and the update on N threads (``ppo.update_threads``), i.e. both cores.
 
 First it measures what parallelism the machine gives right now (``machine_parallelism``:
 the same pure-Python loop run once, then in two processes at once; 2.0 = two free cores).
@@ -26,6 +27,7 @@ min, max per measure). The machine may be shared: read the spread, not one numbe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -85,7 +87,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     recipe = DiffusionPPOGenerator.recipe
-    ppo_values = {**recipe["ppo"], "critic_warmup_iterations": 0, "n_iterations": 10**6}
+    # the in-process and worker arms update on one thread (as before PPO used both cores)
+    ppo_values = {**recipe["ppo"], "critic_warmup_iterations": 0, "n_iterations": 10**6,
+                  "update_threads": 1}
     ppo_values.update({k: json.loads(v) for k, v in (p.split("=", 1) for p in args.ppo)})
     ppo = PPOConfig(**ppo_values)
     backend = TabletopBackend()
@@ -97,6 +101,10 @@ def main() -> None:
     trainers = {workers: PPOTrainer(policy, value, backend, task, ppo, seed=0,
                                     env_workers=workers)
                 for workers in (1, args.workers)}
+    # both cores: the env workers, and the update on update_threads while they wait
+    both = (PPOTrainer(policy, value, backend, task,
+                       dataclasses.replace(ppo, update_threads=args.update_threads), seed=0,
+                       env_workers=args.workers) if args.update_threads else None)
     results: dict[str, list[float]] = {}
 
     def record(name: str, rate: float, **extra) -> None:
@@ -107,7 +115,7 @@ def main() -> None:
     print(json.dumps({"measure": "machine_parallelism", "ratio": round(machine_parallelism(), 2),
                       "load_1min": round(os.getloadavg()[0], 2)}), flush=True)
     try:
-        for trainer in trainers.values():
+        for trainer in [*trainers.values(), *([both] if both else [])]:
             trainer.run_iteration()  # warm-up: first-call costs, worker start
         for _ in range(args.repeats):
             for workers in trainers:
@@ -131,12 +139,15 @@ def main() -> None:
             results.setdefault("inference_seconds", []).append(seconds)
             print(json.dumps({"measure": "inference_seconds", "seconds": round(seconds, 3),
                               "load_1min": round(os.getloadavg()[0], 2)}), flush=True)
-            for workers, trainer in trainers.items():
+            arms = {f"ppo_w{workers}": trainer for workers, trainer in trainers.items()}
+            if both:
+                arms[f"ppo_w{args.workers}_threads{args.update_threads}"] = both
+            for name, trainer in arms.items():
                 for _ in range(args.iterations):
                     stats = trainer.run_iteration()
                     share = stats["update_seconds"] / (stats["rollout_seconds"]
                                                       + stats["update_seconds"])
-                    record(f"ppo_w{workers}", stats["env_steps_per_second"],
+                    record(name, stats["env_steps_per_second"],
                            update_share=round(share, 3),
                            rollout_seconds=round(stats["rollout_seconds"], 3),
                            update_seconds=round(stats["update_seconds"], 3))
@@ -164,7 +175,7 @@ def main() -> None:
                                       "load_1min": round(os.getloadavg()[0], 2)}), flush=True)
                 torch.set_num_threads(1)
     finally:
-        for trainer in trainers.values():
+        for trainer in [*trainers.values(), *([both] if both else [])]:
             trainer.close()
     summary = {name: {"median": round(statistics.median(rates), 3),
                       "min": round(min(rates), 3), "max": round(max(rates), 3), "n": len(rates)}

@@ -45,10 +45,10 @@ def test_the_heads_start_from_their_named_recipe_preset():
 
 def test_the_serialized_settings_keep_the_layout_the_expert_cache_is_keyed_by():
     """Only the values a preset or the user gave are recorded, in the layout the expert
-    cache has always been keyed by: the quick preset's expert (whose values did not change
-    with the recipe's move to 400 envs per iteration) keeps the key it was stored under
-    before the layout was typed; the recipe's own expert has the key of its new values (a
-    changed layout would silently retrain every cached expert)."""
+    cache has always been keyed by: each expert's key is the digest of the values it was
+    given (a changed layout would silently retrain every cached expert). The pins move only
+    when a preset's values do (last: the recipe's ``update_threads=2``, which every preset
+    layers on)."""
     backend = TabletopBackend()
     generator = DiffusionPPOGenerator(backend)
     settings = generator.config.training_settings()
@@ -56,14 +56,15 @@ def test_the_serialized_settings_keep_the_layout_the_expert_cache_is_keyed_by():
         "actor_lr": 1e-4, "lr_schedule": "constant", "update_epochs": 10, "n_envs": 400,
         "n_steps": 28, "batch_size": 7500, "n_iterations": 60,
         "critic_warmup_iterations": 3, "clip_coef": 0.01, "clip_coef_base": 0.001,
-        "reward_mode": "success_hold", "reward_scaling": True, "train_starts": "sampled"}
+        "reward_mode": "success_hold", "reward_scaling": True, "train_starts": "sampled",
+        "update_threads": 2}
     assert settings["policy"] == {"decoder": "mlp", "rl_eta": 1.0, "min_std": 0.1,
                                   "obs_min_range": 0.05, "obs_clip": 5.0, "noise_clip": 3.0}
     assert json.loads(json.dumps(generator.config_dict()))["ppo"] == settings["ppo"]
-    assert generator.expert_dir(backend.task(TASK), 0).name == "f71ec717417c2a5f"
+    assert generator.expert_dir(backend.task(TASK), 0).name == "fc87eaaa61ee86e0"
     quick = DiffusionPPOGenerator(
         backend, DiffusionPPOGenerator.make_config(DiffusionPPOGenerator.preset_options("quick")))
-    assert quick.expert_dir(backend.task(TASK), 0).name == "3ac0f42c442f01aa"
+    assert quick.expert_dir(backend.task(TASK), 0).name == "3d540c1c84aaa11a"
     given = DiffusionPPOGenerator.make_config({"ppo": {"gamma": PPOConfig.gamma}})
     assert "gamma" in given.training_settings()["ppo"]  # given, even if equal to default
 
