@@ -11,8 +11,10 @@ from typing import Any
 # variant name -> overrides of the expert configuration (nested "policy" / "ppo" dicts)
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "ddpm-sampler": {"policy": {"sampler": "ddpm"}},
-    "ddim-10-steps": {"policy": {"denoising_steps": 10}},
+    # the recipe trains the last 4 of its 5 DDIM steps; a longer chain keeps the first,
+    # noisiest fifth frozen (DDPM: DPPO fine-tunes the last 10 of its DDPM steps)
+    "ddpm-sampler": {"policy": {"sampler": "ddpm", "ft_denoising_steps": 10}},
+    "ddim-10-steps": {"policy": {"denoising_steps": 10, "ft_denoising_steps": 8}},
     # the recipe's rate is constant; the paper's stabilizer is the cosine schedule
     "cosine-lr": {"ppo": {"lr_schedule": "cosine"}},
     "constant-lr": {"ppo": {"lr_schedule": "constant"}},

@@ -47,8 +47,8 @@ def test_the_serialized_settings_keep_the_layout_the_expert_cache_is_keyed_by():
     """Only the values a preset or the user gave are recorded, in the layout the expert
     cache has always been keyed by: each expert's key is the digest of the values it was
     given (a changed layout would silently retrain every cached expert). The pins move only
-    when a preset's values do (last: the recipe's ``update_threads=2``, which every preset
-    layers on)."""
+    when a preset's values do (last: the diffusion recipe's ``ft_denoising_steps=4`` and the recipe's
+    ``update_threads=2``, which every preset layers on)."""
     backend = TabletopBackend()
     generator = DiffusionPPOGenerator(backend)
     settings = generator.config.training_settings()
@@ -59,12 +59,13 @@ def test_the_serialized_settings_keep_the_layout_the_expert_cache_is_keyed_by():
         "reward_mode": "success_hold", "reward_scaling": True, "train_starts": "sampled",
         "update_threads": 2}
     assert settings["policy"] == {"decoder": "mlp", "rl_eta": 1.0, "min_std": 0.1,
+                                  "ft_denoising_steps": 4, "frozen_steps_deterministic": True,
                                   "obs_min_range": 0.05, "obs_clip": 5.0, "noise_clip": 3.0}
     assert json.loads(json.dumps(generator.config_dict()))["ppo"] == settings["ppo"]
-    assert generator.expert_dir(backend.task(TASK), 0).name == "fc87eaaa61ee86e0"
+    assert generator.expert_dir(backend.task(TASK), 0).name == "e41993bc6a6c007b"
     quick = DiffusionPPOGenerator(
         backend, DiffusionPPOGenerator.make_config(DiffusionPPOGenerator.preset_options("quick")))
-    assert quick.expert_dir(backend.task(TASK), 0).name == "3d540c1c84aaa11a"
+    assert quick.expert_dir(backend.task(TASK), 0).name == "9d71b66742629900"
     given = DiffusionPPOGenerator.make_config({"ppo": {"gamma": PPOConfig.gamma}})
     assert "gamma" in given.training_settings()["ppo"]  # given, even if equal to default
 

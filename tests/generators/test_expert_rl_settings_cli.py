@@ -13,7 +13,10 @@ BAD_OPTIONS = [
     ("ppo.n_envs=-4", "n_envs must be >= 1"),
     ("ppo.n_steps=0", "n_steps must be >= 1"),
     ("ppo.train_starts=eval", "train_starts must be one of fixed, sampled"),
-    ("policy.frozen_steps_deterministic=true", "frozen_steps_deterministic needs"),
+    # the diffusion recipe freezes its first step deterministically; without the frozen
+    # steps there is nothing to make deterministic
+    ("policy.ft_denoising_steps=null", "frozen_steps_deterministic needs"),
+    ("ppo.update_threads=0", "update_threads must be >= 1"),
     ("policy.noise_time_correlation=1.0", "noise_time_correlation must be in [0, 1)"),
 ]
 CASES = [("train-expert", *case) for case in BAD_OPTIONS] + [
