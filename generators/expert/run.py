@@ -47,7 +47,7 @@ from generators.expert.observation import (
 )
 from generators.policy.checkpoint import load_checkpoint, save_checkpoint
 from generators.policy.value import ValueNetwork
-from generators.ppo.trainer import PPOTrainer
+from generators.ppo.trainer import PPOTrainer, torch_threads
 
 RUN_FILE = "run.json"
 BC_DIR = "bc"
@@ -221,12 +221,8 @@ class ExpertRun:
         """
         if self.finished:
             return self.load_policy()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with torch_threads(1):
             return self._train(on_iteration, on_stage)
-        finally:
-            torch.set_num_threads(threads)
 
     def _train(self, on_iteration: IterationCallback | None,
                on_stage: Callable[[str], None] | None):
