@@ -8,6 +8,9 @@ take hours longer than planned.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from diffrl_eval.errors import UserError, unknown_choice
 
 DEVICES = ("cpu", "cuda", "mps", "auto")
@@ -40,3 +43,18 @@ def resolve_device(name: str) -> str:
         raise UserError("--device mps: Apple's MPS backend is not available on this "
                         "machine; use --device cpu or auto")
     return name
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block on ``threads`` torch intra-op threads (``None``: leave the count as it
+    is), then restore the count the process had."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -35,6 +35,7 @@ import numpy as np
 
 from diffrl_eval import __version__
 from diffrl_eval.datagen import task_seed
+from diffrl_eval.device import torch_threads
 from diffrl_eval.documents import PROTOCOLS, VlaEvalResult
 from diffrl_eval.envs.base import EnvBackend, TaskSpec, get_backend
 from diffrl_eval.errors import UserError, unknown_choice
@@ -274,14 +275,8 @@ def _one_torch_thread() -> Iterator[None]:
     ``python tests/experiments/eval_threads.py --threads 2 --repeats 10``, 2026-12-03;
     reports/results/vla-plugins.md. A model on a GPU is unaffected: its kernels are not
     CPU threads."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def run_eval_job(job: EvalJob, on_episode: Callable[[EpisodeJob], None] | None = None

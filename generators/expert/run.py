@@ -36,6 +36,7 @@ from diffrl_eval.atomic import (
     write_bytes_atomic,
     write_text_atomic,
 )
+from diffrl_eval.device import torch_threads
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from generators.expert.bc import train_bc
@@ -47,7 +48,7 @@ from generators.expert.observation import (
 )
 from generators.policy.checkpoint import load_checkpoint, save_checkpoint
 from generators.policy.value import ValueNetwork
-from generators.ppo.trainer import PPOTrainer, torch_threads
+from generators.ppo.trainer import PPOTrainer
 
 RUN_FILE = "run.json"
 BC_DIR = "bc"

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from diffrl_eval.device import torch_threads
 from diffrl_eval.envs.base import EnvBackend, TaskSpec
 from diffrl_eval.errors import UserError
 from generators.expert.evaluation import evaluate
@@ -36,17 +36,6 @@ from generators.ppo.rollout import EpisodeStarts, Rollout, collect_rollout
 from generators.ppo.update import RolloutBatch, gradient_agreement, ppo_update
 
 EVAL_SEED = 1  # noise and reset seed of the periodic deterministic evaluation
-
-
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block on ``threads`` torch intra-op threads, then restore the count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def flatten_rollout(rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor

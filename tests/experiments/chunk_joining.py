@@ -7,6 +7,11 @@ boundaries against inside the chunk (successful episodes), and the mean squared 
 the successful episodes. One JSON line per mode.
 
     python tests/experiments/chunk_joining.py --run /tmp/experts/spatial_left_cube_on_plate
+
+or a saved policy directly (a checkpoint directory, e.g. ``expert_tabletop.py
+--save-policy`` or ``--bc-cache`` entries) with its task named:
+
+    python tests/experiments/chunk_joining.py --checkpoint DIR --task spatial_left_cube_on_plate
 """
 
 from __future__ import annotations
@@ -31,16 +36,27 @@ from generators.policy.checkpoint import load_checkpoint
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run", type=Path, required=True, help="finished expert run directory")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", type=Path, help="finished expert run directory")
+    source.add_argument("--checkpoint", type=Path,
+                        help="a saved policy directory (needs --task)")
+    parser.add_argument("--task", help="task id, with --checkpoint")
     parser.add_argument("--modes", default=",".join(CHUNK_JOIN_MODES))
     parser.add_argument("--states", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    run = json.loads((args.run / "run.json").read_text())
     backend = TabletopBackend()
-    task = backend.task(run["task"])
-    kind = "gaussian" if run["generator"] == "gaussian-ppo" else "diffusion"
-    policy = load_checkpoint(args.run / "policy", kind=kind).eval()
+    if args.run is not None:
+        run = json.loads((args.run / "run.json").read_text())
+        task = backend.task(run["task"])
+        kind = "gaussian" if run["generator"] == "gaussian-ppo" else "diffusion"
+        policy = load_checkpoint(args.run / "policy", kind=kind).eval()
+    else:
+        if not args.task:
+            parser.error("--checkpoint needs --task")
+        task = backend.task(args.task)
+        kind = json.loads((args.checkpoint / "config.json").read_text())["kind"]
+        policy = load_checkpoint(args.checkpoint, kind=kind).eval()
     for mode in args.modes.split(","):
         started = time.perf_counter()
         episodes = rollout_episodes(policy, backend, task, list(range(args.states)),

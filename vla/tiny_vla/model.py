@@ -31,6 +31,7 @@ from torch import nn
 
 from diffrl_eval import constants as C
 from diffrl_eval.dataset import Dataset
+from diffrl_eval.device import torch_threads
 from diffrl_eval.documents import DocumentKind
 from diffrl_eval.envs.base import get_backend
 from diffrl_eval.errors import UserError
@@ -185,14 +186,10 @@ class TinyVLA(VLA):
         """One intra-op thread in state mode: matrices this small gain nothing from
         threads, and on a shared machine the threads' spin-waiting made training steps
         and predictions several times (up to 100x) slower."""
-        threads = torch.get_num_threads()
-        if self.layout is not None and self.layout.mode == "state" \
-                and self.device.type == "cpu":
-            torch.set_num_threads(1)
-        try:
+        one = self.layout is not None and self.layout.mode == "state" \
+            and self.device.type == "cpu"
+        with torch_threads(1 if one else None):
             yield
-        finally:
-            torch.set_num_threads(threads)
 
     def _fit(self, datasets, backend_name: str, hp: TinyVLAHparams, generator,
              progress: bool) -> None:
