@@ -117,6 +117,23 @@ def test_a_policy_that_executes_its_whole_plan_still_joins(backend, mode):
     assert np.isfinite(second).all()
 
 
+def test_warm_start_without_a_tail_starts_from_the_last_planned_action(backend):
+    """The recipe executes its whole 8-action plan: the next chunk's guess is the last
+    planned (normalized) action repeated over the horizon, and the warm-started chunk
+    differs from a cold one drawn with the same noise."""
+    config = tiny_tabletop_config(backend, TASK)
+    torch.manual_seed(0)
+    policy = DiffusionChainPolicy(
+        type(config)(**{**config.to_dict(), "action_steps": 8})).eval()
+    joiner, _, warm = _two_decisions(policy, "warm-start")
+    plan = joiner._plan.clone()
+    guess = joiner._tail_guess(np.arange(3))
+    assert guess.shape == (3, 8, config.action_dim)
+    torch.testing.assert_close(guess, plan[:, -1:].expand(-1, 8, -1))
+    cold_joiner, _, cold = _two_decisions(policy, "none")
+    assert not np.allclose(warm, cold)
+
+
 def test_episodes_differ_by_join_mode_and_repeat_with_the_seed(backend, policies):
     policy = policies["diffusion"]
     task = backend.task(TASK)

@@ -26,7 +26,7 @@ def test_a_section_reads_the_value_in_force_given_or_default():
     assert config.ppo.n_iterations == 60  # the preset's
     assert config.ppo.gamma == PPOConfig.gamma  # PPOConfig's default
     assert config.policy.decoder == "mlp"  # the preset's
-    assert config.policy.horizon == PolicyConfig.horizon
+    assert config.policy.n_obs_steps == PolicyConfig.n_obs_steps  # PolicyConfig's default
     assert config.ppo_config() == PPOConfig(**{**DiffusionPPOGenerator.recipe["ppo"],
                                                "n_envs": 7})
     with pytest.raises(AttributeError, match="no setting 'n_env'"):
@@ -47,8 +47,8 @@ def test_the_serialized_settings_keep_the_layout_the_expert_cache_is_keyed_by():
     """Only the values a preset or the user gave are recorded, in the layout the expert
     cache has always been keyed by: each expert's key is the digest of the values it was
     given (a changed layout would silently retrain every cached expert). The pins move only
-    when a preset's values do (last: the diffusion recipe's ``ft_denoising_steps=4`` and the recipe's
-    ``update_threads=2``, which every preset layers on)."""
+    when a preset's values do (last: the diffusion recipe's whole chunk executed,
+    ``horizon=8 action_steps=8``)."""
     backend = TabletopBackend()
     generator = DiffusionPPOGenerator(backend)
     settings = generator.config.training_settings()
@@ -59,13 +59,14 @@ def test_the_serialized_settings_keep_the_layout_the_expert_cache_is_keyed_by():
         "reward_mode": "success_hold", "reward_scaling": True, "train_starts": "sampled",
         "update_threads": 2}
     assert settings["policy"] == {"decoder": "mlp", "rl_eta": 1.0, "min_std": 0.1,
-                                  "ft_denoising_steps": 4, "frozen_steps_deterministic": True,
+                                  "horizon": 8, "action_steps": 8, "ft_denoising_steps": 4,
+                                  "frozen_steps_deterministic": True,
                                   "obs_min_range": 0.05, "obs_clip": 5.0, "noise_clip": 3.0}
     assert json.loads(json.dumps(generator.config_dict()))["ppo"] == settings["ppo"]
-    assert generator.expert_dir(backend.task(TASK), 0).name == "e41993bc6a6c007b"
+    assert generator.expert_dir(backend.task(TASK), 0).name == "055d0fced9ddb0a1"
     quick = DiffusionPPOGenerator(
         backend, DiffusionPPOGenerator.make_config(DiffusionPPOGenerator.preset_options("quick")))
-    assert quick.expert_dir(backend.task(TASK), 0).name == "9d71b66742629900"
+    assert quick.expert_dir(backend.task(TASK), 0).name == "32faaf05e4210e85"
     given = DiffusionPPOGenerator.make_config({"ppo": {"gamma": PPOConfig.gamma}})
     assert "gamma" in given.training_settings()["ppo"]  # given, even if equal to default
 
