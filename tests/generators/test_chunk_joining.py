@@ -157,7 +157,12 @@ def test_join_mode_is_checked_and_recorded_in_the_generator_config(backend):
     assert recorded["generation"] == {"chunk_join": "warm-start", "executed_chunk_steps": 8}
     whole = DiffusionPPOGenerator(backend, DiffusionPPOGenerator.make_config(
         {"chunk_join": "whole-chunk"}))
-    assert whole.config_dict()["generation"]["executed_chunk_steps"] == 16
+    # the diffusion recipe plans 8 actions and executes them all; the Gaussian one plans 16
+    assert whole.config_dict()["generation"]["executed_chunk_steps"] == 8
+    gaussian_whole = GaussianPPOGenerator(backend, GaussianPPOGenerator.make_config(
+        {"chunk_join": "whole-chunk"}))
+    assert gaussian_whole.config_dict()["generation"]["executed_chunk_steps"] == 16
+    assert GaussianPPOGenerator(backend).config_dict()["generation"]["executed_chunk_steps"] == 8
     # not part of the expert: the same cached expert serves every join mode
     assert whole.expert_dir(backend.task(TASK), 0) == generator.expert_dir(backend.task(TASK), 0)
     assert GaussianPPOGenerator(backend).config.chunk_join == "none"
