@@ -55,8 +55,7 @@ def main() -> None:
         if not args.task:
             parser.error("--checkpoint needs --task")
         task = backend.task(args.task)
-        kind = json.loads((args.checkpoint / "config.json").read_text())["kind"]
-        policy = load_checkpoint(args.checkpoint, kind=kind).eval()
+        policy = load_checkpoint(args.checkpoint).eval()  # its manifest names the kind
     for mode in args.modes.split(","):
         started = time.perf_counter()
         episodes = rollout_episodes(policy, backend, task, list(range(args.states)),
